@@ -1,0 +1,58 @@
+"""The `curate` command line: a thin skin over the library.
+
+Each command lives in its own module under `curate.cli` and only parses arguments, calls library code and
+prints. `main()` turns a `CurateError` into one line on stderr and exit code 1 (the traceback only with
+``--debug``); typer's usage errors exit with 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from curate.cli.app import app, state
+from curate.errors import CurateError
+
+# Importing a command module registers its commands on `app`.
+from curate.cli import (  # noqa: F401  isort: skip
+    annotate,
+    contamination,
+    dashboard,
+    demo,
+    hub,
+    judge,
+    report,
+    snapshot,
+)
+
+__all__ = ["app", "main"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except CurateError as exc:
+        if state.debug:
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(1)
+    except Exception as exc:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if state.debug:
+            raise
+        typer.echo(f"error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)", err=True)
+        sys.exit(1)

@@ -1,0 +1,3 @@
+"""`curate annotate` commands (registered on import by `curate.cli`)."""
+
+from __future__ import annotations

@@ -1,0 +1,44 @@
+"""The typer application and the options every command shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+@dataclass
+class _State:
+    debug: bool = False
+
+
+state = _State()
+
+app = typer.Typer(
+    name="curate",
+    help="Audit the Hugging Face Hub and curate multilingual pretraining data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")] = False,
+) -> None:
+    """curate: snapshots and analyses of Hub datasets, contamination checks, LLM judges, JQL-style filtering."""
+    state.debug = debug
+
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option("--db", envvar="CURATE_DB", help="DuckDB store file [default: ./curate.duckdb].", show_default=False),
+]
+EndpointOption = Annotated[
+    str | None,
+    typer.Option("--endpoint", help="Hub endpoint; overrides HF_ENDPOINT [default: https://huggingface.co]."),
+]

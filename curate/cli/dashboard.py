@@ -1,0 +1,3 @@
+"""`curate dashboard` commands (registered on import by `curate.cli`)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""`curate judge` commands (registered on import by `curate.cli`)."""
+
+from __future__ import annotations

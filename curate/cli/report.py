@@ -1,0 +1,3 @@
+"""`curate report` commands (registered on import by `curate.cli`)."""
+
+from __future__ import annotations

@@ -1,0 +1,42 @@
+"""Configuration read from the environment, in one place.
+
+Every environment variable curate honours is read here, so behaviour is easy to audit and tests can
+override it with monkeypatch. Values are read at call time, not import time, so a command-line flag or a
+test fixture can still change them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_DB = "curate.duckdb"
+DEFAULT_ENDPOINT = "https://huggingface.co"
+
+
+def db_path(explicit: str | Path | None = None) -> Path:
+    """The store file: ``--db`` wins, then ``CURATE_DB``, then ``./curate.duckdb``."""
+    return Path(explicit or os.environ.get("CURATE_DB") or DEFAULT_DB)
+
+
+def hub_endpoint(explicit: str | None = None) -> str:
+    """The Hub endpoint: ``--endpoint`` wins, then ``HF_ENDPOINT`` (as huggingface_hub reads it)."""
+    return (explicit or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+
+
+def hub_token() -> str | None:
+    """``HF_TOKEN`` for gated datasets. Never stored, logged or written to reports."""
+    return os.environ.get("HF_TOKEN") or None
+
+
+def data_dir() -> Path:
+    """Reference data shipped with curate (taxonomies, mappings, the offline Hub sample).
+
+    In a source checkout or editable install it is the repository's ``data/``; in a wheel it is packed
+    as ``curate/_data``.
+    """
+    here = Path(__file__).resolve().parent
+    packed = here / "_data"
+    if packed.is_dir():
+        return packed
+    return here.parent / "data"
