@@ -1,0 +1,1 @@
+"""Analyses: from the store (or polars frames) to tables and figures."""

@@ -1,0 +1,1 @@
+"""Dashboards: a read-only Streamlit view of the store."""
