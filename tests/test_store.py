@@ -10,7 +10,7 @@ def test_new_store_applies_every_migration(db_path: Path) -> None:
     with Store(db_path) as store:
         assert store.version == migrations()[-1][0]
         tables = {r[0] for r in store.con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-    assert {"snapshots", "listings", "datasets", "cards", "errors", "schema_version"} <= tables
+    assert {"snapshots", "listings", "datasets", "cards", "errors", "authors", "schema_version"} <= tables
 
 
 def test_reopening_is_idempotent(db_path: Path) -> None:

@@ -56,3 +56,12 @@ CREATE TABLE errors (
     message     VARCHAR NOT NULL,
     recorded_at TIMESTAMPTZ NOT NULL
 );
+
+-- Dataset authors as the Hub describes them (overview endpoints): user or organization.
+CREATE TABLE authors (
+    snapshot_id INTEGER NOT NULL,
+    name        VARCHAR NOT NULL,
+    kind        VARCHAR,              -- user | org | unknown
+    fullname    VARCHAR,
+    PRIMARY KEY (snapshot_id, name)
+);
