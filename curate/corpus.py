@@ -1,0 +1,234 @@
+"""Read corpora and benchmarks: one reader for every command that takes documents.
+
+Sources are local ``.jsonl`` / ``.jsonl.gz`` / ``.json`` (JSON Lines) / ``.parquet`` / ``.csv`` files, a
+directory of those (read recursively, in sorted order so runs are reproducible), or a Hub dataset id read
+through `datasets` in streaming mode (remote code is never run).
+
+Bad records never stop a run: an invalid JSON line, a missing text field, an empty text or an unreadable
+file is reported once through ``on_error`` as one line naming the file and line, and reading goes on.
+
+Multi-field items (a benchmark's question, choices and answer) are read by giving several text fields:
+``text_field="question,choices"``. The text is the fields' values joined with a newline, in the order
+given; a list value is itself joined with newlines; a missing or null field contributes nothing.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from curate.errors import CurateError
+
+log = logging.getLogger(__name__)
+
+SUFFIXES = (".jsonl.gz", ".jsonl", ".json", ".parquet", ".csv")
+ErrorHandler = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One corpus document or benchmark item."""
+
+    id: str
+    text: str
+    lang: str | None = None
+    source: str = ""
+    line: int | None = None  # 1-based line (JSONL, CSV data row) or row index (parquet, Hub), for messages
+
+
+def _warn(message: str) -> None:
+    log.warning(message)
+
+
+def is_supported_file(path: Path) -> bool:
+    return path.name.endswith(SUFFIXES)
+
+
+def expand_source(source: str | Path) -> list[Path] | str:
+    """The files a local source names, or the source itself when it is a Hub dataset id."""
+    path = Path(source)
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and is_supported_file(p))
+        if not files:
+            raise CurateError(f"{path}: no {', '.join(SUFFIXES)} files in this directory")
+        return files
+    if path.is_file():
+        if not is_supported_file(path):
+            raise CurateError(f"{path}: unsupported file type (expected one of {', '.join(SUFFIXES)})")
+        return [path]
+    text = str(source)
+    if text.startswith((".", "/", "~")) or text.endswith(SUFFIXES) or text.count("/") > 1:
+        raise CurateError(f"{source}: no such file or directory")
+    return text  # a Hub dataset id
+
+
+def source_name(source: str | Path) -> str:
+    """A short name for reports: the file or directory stem, or the Hub id."""
+    path = Path(source)
+    if path.exists():
+        name = path.name
+        for suffix in SUFFIXES:
+            if name.endswith(suffix):
+                return name[: -len(suffix)]
+        return name
+    return str(source)
+
+
+def _join(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return "\n".join(_join(v) for v in value if v is not None)
+    if isinstance(value, dict):
+        return "\n".join(_join(v) for v in value.values())
+    return str(value)
+
+
+class _RecordReader:
+    """Turns raw records into documents, reporting the ones that cannot be."""
+
+    def __init__(
+        self,
+        text_fields: list[str],
+        id_field: str,
+        lang_field: str | None,
+        on_error: ErrorHandler,
+        skip_empty: bool,
+    ) -> None:
+        self.text_fields = text_fields
+        self.id_field = id_field
+        self.lang_field = lang_field
+        self.on_error = on_error
+        self.skip_empty = skip_empty
+
+    def document(self, record: Any, where: str, stem: str, line: int) -> Document | None:
+        if not isinstance(record, dict):
+            self.on_error(f"{where}: expected a JSON object, got {type(record).__name__}")
+            return None
+        present = [f for f in self.text_fields if f in record]
+        if not present:
+            self.on_error(f"{where}: missing text field {'/'.join(map(repr, self.text_fields))}")
+            return None
+        text = "\n".join(t for t in (_join(record.get(f)) for f in self.text_fields) if t)
+        if self.skip_empty and not text.strip():
+            self.on_error(f"{where}: empty text")
+            return None
+        raw_id = record.get(self.id_field)
+        doc_id = str(raw_id) if raw_id is not None and raw_id != "" else f"{stem}:{line}"
+        lang = record.get(self.lang_field) if self.lang_field else None
+        return Document(doc_id, text, str(lang) if lang else None, stem, line)
+
+
+def _read_jsonl(path: Path, reader: _RecordReader) -> Iterator[Document]:
+    opener = gzip.open if path.name.endswith(".gz") else open
+    stem = source_name(path)
+    try:
+        with opener(path, "rb") as raw:
+            stream = io.TextIOWrapper(raw, encoding="utf-8", errors="replace")
+            for lineno, line in enumerate(stream, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    reader.on_error(f"{path}:{lineno}: invalid JSON ({exc.msg})")
+                    continue
+                doc = reader.document(record, f"{path}:{lineno}", stem, lineno)
+                if doc is not None:
+                    yield doc
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        reader.on_error(f"{path}: cannot read the rest of the file ({exc})")
+
+
+def _read_table_batches(batches: Iterable[Any], path: Path, reader: _RecordReader, first: int) -> Iterator[Document]:
+    stem = source_name(path)
+    row = first
+    for batch in batches:
+        for record in batch.to_pylist():
+            row += 1
+            doc = reader.document(record, f"{path}:{row}", stem, row)
+            if doc is not None:
+                yield doc
+
+
+def _read_parquet(path: Path, reader: _RecordReader) -> Iterator[Document]:
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+        names = set(pf.schema_arrow.names)
+        wanted = [c for c in [*reader.text_fields, reader.id_field, reader.lang_field] if c and c in names]
+        batches = pf.iter_batches(batch_size=1024, columns=wanted or None)
+        yield from _read_table_batches(batches, path, reader, 0)
+    except Exception as exc:  # pyarrow raises several types for corrupt files
+        if isinstance(exc, GeneratorExit):
+            raise
+        reader.on_error(f"{path}: unreadable parquet ({type(exc).__name__}: {exc})")
+
+
+def _read_csv(path: Path, reader: _RecordReader) -> Iterator[Document]:
+    import pyarrow.csv as pcsv
+
+    try:
+        batches = pcsv.open_csv(path, convert_options=pcsv.ConvertOptions(strings_can_be_null=False))
+        # Line 1 is the header, so data row k sits on line k + 1.
+        yield from _read_table_batches(batches, path, reader, 1)
+    except Exception as exc:
+        if isinstance(exc, GeneratorExit):
+            raise
+        reader.on_error(f"{path}: unreadable CSV ({type(exc).__name__}: {exc})")
+
+
+def _read_hub(repo_id: str, reader: _RecordReader, split: str, config_name: str | None) -> Iterator[Document]:
+    import datasets
+
+    try:
+        ds = datasets.load_dataset(repo_id, config_name, split=split, streaming=True)
+    except Exception as exc:
+        raise CurateError(f"{repo_id}: cannot open Hub dataset ({type(exc).__name__}: {exc})") from exc
+    for row, record in enumerate(ds, 1):
+        doc = reader.document(record, f"{repo_id}:{row}", repo_id, row)
+        if doc is not None:
+            yield doc
+
+
+def iter_documents(
+    source: str | Path,
+    *,
+    text_field: str = "text",
+    id_field: str = "id",
+    lang_field: str | None = None,
+    split: str = "train",
+    config_name: str | None = None,
+    on_error: ErrorHandler | None = None,
+    skip_empty: bool = True,
+) -> Iterator[Document]:
+    """Stream the documents of one source (file, directory or Hub id) in a stable order."""
+    reader = _RecordReader(
+        [f.strip() for f in text_field.split(",") if f.strip()], id_field, lang_field, on_error or _warn, skip_empty
+    )
+    expanded = expand_source(source)
+    if isinstance(expanded, str):
+        yield from _read_hub(expanded, reader, split, config_name)
+        return
+    for path in expanded:
+        if path.name.endswith((".jsonl", ".jsonl.gz", ".json")):
+            yield from _read_jsonl(path, reader)
+        elif path.suffix == ".parquet":
+            yield from _read_parquet(path, reader)
+        else:
+            yield from _read_csv(path, reader)
+
+
+def batched(docs: Iterable[Document], size: int) -> Iterator[list[Document]]:
+    """Group a document stream into lists of at most ``size`` (the last one may be shorter)."""
+    it = iter(docs)
+    while batch := list(islice(it, size)):
+        yield batch

@@ -1,0 +1,71 @@
+import gzip
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from curate.corpus import batched, iter_documents
+from curate.errors import CurateError
+
+
+def _jsonl(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_jsonl_bad_lines_are_reported_and_skipped(tmp_path: Path) -> None:
+    path = _jsonl(
+        tmp_path / "c.jsonl",
+        [
+            json.dumps({"id": "a", "text": "안녕하세요"}),
+            "{broken",
+            json.dumps({"id": "b"}),
+            json.dumps({"id": "c", "text": "   "}),
+            json.dumps({"text": "no id here"}),
+        ],
+    )
+    errors: list[str] = []
+    docs = list(iter_documents(path, on_error=errors.append))
+    assert [(d.id, d.text) for d in docs] == [("a", "안녕하세요"), ("c:5", "no id here")]
+    assert errors[0].startswith(f"{path}:2: invalid JSON")
+    assert errors[1] == f"{path}:3: missing text field 'text'"
+    assert errors[2] == f"{path}:4: empty text"
+
+
+def test_multi_field_items_are_joined_in_order(tmp_path: Path) -> None:
+    path = _jsonl(tmp_path / "b.jsonl", [json.dumps({"q": "2+2?", "choices": ["3", "4"], "answer": None})])
+    (doc,) = iter_documents(path, text_field="q,choices,answer")
+    assert doc.text == "2+2?\n3\n4"
+
+
+def test_directory_of_mixed_formats(tmp_path: Path) -> None:
+    with gzip.open(tmp_path / "a.jsonl.gz", "wt", encoding="utf-8") as fh:
+        fh.write(json.dumps({"id": "g1", "text": "gz doc", "lang": "en"}) + "\n")
+    pq.write_table(pa.table({"id": ["p1", "p2"], "text": ["日本語の文書", ""]}), tmp_path / "b.parquet")
+    (tmp_path / "c.csv").write_text("id,text\nc1,csv doc\n", encoding="utf-8")
+    (tmp_path / "ignored.txt").write_text("not a corpus file")
+    errors: list[str] = []
+    docs = list(iter_documents(tmp_path, lang_field="lang", on_error=errors.append))
+    assert [d.id for d in docs] == ["g1", "p1", "c1"]
+    assert docs[0].lang == "en"
+    assert errors == [f"{tmp_path / 'b.parquet'}:2: empty text"]
+
+
+def test_corrupt_parquet_is_reported_and_run_goes_on(tmp_path: Path) -> None:
+    (tmp_path / "a.parquet").write_bytes(b"PAR1 this is not parquet")
+    _jsonl(tmp_path / "b.jsonl", [json.dumps({"id": "ok", "text": "fine"})])
+    errors: list[str] = []
+    docs = list(iter_documents(tmp_path, on_error=errors.append))
+    assert [d.id for d in docs] == ["ok"]
+    assert "unreadable parquet" in errors[0] and "a.parquet" in errors[0]
+
+
+def test_missing_path_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(CurateError, match="no such file"):
+        list(iter_documents(tmp_path / "nope.jsonl"))
+
+
+def test_batched() -> None:
+    assert [len(b) for b in batched(range(5), 2)] == [2, 2, 1]  # type: ignore[arg-type]
