@@ -1,0 +1,90 @@
+"""Progress reporting: a rich bar on a terminal, plain log lines otherwise (CI, pipes, files).
+
+Every long-running command uses `track()` so the behaviour is the same everywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+log = logging.getLogger("curate")
+
+
+class Tracker:
+    """Counts work done; ``advance()`` is cheap enough to call per item."""
+
+    def __init__(self, progress: Progress | None, task: int | None, description: str, total: float | None,
+                 unit: str) -> None:
+        self._progress = progress
+        self._task = task
+        self.description = description
+        self.total = total
+        self.unit = unit
+        self.done = 0.0
+        self._started = time.monotonic()
+        self._last_log = self._started
+
+    def advance(self, n: float = 1) -> None:
+        self.done += n
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, advance=n)  # type: ignore[arg-type]
+            return
+        now = time.monotonic()
+        if now - self._last_log >= 10:
+            self._last_log = now
+            self._log_line()
+
+    def update_total(self, total: float) -> None:
+        self.total = total
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, total=total)  # type: ignore[arg-type]
+
+    @property
+    def rate(self) -> float:
+        return self.done / max(time.monotonic() - self._started, 1e-9)
+
+    def _log_line(self) -> None:
+        of = f"/{self.total:.0f}" if self.total else ""
+        log.info("%s: %.0f%s %s (%.1f %s/s)", self.description, self.done, of, self.unit, self.rate, self.unit)
+
+
+@contextmanager
+def track(description: str, total: float | None = None, unit: str = "items",
+          console: Console | None = None) -> Iterator[Tracker]:
+    """A progress context: a rich bar when stderr is a terminal, periodic log lines when it is not."""
+    console = console or Console(stderr=True)
+    if console.is_terminal and not console.is_dumb_terminal:
+        columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TaskProgressColumn(), TimeElapsedColumn(), TimeRemainingColumn()]
+        with Progress(*columns, console=console, transient=False) as progress:
+            task = progress.add_task(description, total=total)
+            yield Tracker(progress, task, description, total, unit)
+        return
+    tracker = Tracker(None, None, description, total, unit)
+    yield tracker
+    tracker._log_line()
+
+
+def setup_logging(debug: bool = False) -> None:
+    """Plain log lines on stderr for non-interactive runs (idempotent)."""
+    root = logging.getLogger("curate")
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+        root.addHandler(handler)
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
