@@ -18,12 +18,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from huggingface_hub import HfApi, hf_hub_download  # noqa: E402
+from collectors.synthetic_hub import write_sample
+from huggingface_hub import HfApi, hf_hub_download
 
-from collectors.hub_server import serve  # noqa: E402
-from collectors.snapshot import SnapshotOptions, take_snapshot  # noqa: E402
-from collectors.synthetic_hub import write_sample  # noqa: E402
-from curate.store import Store  # noqa: E402
+from collectors.hub_server import serve
+from collectors.snapshot import SnapshotOptions, take_snapshot
+from curate.store import Store
 
 
 def plain_loop(url: str, n: int, cache: Path) -> int:
