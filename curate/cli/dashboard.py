@@ -1,3 +1,46 @@
-"""`curate dashboard` commands (registered on import by `curate.cli`)."""
+"""`curate dashboard`: the Streamlit app over a store, read-only."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from curate.cli.app import DbOption, app
+
+
+@app.command()
+def dashboard(
+    db: DbOption = None,
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
+    host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
+) -> None:
+    """Browse snapshots, analyses, contamination results and scores in a browser (read-only on the store).
+
+    Example:
+
+      curate dashboard --db curate-demo/curate.duckdb --port 8501
+    """
+    from curate import config
+    from curate.errors import CurateError
+
+    path = config.db_path(db)
+    if not path.exists():
+        raise CurateError(f"no store at {path} (run `curate snapshot` or `curate demo` first)")
+    try:
+        import streamlit  # noqa: F401
+    except ImportError as exc:
+        raise CurateError("the dashboard needs Streamlit: pip install 'curate[dashboard]'") from exc
+    script = Path(__file__).resolve().parents[2] / "dashboards" / "app.py"
+    if not script.is_file():
+        import dashboards
+
+        script = Path(dashboards.__file__).resolve().parent / "app.py"
+    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
+           "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false",
+           "--", "--db", str(path)]
+    typer.echo(f"dashboard on http://{host}:{port} (store {path}); Ctrl-C stops")
+    raise typer.Exit(subprocess.call(cmd))

@@ -1,0 +1,49 @@
+"""The dashboard renders a real store without a browser (Streamlit's AppTest)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from collectors.hub_server import serve
+from collectors.snapshot import SnapshotOptions, take_snapshot
+from curate.store import Store
+from dashboards import data
+from tests.hubdir import make_hub, record
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
+
+
+@pytest.fixture
+def store_path(tmp_path: Path, db_path: Path) -> Path:
+    hub = make_hub(tmp_path / "hub", n_per_lang=4, extra=[(record("x/nocard", downloads=5), None)])
+    with serve(hub) as server, Store(db_path) as store:
+        take_snapshot(store, SnapshotOptions(langs=["ko", "ja"], endpoint=server.url, rate=None), token="")
+    return db_path
+
+
+def test_data_functions(store_path: Path) -> None:
+    with Store(store_path, read_only=True) as store:
+        snaps = data.snapshots(store.con)
+        assert snaps.select("languages", "datasets", "cards", "errors").row(0) == ("ja, ko", 9, 8, 1)
+        frame = data.datasets(store.con, 1, "ko", search="set-0001")
+        assert frame["repo_id"].to_list() == ["user1/ko-set-0001"]
+        assert data.card_text(store.con, 1, "user1/ko-set-0001").startswith("---")
+
+
+def test_app_renders_snapshot(store_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CURATE_DB", str(store_path))
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert not at.exception
+    assert at.title[0].value == "curate"
+    assert any(c.value == "9 datasets" for c in at.caption)
+    at.selectbox(key="lang").select("ko").run()
+    assert any(c.value == "5 datasets" for c in at.caption)  # 4 + the one without a card
+
+
+def test_app_reports_missing_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CURATE_DB", str(tmp_path / "none.duckdb"))
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert "no store at" in at.error[0].value
