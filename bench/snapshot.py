@@ -18,11 +18,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from collectors.synthetic_hub import write_sample
 from huggingface_hub import HfApi, hf_hub_download
 
 from collectors.hub_server import serve
 from collectors.snapshot import SnapshotOptions, take_snapshot
+from collectors.synthetic_hub import write_sample
 from curate.store import Store
 
 
