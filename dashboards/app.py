@@ -13,20 +13,24 @@ import sys
 import streamlit as st
 
 from curate.store import Store
-from dashboards import data
+from dashboards import data, scores
 
 
-def _db_path() -> str:
+def _args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--db")
+    parser.add_argument("--scores")
     known, _ = parser.parse_known_args(sys.argv[1:])
-    return known.db or os.environ.get("CURATE_DB") or "curate.duckdb"
+    known.db = known.db or os.environ.get("CURATE_DB") or "curate.duckdb"
+    known.scores = known.scores or os.environ.get("CURATE_SCORES") or ""
+    return known
 
 
 def main() -> None:
     st.set_page_config(page_title="curate", layout="wide")
     st.title("curate")
-    path = _db_path()
+    args = _args()
+    path = args.db
     try:
         store = Store(path, read_only=True)
     except Exception as exc:  # a missing or locked store: say so on the page
@@ -41,7 +45,7 @@ def main() -> None:
     snapshot_id = st.sidebar.selectbox("snapshot", ids, index=0)
     st.sidebar.caption(f"store: {path}")
 
-    tab_snap, tab_data = st.tabs(["Snapshots", "Datasets"])
+    tab_snap, tab_data, tab_scores = st.tabs(["Snapshots", "Datasets", "Scores"])
     with tab_snap:
         st.subheader("Snapshots")
         st.dataframe(snaps, hide_index=True)
@@ -60,6 +64,8 @@ def main() -> None:
             text = data.card_text(con, snapshot_id, repo)
             with st.expander(f"README.md of {repo}", expanded=False):
                 st.text(text if text is not None else "(no card: see the error rows)")
+    with tab_scores:
+        scores.render(args.scores)
     store.close()
 
 

@@ -47,3 +47,23 @@ def test_app_reports_missing_store(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("CURATE_DB", str(tmp_path / "none.duckdb"))
     at = AppTest.from_file(APP, default_timeout=30).run()
     assert "no store at" in at.error[0].value
+
+
+def test_scores_tab(store_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import polars as pl
+
+    from dashboards import scores
+
+    path = tmp_path / "scores.parquet"
+    pl.DataFrame({"doc_id": ["a", "b", "c", "d"], "lang": ["ko", "ko", "en", "en"],
+                  "score_judge1": [1.0, 3.0, 2.0, 4.0], "score": [1.5, 2.5, 2.0, 5.0]}).write_parquet(path)
+    table = scores.summary(path)
+    row = table.filter((pl.col("lang") == "en") & (pl.col("column") == "score")).row(0, named=True)
+    assert row["n"] == 2 and row["mean"] == pytest.approx(3.5)
+    assert scores.histogram(path, "score", bins=4)["count"].sum() == 4
+    monkeypatch.setenv("CURATE_DB", str(store_path))
+    monkeypatch.setenv("CURATE_SCORES", str(path))
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert not at.exception
+    assert at.text_input(key="scores_path").value == str(path)
+    assert any(df.value.shape[0] == 4 for df in at.dataframe)  # 2 languages x 2 score columns

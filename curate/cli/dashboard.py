@@ -17,6 +17,9 @@ def dashboard(
     db: DbOption = None,
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
     host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
+    scores: Annotated[
+        Path | None, typer.Option(help="A scores parquet from `curate annotate` to show in the Scores tab.")
+    ] = None,
 ) -> None:
     """Browse snapshots, analyses, contamination results and scores in a browser (read-only on the store).
 
@@ -41,6 +44,6 @@ def dashboard(
         script = Path(dashboards.__file__).resolve().parent / "app.py"
     cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
            "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false",
-           "--", "--db", str(path)]
+           "--", "--db", str(path), *(["--scores", str(scores)] if scores else [])]
     typer.echo(f"dashboard on http://{host}:{port} (store {path}); Ctrl-C stops")
     raise typer.Exit(subprocess.call(cmd))
