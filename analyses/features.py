@@ -1,0 +1,189 @@
+"""Per-dataset features of a snapshot, computed column-wise (DuckDB for JSON/tags, polars for text).
+
+Every analysis is an aggregate over these columns, so a report over hundreds of thousands of datasets costs
+one pass of vectorized expressions instead of Python loops per card.
+"""
+
+from __future__ import annotations
+
+import re
+
+import duckdb
+import polars as pl
+
+from analyses.reference import FAMILY_RANK, PROVENANCE_RANK, SIZE_TAGS, Reference
+
+LEGACY_CREATED_AT = "2022-03-02T23:29:04"  # every repo created before this date carries it (FACTS.md)
+CJK = r"\p{Han}\p{Hiragana}\p{Katakana}"
+# Word count rule: each Han/Hiragana/Katakana character counts as one word (Chinese and Japanese are not
+# space-delimited); any other run of letters or digits (Latin words, Hangul eojeol) counts as one word.
+CJK_CHAR = rf"[{CJK}]"
+OTHER_WORD = rf"[\p{{L}}\p{{N}}--[{CJK}]]+"
+ARXIV_LINK = r"(?i)arxiv\.org/(?:abs|pdf)/"
+FRONT_MATTER = r"(?s)\A\s*---\r?\n.*?\r?\n---[ \t]*(?:\r?\n|\z)"
+
+
+def _jlist(col: str, key: str) -> str:
+    """A card_data key that may hold a string or a list, as a VARCHAR[] (lower-cased)."""
+    j = f"json_type({col}, '$.{key}')"
+    return (f"CASE WHEN {j} = 'ARRAY' THEN list_transform(json_extract_string({col}, '$.{key}[*]'), lambda x: lower(trim(x))) "
+            f"WHEN {j} IN ('VARCHAR', 'BIGINT', 'DOUBLE') THEN [lower(trim(json_extract_string({col}, '$.{key}')))] "
+            f"ELSE []::VARCHAR[] END")
+
+
+def _tagged(prefix: str) -> str:
+    n = len(prefix) + 1
+    return f"list_transform(list_filter(tags, lambda t: starts_with(t, '{prefix}')), lambda t: lower(substr(t, {n})))"
+
+
+def load_frame(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> pl.DataFrame:
+    """One row per dataset of the snapshot, with the raw fields the features need."""
+    return con.sql(f"""
+        WITH auth AS (
+            SELECT name, arg_max(kind, snapshot_id) AS author_kind, arg_max(fullname, snapshot_id) AS fullname
+            FROM authors WHERE snapshot_id <= $sid AND kind IN ('user', 'org') GROUP BY name)
+        SELECT d.repo_id, d.author, d.downloads, d.downloads_all_time, d.likes,
+               CAST(d.created_at AS TIMESTAMP) AS created_at,
+               {_tagged('language:')} AS tag_langs,
+               list_concat({_jlist('d.card_data', 'language')}, {_jlist('d.card_data', 'languages')}) AS yaml_langs,
+               {_tagged('license:')} AS tag_licenses,
+               list_concat({_jlist('d.card_data', 'license')}, {_jlist('d.card_data', 'licenses')}) AS yaml_licenses,
+               json_extract_string(d.card_data, '$.license_name') AS license_name,
+               {_tagged('size_categories:')} AS size_tags,
+               list_concat({_tagged('task_categories:')}, {_tagged('task_ids:')}) AS task_tags,
+               len(list_filter(tags, lambda t: starts_with(t, 'arxiv:'))) > 0 AS arxiv_tag,
+               c.text AS card, auth.author_kind, auth.fullname
+        FROM datasets d
+        LEFT JOIN cards c ON c.snapshot_id = d.snapshot_id AND c.repo_id = d.repo_id
+        LEFT JOIN auth ON auth.name = d.author
+        WHERE d.snapshot_id = $sid""", params={"sid": snapshot_id}).pl()
+
+
+def _alternation(words: list[str]) -> str:
+    """Regex alternation: latin keywords as whole words, CJK keywords anywhere."""
+    parts = []
+    for w in sorted(set(words), key=len, reverse=True):
+        esc = re.escape(w.lower())
+        parts.append(rf"\b{esc}\b" if re.match(r"[a-z0-9]", w.lower()) else esc)
+    return "(?i)(?:" + "|".join(parts) + ")"
+
+
+def _ownership_regex(ref: Reference, kind: str) -> str:
+    parts = []
+    for cue, own, match in ref.cues:
+        if own != kind:
+            continue
+        esc = re.escape(cue)
+        parts.append(rf"(?:^|[^\p{{L}}\p{{N}}]){esc}(?:$|[^\p{{L}}\p{{N}}])" if match == "word" else esc)
+    return "(?i)(?:" + "|".join(parts) + ")"
+
+
+def _heading(names: list[str]) -> str:
+    return "(?:" + "|".join(re.escape(n) for n in names) + ")"
+
+
+def _section_filled(body: pl.Expr, names: list[str], placeholders: list[str]) -> pl.Expr:
+    """True when the section exists and holds more than template placeholders and empty labels."""
+    content = body.str.extract(rf"(?ims)^#{{1,6}}[ \t]*{_heading(names)}\b[^\n]*\n(.*?)(?:^#{{1,2}}[ \t]|\z)", 1)
+    for p in placeholders:
+        content = content.str.replace_all(re.escape(p), "", literal=False)
+    content = (content.str.replace_all(r"(?s)<!--.*?-->", "")
+               .str.replace_all(r"(?m)^#+.*$", "")
+               .str.replace_all(r"(?m)^\s*[-*]?\s*\*\*[^*\n]+:?\*\*:?\s*$", ""))
+    return content.str.contains(r"[\p{L}\p{N}]").fill_null(False)
+
+
+def _size(frame: pl.DataFrame) -> pl.DataFrame:
+    order = pl.DataFrame({"size_tag": [k.lower() for k in SIZE_TAGS], "order": [v[0] for v in SIZE_TAGS.values()],
+                          "size": [v[1] for v in SIZE_TAGS.values()]})
+    return (frame.select("repo_id", pl.col("size_tags").alias("size_tag")).explode("size_tag")
+            .join(order, on="size_tag", how="inner").sort("order", descending=True)
+            .group_by("repo_id").agg(pl.col("size").first()))
+
+
+def _licenses(frame: pl.DataFrame, ref: Reference) -> pl.DataFrame:
+    lic = ref.licenses.with_columns(pl.col("id").str.to_lowercase())
+    ids = (frame.select("repo_id", pl.when(pl.col("tag_licenses").list.len() > 0).then("tag_licenses")
+                        .otherwise("yaml_licenses").alias("license_id"))
+           .explode("license_id").filter(pl.col("license_id").is_not_null() & (pl.col("license_id") != ""))
+           .join(lic, left_on="license_id", right_on="id", how="left")
+           .with_columns(pl.col("family").fill_null("other"), pl.col("provenance").fill_null("unspecified")))
+    return ids.group_by("repo_id").agg(
+        pl.col("license_id").unique().sort().alias("license_ids"),
+        pl.col("family").sort_by(pl.col("family").replace_strict(FAMILY_RANK)).first().alias("license_family"),
+        pl.col("provenance").sort_by(pl.col("provenance").replace_strict(PROVENANCE_RANK)).first()
+        .alias("provenance"))
+
+
+def _tasks(frame: pl.DataFrame, ref: Reference) -> pl.DataFrame:
+    return (frame.select("repo_id", pl.col("task_tags").alias("tag")).explode("tag")
+            .filter(pl.col("tag").is_not_null())
+            .join(ref.tasks, on="tag", how="left").with_columns(pl.col("category").fill_null("Other"))
+            .group_by("repo_id").agg(pl.col("category").unique().sort().alias("tasks")))
+
+
+def license_text_family(card: pl.Expr) -> pl.Expr:
+    """The license family a card's prose names, when it names one (used to flag YAML/text disagreement)."""
+    t = card.str.to_lowercase()
+    return (pl.when(t.str.contains(r"cc[- ]by[- ]nc|non-?commercial|cc[- ]by[- ](?:nc[- ])?nd|非商用|비상업|非商业"))
+            .then(pl.lit("noncommercial"))
+            .when(t.str.contains(r"\bgpl\b|gnu general public|cc[- ]by[- ]sa|share-?alike|\bodbl\b"))
+            .then(pl.lit("copyleft"))
+            .when(t.str.contains(r"\bcc0\b|public domain|\bunlicense\b"))
+            .then(pl.lit("public_domain"))
+            .when(t.str.contains(r"mit license|apache license|apache-2\.0|\bbsd\b|cc[- ]by[- ]4\.0|creative commons attribution 4"))
+            .then(pl.lit("permissive"))
+            .otherwise(pl.lit(None, dtype=pl.String)))
+
+
+def build(frame: pl.DataFrame, ref: Reference, overrides: dict[str, str] | None = None) -> pl.DataFrame:
+    """Add the derived columns every analysis reads (one row per dataset)."""
+    body = pl.col("card").str.replace(FRONT_MATTER, "")
+    sec = ref.sections
+    ph = [str(p) for p in sec["placeholders"]]
+    present, filled = [], []
+    for names in (sec["templates"]["older"], sec["templates"]["current"]):
+        present.append(pl.all_horizontal(
+            [body.str.contains(rf"(?im)^#{{1,6}}[ \t]*{_heading(n)}\b").fill_null(False) for n in names]))
+        filled.append(pl.all_horizontal([_section_filled(body, n, ph) for n in names]))
+    name = pl.col("repo_id").str.split("/").list.last()
+    search_text = (pl.col("repo_id").str.replace_all(r"[-_/]", " ") + pl.lit(" ") + pl.col("card").fill_null(""))
+    inst = ref.instruction
+    owners = {**ref.orgs, **{k.lower(): v for k, v in (overrides or {}).items()}}
+    who = pl.col("author").fill_null("") + pl.lit(" ") + pl.col("fullname").fill_null("")
+    registry = pl.col("author").str.to_lowercase().replace_strict(owners, default=None, return_dtype=pl.String)
+    langs = pl.when(pl.col("tag_langs").list.len() > 0).then("tag_langs").otherwise("yaml_langs").list.unique()
+    out = frame.with_columns(
+        langs.alias("langs"),
+        (pl.col("arxiv_tag") | pl.col("card").str.contains(ARXIV_LINK).fill_null(False)).alias("has_arxiv"),
+        pl.any_horizontal(present).alias("all_sections"),
+        pl.any_horizontal(filled).alias("filled_sections"),
+        (body.str.count_matches(CJK_CHAR) + body.str.count_matches(OTHER_WORD)).fill_null(0).alias("words"),
+        (name.str.contains("(?i)(?:" + "|".join(inst["name_patterns"]) + ")")
+         | pl.col("card").str.contains(_alternation([str(k) for k in inst["card_keywords"]])).fill_null(False))
+        .alias("instruction"),
+        pl.when(pl.col("created_at") < pl.lit(LEGACY_CREATED_AT).str.to_datetime())
+        .then(None).when(pl.col("created_at").dt.strftime("%Y-%m-%dT%H:%M:%S") == LEGACY_CREATED_AT).then(None)
+        .otherwise(pl.col("created_at")).alias("created"),
+        pl.when(registry.is_not_null()).then(registry)
+        .when(who.str.contains(_ownership_regex(ref, "company"))).then(pl.lit("company"))
+        .when(who.str.contains(_ownership_regex(ref, "institute"))).then(pl.lit("institute"))
+        .when(pl.col("author_kind").is_in(["user", "org"])).then(pl.lit("individual"))
+        .otherwise(pl.lit("unknown")).alias("ownership"),
+        pl.struct(**{d: search_text.str.contains(_alternation(kw)) for d, kw in ref.domains.items()})
+        .alias("domains"),
+        license_text_family(pl.col("card").fill_null("")).alias("license_text_family"),
+    )
+    n = pl.col("langs").list.len()
+    out = out.with_columns(
+        pl.when(n <= 1).then(pl.lit("monolingual"))
+        .when((n == 2) & pl.col("langs").list.contains("en")).then(pl.lit("english_paired"))
+        .otherwise(pl.lit("multilingual")).alias("makeup"))
+    out = (out.join(_size(out), on="repo_id", how="left").join(_licenses(out, ref), on="repo_id", how="left")
+           .join(_tasks(out, ref), on="repo_id", how="left"))
+    return out.with_columns(
+        pl.col("size").fill_null("unknown"), pl.col("license_family").fill_null("unknown"),
+        pl.col("provenance").fill_null("unspecified"), pl.col("tasks").fill_null([]),
+        pl.col("license_ids").fill_null([]),
+        (pl.col("license_text_family").is_not_null() & pl.col("license_family").is_in(["unknown", "other"]).not_()
+         & (pl.col("license_text_family") != pl.col("license_family"))).alias("license_mismatch"))

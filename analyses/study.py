@@ -1,0 +1,140 @@
+"""The study's measurements for each language of a snapshot: the SPEC report object plus details.
+
+``compute()`` returns the exact SPEC.md JSON (``report``) and a ``details`` object with what the figures need
+beyond it (download curves and a cutoff, cross-language overlap, the provenance view, license mismatches,
+creation over time).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from analyses import features, reference
+from analyses.reference import FAMILIES, OWNERSHIP, PROVENANCE, SIZES
+from curate.errors import CurateError
+
+MAKEUP = ("monolingual", "english_paired", "multilingual")
+
+
+@dataclass
+class Study:
+    report: dict[str, Any]
+    details: dict[str, Any]
+    frame: pl.DataFrame  # one row per (lang, dataset) with every feature
+
+
+def resolve_snapshot(con: duckdb.DuckDBPyConnection, snapshot: str | int = "latest") -> dict[str, Any]:
+    """``latest`` is the newest snapshot that listed anything; an id must exist."""
+    if str(snapshot) == "latest":
+        row = con.execute("""SELECT id, taken_at, endpoint, status FROM snapshots
+                             WHERE id IN (SELECT snapshot_id FROM listings) ORDER BY id DESC LIMIT 1""").fetchone()
+        if row is None:
+            raise CurateError("the store holds no snapshot yet: run `curate snapshot --lang ko` or `curate demo`")
+    else:
+        try:
+            sid = int(snapshot)
+        except ValueError as exc:
+            raise CurateError(f"--snapshot must be an id or 'latest', not {snapshot!r}") from exc
+        row = con.execute("SELECT id, taken_at, endpoint, status FROM snapshots WHERE id = ?", [sid]).fetchone()
+        if row is None:
+            raise CurateError(f"no snapshot {sid} in the store")
+    return {"id": row[0], "taken_at": row[1].isoformat(), "endpoint": row[2], "status": row[3]}
+
+
+def _counts(frame: pl.DataFrame, col: str, keys: tuple[str, ...]) -> dict[str, int]:
+    got = dict(frame.group_by(col).len().iter_rows())
+    return {k: int(got.get(k, 0)) for k in keys}
+
+
+def knee(downloads: list[int]) -> int | None:
+    """Rank (1-based) where the log-scale download curve flattens: farthest point below the chord."""
+    if len(downloads) < 3:
+        return None
+    y = np.log10(np.sort(np.asarray(downloads, dtype=float))[::-1] + 1.0)
+    x = np.linspace(0.0, 1.0, len(y))
+    span = y[0] - y[-1]
+    if span <= 0:
+        return None
+    chord = y[0] - span * x
+    return int(np.argmax(chord - y)) + 1
+
+
+def _language(f: pl.DataFrame, ref: reference.Reference) -> dict[str, Any]:
+    n = f.height
+    categories = sorted(set(ref.tasks["category"].to_list()) | {"Other"})
+    tasks = dict(f.select(pl.col("tasks").explode().alias("t")).drop_nulls().group_by("t").len().iter_rows())
+    carded = f.filter(pl.col("card").is_not_null())
+    words = carded["words"]
+    inst = f.filter(pl.col("instruction"))
+    months = (inst.filter(pl.col("created").is_not_null())
+              .group_by(pl.col("created").dt.strftime("%Y-%m").alias("m")).len().sort("m"))
+    domains = f.select(pl.col("domains").struct.unnest()).sum() if n else None
+    return {
+        "n_datasets": n,
+        "makeup": _counts(f, "makeup", MAKEUP),
+        "size": _counts(f, "size", SIZES),
+        "license_family": _counts(f, "license_family", FAMILIES),
+        "ownership": _counts(f, "ownership", OWNERSHIP),
+        "tasks": {c: int(tasks.get(c, 0)) for c in categories},
+        "docs": {
+            "arxiv_share": float(f["has_arxiv"].mean() or 0.0) if n else 0.0,
+            "all_sections_share": float(f["all_sections"].mean() or 0.0) if n else 0.0,
+            "filled_sections_share": float(f["filled_sections"].mean() or 0.0) if n else 0.0,
+            "mean_words": float(words.mean() or 0.0) if words.len() else 0.0,
+            "median_words": float(words.median() or 0.0) if words.len() else 0.0,
+        },
+        "instruction": {"n": inst.height, "by_month": {m: int(c) for m, c in months.iter_rows()}},
+        "domains": {d: int(domains[d][0]) if domains is not None else 0 for d in ref.domains},
+    }
+
+
+def _details(f: pl.DataFrame, langs: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {"languages": {}, "overlap": {}}
+    members = {lang: set(f.filter(pl.col("lang") == lang)["repo_id"].to_list()) for lang in langs}
+    for a in langs:
+        out["overlap"][a] = {b: len(members[a] & members[b]) for b in langs}
+    for lang in langs:
+        g = f.filter(pl.col("lang") == lang).sort("rank")
+        dl = g["downloads"].fill_null(0).to_list()
+        k = knee(dl)
+        years = (g.filter(pl.col("created").is_not_null()).group_by(pl.col("created").dt.year().alias("y")).len()
+                 .sort("y"))
+        mismatch = g.filter(pl.col("license_mismatch"))
+        out["languages"][lang] = {
+            "downloads": dl,
+            "cutoff": {"rank": k, "downloads": dl[k - 1]} if k else None,
+            "provenance": _counts(g, "provenance", PROVENANCE),
+            "created_by_year": {str(y): int(c) for y, c in years.iter_rows()},
+            "license_mismatch": mismatch.select("repo_id", "license_family", "license_text_family").to_dicts(),
+            "legacy_created_at": int(g.filter(pl.col("created_at").is_not_null() & pl.col("created").is_null())
+                                     .height),
+        }
+    return out
+
+
+def compute(con: duckdb.DuckDBPyConnection, *, snapshot: str | int = "latest", langs: list[str] | None = None,
+            overrides_file: Path | None = None, data_dir: Path | None = None) -> Study:
+    """Every measurement of the study for ``langs`` (default: all languages listed) in one snapshot."""
+    snap = resolve_snapshot(con, snapshot)
+    ref = reference.load(data_dir)
+    overrides = reference.load_ownership_table(overrides_file) if overrides_file else None
+    listed = con.execute("SELECT DISTINCT lang FROM listings WHERE snapshot_id = ? ORDER BY lang", [snap["id"]])
+    available = [r[0] for r in listed.fetchall()]
+    langs = langs or available
+    missing = [lang for lang in langs if lang not in available]
+    if missing:
+        raise CurateError(f"snapshot {snap['id']} has no listing for {', '.join(missing)} "
+                          f"(it has {', '.join(available) or 'none'})")
+    feats = features.build(features.load_frame(con, snap["id"]), ref, overrides)
+    listings = con.sql("SELECT lang, rank, repo_id FROM listings WHERE snapshot_id = $sid",
+                       params={"sid": snap["id"]}).pl().filter(pl.col("lang").is_in(langs))
+    frame = listings.join(feats, on="repo_id", how="inner")
+    report = {"snapshot": {k: snap[k] for k in ("id", "taken_at", "endpoint")},
+              "languages": {lang: _language(frame.filter(pl.col("lang") == lang), ref) for lang in langs}}
+    return Study(report=report, details=_details(frame, langs), frame=frame)
