@@ -27,6 +27,7 @@ def demo(
 
       curate demo --out curate-demo
     """
+    from analyses.render import write_report
     from collectors.hub_server import serve
     from collectors.snapshot import SnapshotOptions, take_snapshot
     from curate import config
@@ -57,4 +58,7 @@ def demo(
             table.add_row(lang, str(n), str(cards), str(med))
         console.print(table)
         console.print(f"{summary.errors} datasets recorded as error rows (gated, missing or malformed cards)")
+        report_dir = write_report(store.con, out / "report", snapshot=summary.snapshot_id)
     console.print(f"store: {db}")
+    console.print(f"report: {report_dir / 'report.html'} (also report.md, report.json and figures in {report_dir})")
+    console.print(f"next: curate report --db {db}    curate dashboard --db {db}")

@@ -1,0 +1,126 @@
+"""The report as terminal tables (rich), Markdown or HTML, and ``write_report`` for a folder with figures."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from rich.console import Console
+from rich.table import Table
+
+Section = tuple[str, list[str], list[list[str]]]  # title, header, rows
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}%"
+
+
+def sections(report: dict[str, Any], details: dict[str, Any] | None = None) -> list[Section]:
+    """The report's tables, one row per language; shared by every text format."""
+    L = report["languages"]
+    langs = list(L)
+    out: list[Section] = []
+
+    def counts(title: str, key: str) -> None:
+        keys = list(next(iter(L.values()))[key]) if L else []
+        rows = [[lang, *(f"{L[lang][key][k]} ({_pct(L[lang][key][k] / max(L[lang]['n_datasets'], 1))})"
+                         for k in keys)] for lang in langs]
+        out.append((title, ["lang", *keys], rows))
+
+    out.append(("Datasets", ["lang", "datasets", "instruction", "suggested cutoff (rank)"],
+                [[lang, str(L[lang]["n_datasets"]), str(L[lang]["instruction"]["n"]),
+                  str(((details or {}).get("languages", {}).get(lang, {}).get("cutoff") or {}).get("rank", "-"))]
+                 for lang in langs]))
+    counts("Language make-up", "makeup")
+    counts("Size categories (Table 2)", "size")
+    counts("License families", "license_family")
+    counts("Ownership", "ownership")
+    counts("Task categories", "tasks")
+    counts("Domain focus", "domains")
+    out.append(("Documentation", ["lang", "arXiv", "all 5 sections", "all 5 filled", "mean words", "median words"],
+                [[lang, _pct(d["arxiv_share"]), _pct(d["all_sections_share"]), _pct(d["filled_sections_share"]),
+                  f"{d['mean_words']:.0f}", f"{d['median_words']:.0f}"]
+                 for lang, d in ((x, L[x]["docs"]) for x in langs)]))
+    if details:
+        out.append(("Provenance view", ["lang", "commercial", "non-commercial", "academic-only", "unspecified",
+                                        "license text disagrees"],
+                    [[lang, *(str(v) for v in details["languages"][lang]["provenance"].values()),
+                      str(len(details["languages"][lang]["license_mismatch"]))] for lang in langs]))
+    return out
+
+
+def _title(report: dict[str, Any]) -> str:
+    s = report["snapshot"]
+    return f"curate report: snapshot {s['id']} ({s['taken_at']}, {s['endpoint']})"
+
+
+def print_tables(report: dict[str, Any], details: dict[str, Any] | None = None,
+                 console: Console | None = None) -> None:
+    console = console or Console()
+    console.print(f"[bold]{_title(report)}[/bold]")
+    for title, header, rows in sections(report, details):
+        table = Table(title=title, title_justify="left")
+        for i, h in enumerate(header):
+            table.add_column(h, justify="left" if i == 0 else "right")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+
+
+def to_markdown(report: dict[str, Any], details: dict[str, Any] | None = None,
+                figures: list[str] | None = None) -> str:
+    lines = [f"# {_title(report)}", ""]
+    for title, header, rows in sections(report, details):
+        lines += [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        lines.append("")
+    for f in figures or []:
+        lines += [f"![{f}]({f})", ""]
+    return "\n".join(lines)
+
+
+def to_html(report: dict[str, Any], details: dict[str, Any] | None = None, figures: list[str] | None = None) -> str:
+    e = html.escape
+    parts = ["<!doctype html><html><head><meta charset='utf-8'>", f"<title>{e(_title(report))}</title>",
+             "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1.5em}"
+             "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child{text-align:left}"
+             "</style></head><body>", f"<h1>{e(_title(report))}</h1>"]
+    for title, header, rows in sections(report, details):
+        parts.append(f"<h2>{e(title)}</h2><table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>")
+        parts += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows]
+        parts.append("</table>")
+    parts += [f"<figure><img src='{e(f)}' style='max-width:900px'></figure>" for f in figures or []]
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write to a temp file beside ``path`` and rename, so a report is never half-written."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def write_report(con: duckdb.DuckDBPyConnection, out: Path, *, langs: list[str] | None = None,
+                 snapshot: str | int = "latest", overrides_file: Path | None = None,
+                 compare: str | int | None = None) -> Path:
+    """report.json (the SPEC object), details.json, report.md, report.html and the figures, in ``out``."""
+    from analyses import diff, figures, study
+
+    result = study.compute(con, snapshot=snapshot, langs=langs, overrides_file=overrides_file)
+    out.mkdir(parents=True, exist_ok=True)
+    pngs = [p.name for p in figures.write_figures(result.report, result.details, out) if p.suffix == ".png"]
+    details = dict(result.details)
+    if compare is not None:
+        details["diff"] = diff.compare(con, compare, result.report["snapshot"]["id"], langs=langs)
+    atomic_write(out / "report.json", json.dumps(result.report, ensure_ascii=False, indent=2))
+    atomic_write(out / "details.json", json.dumps(details, ensure_ascii=False, indent=2, default=str))
+    atomic_write(out / "report.md", to_markdown(result.report, details, pngs))
+    atomic_write(out / "report.html", to_html(result.report, details, pngs))
+    return out
