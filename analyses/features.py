@@ -20,6 +20,7 @@ CJK = r"\p{Han}\p{Hiragana}\p{Katakana}"
 CJK_CHAR = rf"[{CJK}]"
 OTHER_WORD = rf"[\p{{L}}\p{{N}}--[{CJK}]]+"
 ARXIV_LINK = r"(?i)arxiv\.org/(?:abs|pdf)/"
+B = r"(?-u:\b)"  # ASCII word boundary: keeps regexes on the fast DFA path even over CJK text
 FRONT_MATTER = r"(?s)\A\s*---\r?\n.*?\r?\n---[ \t]*(?:\r?\n|\z)"
 
 
@@ -64,8 +65,8 @@ def _alternation(words: list[str]) -> str:
     parts = []
     for w in sorted(set(words), key=len, reverse=True):
         esc = re.escape(w.lower())
-        parts.append(rf"\b{esc}\b" if re.match(r"[a-z0-9]", w.lower()) else esc)
-    return "(?i)(?:" + "|".join(parts) + ")"
+        parts.append(rf"{B}{esc}{B}" if re.match(r"[a-z0-9]", w.lower()) else esc)
+    return "(?:" + "|".join(parts) + ")"  # matched against lower-cased text
 
 
 def _ownership_regex(ref: Reference, kind: str) -> str:
@@ -82,15 +83,22 @@ def _heading(names: list[str]) -> str:
     return "(?:" + "|".join(re.escape(n) for n in names) + ")"
 
 
-def _section_filled(body: pl.Expr, names: list[str], placeholders: list[str]) -> pl.Expr:
-    """True when the section exists and holds more than template placeholders and empty labels."""
-    content = body.str.extract(rf"(?ims)^#{{1,6}}[ \t]*{_heading(names)}\b[^\n]*\n(.*?)(?:^#{{1,2}}[ \t]|\z)", 1)
+def strip_placeholders(body: pl.Expr, placeholders: list[str]) -> pl.Expr:
+    """The card body without what a template leaves in an unfilled section: placeholder text, HTML comments
+    and bold labels with nothing after them (``- **Curated by:**``)."""
+    out = body.str.replace_all(r"(?s)<!--.*?-->", "")
     for p in placeholders:
-        content = content.str.replace_all(re.escape(p), "", literal=False)
-    content = (content.str.replace_all(r"(?s)<!--.*?-->", "")
-               .str.replace_all(r"(?m)^#+.*$", "")
-               .str.replace_all(r"(?m)^\s*[-*]?\s*\*\*[^*\n]+:?\*\*:?\s*$", ""))
-    return content.str.contains(r"[\p{L}\p{N}]").fill_null(False)
+        out = out.str.replace_all(p, "", literal=True)
+    return out.str.replace_all(r"(?m)^[ \t]*[-*]?[ \t]*\*\*[^*\n]+:?\*\*:?[ \t]*$", "")
+
+
+def _section_filled(clean: pl.Expr, names: list[str]) -> pl.Expr:
+    """The section's heading is followed by content before the next top-level (#, ##) heading.
+
+    Works on the placeholder-stripped body; sub-headings (### and deeper) are skipped, not counted as content.
+    """
+    pattern = rf"(?im)^#{{1,6}}[ \t]*{_heading(names)}{B}[^\n]*\n(?:[ \t]*\n|[ \t]*#{{3,6}}[^\n]*\n)*[ \t]*[^\s#]"
+    return clean.str.contains(pattern).fill_null(False)
 
 
 def _size(frame: pl.DataFrame) -> pl.DataFrame:
@@ -124,14 +132,14 @@ def _tasks(frame: pl.DataFrame, ref: Reference) -> pl.DataFrame:
 
 def license_text_family(card: pl.Expr) -> pl.Expr:
     """The license family a card's prose names, when it names one (used to flag YAML/text disagreement)."""
-    t = card.str.to_lowercase()
+    t = card  # lower-cased by the caller
     return (pl.when(t.str.contains(r"cc[- ]by[- ]nc|non-?commercial|cc[- ]by[- ](?:nc[- ])?nd|非商用|비상업|非商业"))
             .then(pl.lit("noncommercial"))
-            .when(t.str.contains(r"\bgpl\b|gnu general public|cc[- ]by[- ]sa|share-?alike|\bodbl\b"))
+            .when(t.str.contains(rf"{B}gpl{B}|gnu general public|cc[- ]by[- ]sa|share-?alike|{B}odbl{B}"))
             .then(pl.lit("copyleft"))
-            .when(t.str.contains(r"\bcc0\b|public domain|\bunlicense\b"))
+            .when(t.str.contains(rf"{B}cc0{B}|public domain|{B}unlicense{B}"))
             .then(pl.lit("public_domain"))
-            .when(t.str.contains(r"mit license|apache license|apache-2\.0|\bbsd\b|cc[- ]by[- ]4\.0|creative commons attribution 4"))
+            .when(t.str.contains(rf"mit license|apache license|apache-2\.0|{B}bsd{B}|cc[- ]by[- ]4\.0|creative commons attribution 4"))
             .then(pl.lit("permissive"))
             .otherwise(pl.lit(None, dtype=pl.String)))
 
@@ -144,8 +152,8 @@ def build(frame: pl.DataFrame, ref: Reference, overrides: dict[str, str] | None 
     present, filled = [], []
     for names in (sec["templates"]["older"], sec["templates"]["current"]):
         present.append(pl.all_horizontal(
-            [body.str.contains(rf"(?im)^#{{1,6}}[ \t]*{_heading(n)}\b").fill_null(False) for n in names]))
-        filled.append(pl.all_horizontal([_section_filled(body, n, ph) for n in names]))
+            [body.str.contains(rf"(?im)^#{{1,6}}[ \t]*{_heading(n)}{B}").fill_null(False) for n in names]))
+        filled.append(pl.all_horizontal([_section_filled(pl.col("_clean"), n) for n in names]))
     name = pl.col("repo_id").str.split("/").list.last()
     search_text = (pl.col("repo_id").str.replace_all(r"[-_/]", " ") + pl.lit(" ") + pl.col("card").fill_null(""))
     inst = ref.instruction
@@ -153,6 +161,9 @@ def build(frame: pl.DataFrame, ref: Reference, overrides: dict[str, str] | None 
     who = pl.col("author").fill_null("") + pl.lit(" ") + pl.col("fullname").fill_null("")
     registry = pl.col("author").str.to_lowercase().replace_strict(owners, default=None, return_dtype=pl.String)
     langs = pl.when(pl.col("tag_langs").list.len() > 0).then("tag_langs").otherwise("yaml_langs").list.unique()
+    frame = frame.with_columns(strip_placeholders(body, ph).alias("_clean"),
+                               search_text.str.to_lowercase().alias("_search"),
+                               body.fill_null("").str.to_lowercase().alias("_card_low"))
     out = frame.with_columns(
         langs.alias("langs"),
         (pl.col("arxiv_tag") | pl.col("card").str.contains(ARXIV_LINK).fill_null(False)).alias("has_arxiv"),
@@ -160,7 +171,7 @@ def build(frame: pl.DataFrame, ref: Reference, overrides: dict[str, str] | None 
         pl.any_horizontal(filled).alias("filled_sections"),
         (body.str.count_matches(CJK_CHAR) + body.str.count_matches(OTHER_WORD)).fill_null(0).alias("words"),
         (name.str.contains("(?i)(?:" + "|".join(inst["name_patterns"]) + ")")
-         | pl.col("card").str.contains(_alternation([str(k) for k in inst["card_keywords"]])).fill_null(False))
+         | pl.col("_search").str.contains(_alternation([str(k) for k in inst["card_keywords"]])))
         .alias("instruction"),
         pl.when(pl.col("created_at") < pl.lit(LEGACY_CREATED_AT).str.to_datetime())
         .then(None).when(pl.col("created_at").dt.strftime("%Y-%m-%dT%H:%M:%S") == LEGACY_CREATED_AT).then(None)
@@ -170,9 +181,9 @@ def build(frame: pl.DataFrame, ref: Reference, overrides: dict[str, str] | None 
         .when(who.str.contains(_ownership_regex(ref, "institute"))).then(pl.lit("institute"))
         .when(pl.col("author_kind").is_in(["user", "org"])).then(pl.lit("individual"))
         .otherwise(pl.lit("unknown")).alias("ownership"),
-        pl.struct(**{d: search_text.str.contains(_alternation(kw)) for d, kw in ref.domains.items()})
+        pl.struct(**{d: pl.col("_search").str.contains(_alternation(kw)) for d, kw in ref.domains.items()})
         .alias("domains"),
-        license_text_family(pl.col("card").fill_null("")).alias("license_text_family"),
+        license_text_family(pl.col("_card_low")).alias("license_text_family"),
     )
     n = pl.col("langs").list.len()
     out = out.with_columns(
@@ -181,7 +192,7 @@ def build(frame: pl.DataFrame, ref: Reference, overrides: dict[str, str] | None 
         .otherwise(pl.lit("multilingual")).alias("makeup"))
     out = (out.join(_size(out), on="repo_id", how="left").join(_licenses(out, ref), on="repo_id", how="left")
            .join(_tasks(out, ref), on="repo_id", how="left"))
-    return out.with_columns(
+    return out.drop("_clean", "_search", "_card_low").with_columns(
         pl.col("size").fill_null("unknown"), pl.col("license_family").fill_null("unknown"),
         pl.col("provenance").fill_null("unspecified"), pl.col("tasks").fill_null([]),
         pl.col("license_ids").fill_null([]),
