@@ -1,3 +1,129 @@
-"""`curate contamination` commands (registered on import by `curate.cli`)."""
+"""`curate contamination`: find benchmark items inside training corpora (registered on import by `curate.cli`)."""
 
 from __future__ import annotations
+
+import json
+import logging
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from curate.cli.app import DbOption, app, state
+
+log = logging.getLogger("curate")
+MAX_ERROR_LINES = 20
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+
+
+@app.command()
+def contamination(
+    benchmark: Annotated[list[str], typer.Option(
+        help="Benchmark: file, folder or Hub dataset id, optionally NAME=SOURCE; repeat.")],
+    corpus: Annotated[list[str], typer.Option(help="Corpus: file, folder or Hub dataset id; repeat.")],
+    text_field: Annotated[str, typer.Option(help="Corpus text field.")] = "text",
+    id_field: Annotated[str, typer.Option(help="Corpus id field (missing ids become FILE:LINE).")] = "id",
+    benchmark_text_field: Annotated[str | None, typer.Option(
+        help="Benchmark text field(s), comma-separated and joined with newlines, e.g. question,choices "
+             "[default: --text-field].")] = None,
+    benchmark_id_field: Annotated[str | None, typer.Option(help="Benchmark id field [default: --id-field].")] = None,
+    split: Annotated[str, typer.Option(help="Split to read from Hub datasets.")] = "train",
+    benchmark_split: Annotated[str, typer.Option(help="Split to read from Hub benchmarks.")] = "test",
+    ngram: Annotated[int, typer.Option(help="n-gram length in words, for space-delimited scripts.")] = 13,
+    char_ngram: Annotated[int, typer.Option(
+        help="n-gram length in characters, for Chinese, Japanese, Korean and other unsegmented scripts.")] = 15,
+    min_tokens: Annotated[int, typer.Option(
+        help="Items with fewer tokens are not checked; shorter than their n-gram length: exact match only.")] = 8,
+    threshold: Annotated[float, typer.Option(
+        help="Share of an item's distinct n-grams one document must hold to count as an n-gram match.")] = 0.5,
+    workers: Annotated[int, typer.Option(help="Worker processes [default: all cores].", show_default=False)] = 0,
+    save_doc_ids: Annotated[Path | None, typer.Option(
+        help="Write the ids of contaminated documents here, one per line (for `curate filter --decontaminate`).")] = None,
+    hub_mentions: Annotated[bool, typer.Option(
+        help="Also list datasets of a stored snapshot whose id or card names each benchmark.")] = False,
+    snapshot: Annotated[str, typer.Option(help="Snapshot for --hub-mentions: id or 'latest'.")] = "latest",
+    fmt: Annotated[Format, typer.Option("--format", help="What to print on stdout.")] = Format.table,
+    db: DbOption = None,
+) -> None:
+    """Check benchmark items against corpora: exact normalized matches and n-gram overlap, CJK-aware.
+
+    Text is compared after NFKC, lower-casing and collapsing punctuation and whitespace; Chinese, Japanese,
+    Korean and Thai are compared by characters, other scripts by words. Results are stored in the store and
+    shown by `curate report` and the dashboard.
+
+    Examples:
+
+      curate contamination --benchmark hrm8k=bench/hrm8k.jsonl --corpus corpus/ --save-doc-ids contaminated.txt
+
+      curate contamination --benchmark mmlu.parquet --benchmark-text-field question,choices --corpus web.jsonl.gz --format json
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from analyses.contamination import Settings, Source, persist, run_check
+    from analyses.contamination.mentions import find_mentions
+    from curate import config
+    from curate.errors import CurateError
+    from curate.progress import setup_logging, track
+    from curate.store import Store
+
+    setup_logging(state.debug)
+    try:
+        settings = Settings(word_n=ngram, char_n=char_ngram, min_tokens=min_tokens, threshold=threshold)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    benches = [Source.parse(b, text_field=benchmark_text_field or text_field, id_field=benchmark_id_field or id_field,
+                            split=benchmark_split) for b in benchmark]
+    corpora = [Source.parse(c, text_field=text_field, id_field=id_field, split=split) for c in corpus]
+    n_errors = 0
+
+    def on_error(message: str) -> None:
+        nonlocal n_errors
+        n_errors += 1
+        if n_errors <= MAX_ERROR_LINES:
+            log.warning("skipped: %s", message)
+        elif n_errors == MAX_ERROR_LINES + 1:
+            log.warning("more skipped records; the count is in the summary")
+
+    with track("scanning corpora", unit="docs") as tracker:
+        result = run_check(benches, corpora, settings, workers=workers or os.cpu_count() or 1,
+                           on_error=on_error, advance=tracker.advance)
+    if not any(result.benchmarks.values()):
+        raise CurateError("no benchmark items could be read (see the messages above)")
+    with Store(config.db_path(db)) as store:
+        mentions = find_mentions(store.con, [b.location for b in benches], snapshot) if hub_mentions else None
+        run_id = persist.save(store.con, result, mentions)
+    if save_doc_ids is not None:
+        persist.write_doc_ids(save_doc_ids, result.contaminated_doc_ids)
+    mb = result.n_bytes / 1e6
+    typer.echo(f"run {run_id}: {result.n_docs} documents ({mb:.1f} MB) in {result.seconds:.1f} s "
+               f"({mb / max(result.seconds, 1e-9):.1f} MB/s, {result.workers} workers), {len(result.errors)} skipped "
+               f"records", err=True)
+    if fmt is Format.json:
+        out = result.to_json()
+        if mentions is not None:
+            for name, bench in zip(result.benchmarks, benches, strict=False):
+                out["benchmarks"][name]["hub_mentions"] = (
+                    mentions.filter(mentions["benchmark"] == bench.location)["repo_id"].to_list())
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    table = Table(title="Contamination per benchmark", title_justify="left")
+    for h in ("benchmark", "items", "checked", "contaminated", "exact", "rate"):
+        table.add_column(h, justify="left" if h == "benchmark" else "right")
+    for name, s in result.summary().items():
+        table.add_row(name, str(s["n_items"]), str(s["n_checked"]), str(s["n_contaminated"]), str(s["n_exact"]),
+                      f"{100 * s['rate']:.1f}%")
+    console = Console()
+    console.print(table)
+    if mentions is not None:
+        for bench in benches:
+            repos = mentions.filter(mentions["benchmark"] == bench.location)["repo_id"].to_list()
+            console.print(f"{bench.name}: {len(repos)} Hub datasets name it" + (f": {', '.join(repos[:10])}" if repos else ""))
+    if save_doc_ids is not None:
+        typer.echo(f"{len(result.contaminated_doc_ids)} contaminated document ids written to {save_doc_ids}")

@@ -1,0 +1,172 @@
+"""Contamination checks: planted items in en/ko/zh/ja, near-threshold overlaps, clean negatives, bad input."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from analyses.contamination import Settings, Source, run_check
+from analyses.contamination.normalize import normalize, token_spans
+
+EN_WORDS = ["alpha", "bravo", "cedar", "delta", "ember", "falcon", "garnet", "harbor", "indigo", "juniper", "kestrel", "lantern", "meadow", "nectar", "orchid", "pepper", "quartz", "raven", "saffron", "thistle", "umber", "velvet", "willow", "xenon", "yarrow", "zephyr", "amber", "basil", "cobalt", "dune", "elm", "fjord", "glacier", "hazel", "iris", "jade", "kelp", "lilac", "maple", "nutmeg"]
+# Distinct characters, so every n-gram of an item is distinct and overlap shares are easy to compute.
+ZH = "".join(chr(0x4E00 + 37 * k) for k in range(40))
+KO = "".join(chr(0xAC00 + 97 * k) for k in range(40))
+JA = "".join(chr(0x3042 + k) if k % 2 else chr(0x5000 + 53 * k) for k in range(40))
+EN = " ".join(EN_WORDS)  # 40 distinct words: 28 13-grams
+
+
+def _write(path: Path, rows: list[dict]) -> Path:
+    with path.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return path
+
+
+def _check(tmp_path: Path, items: dict[str, str], docs: dict[str, str], **kw) -> dict[str, dict]:
+    bench = _write(tmp_path / "bench.jsonl", [{"id": k, "text": v} for k, v in items.items()])
+    corpus = _write(tmp_path / "corpus.jsonl", [{"id": k, "text": v} for k, v in docs.items()])
+    result = run_check([Source.parse(str(bench))], [Source.parse(str(corpus))], **kw)
+    return {i["id"]: i for i in result.to_json()["benchmarks"]["bench"]["items"]}
+
+
+def test_normalization_makes_variants_equal() -> None:
+    assert normalize("Ｈｅｌｌｏ,  WORLD!!\tＡ１") == normalize("hello world a1") == "hello world a1"
+    assert normalize("日 本 語、です。") == normalize("日本語です") == "日本語です"
+    assert normalize("다음 중  옳은 것을 고르시오.") == normalize("다음중 옳은것을 고르시오") == "다음중옳은것을고르시오"
+    assert normalize("ｶﾀｶﾅ") == "カタカナ"
+    assert normalize("zero\u200bwidth soft\u00adhyphen") == "zerowidth softhyphen"
+    assert [normalize("中文 abc 测试")[a:b] for a, b in token_spans(normalize("中文 abc 测试"))] == \
+        ["中", "文", "abc", "测", "试"]
+
+
+@pytest.mark.parametrize("lang,item", [("en", EN), ("zh", ZH), ("ko", KO), ("ja", JA)])
+def test_planted_variants_are_found(tmp_path: Path, lang: str, item: str) -> None:
+    spaced = " ".join(item) if lang != "en" else item.replace(" ", "   \n ")
+    fullwidth = item.upper().translate({c: c + 0xFEE0 for c in range(0x21, 0x7F)})  # ASCII -> full width
+    punct = item.replace(" ", ", ") if lang == "en" else "、".join(item[i:i + 5] for i in range(0, len(item), 5))
+    docs = {"copy": item, "spaced": spaced, "fullwidth": fullwidth, "punct": punct,
+            "embedded": f"Intro text here. {item}. And a long tail of other words afterwards.",
+            "clean": "nothing related at all, only filler words about the weather"}
+    items = {"it": item}
+    got = _check(tmp_path, items, docs)["it"]
+    assert got["contaminated"] and got["match"] == "exact"
+    assert set(got["doc_ids"]) == {"copy", "spaced", "fullwidth", "punct", "embedded"}
+    assert got["longest_match_chars"] == len(normalize(item))
+
+
+@pytest.mark.parametrize("item,unit,n", [(EN, " ", 13), (ZH, "", 15), (KO, "", 15)])
+def test_partial_overlap_threshold(tmp_path: Path, item: str, unit: str, n: int) -> None:
+    tokens = item.split(" ") if unit else list(item)
+    grams = len(tokens) - n + 1
+    # k leading tokens hold k - n + 1 of the item's n-grams.
+    above = next(k for k in range(n, len(tokens)) if (k - n + 1) / grams >= 0.5)
+    below = above - 2
+    docs = {"above": "prefix words " + unit.join(tokens[:above]), "below": "prefix words " + unit.join(tokens[:below])}
+    got = _check(tmp_path, {"it": item}, docs)["it"]
+    assert got["match"] == "ngram" and got["doc_ids"] == ["above"]
+    assert got["overlap"] == pytest.approx((above - n + 1) / grams, abs=1e-4)
+    docs_below = {"below": docs["below"]}
+    got = _check(tmp_path, {"it": item}, docs_below)["it"]
+    assert not got["contaminated"] and got["match"] == "none"
+    assert 0 < got["overlap"] < 0.5
+    assert got["longest_match_chars"] == len(normalize(unit.join(tokens[:below])))
+
+
+def test_clean_negatives_sharing_common_phrases(tmp_path: Path) -> None:
+    common_en = "which of the following statements is correct according to the passage given above"
+    items = {
+        "en": f"{common_en} the mitochondria converts glucose into usable energy for the cell during respiration "
+              "while chloroplasts capture light",
+        "ko": "다음 중 옳은 것을 고르시오. 조선 시대의 과거 제도는 문과와 무과 그리고 잡과로 나뉘어 시행되었다",
+        "zh": "根据以上材料，回答下列问题。北宋时期的交子是世界上最早的纸币之一，它最初出现在四川地区。",
+    }
+    docs = {
+        "d_en": f"Exam tips: {common_en} is a question stem you will meet often; read every option carefully.",
+        "d_ko": "다음 중 옳은 것을 고르시오. 이 문장은 시험 문제에서 자주 보이는 표현입니다.",
+        "d_zh": "根据以上材料，回答下列问题。这是考试中常见的说法，与具体题目无关。",
+    }
+    got = _check(tmp_path, items, docs)
+    for key in items:
+        assert not got[key]["contaminated"], got[key]
+    assert got["en"]["overlap"] > 0  # the shared stem was seen, and stayed below the threshold
+
+
+def test_short_items_exact_only_and_too_short(tmp_path: Path) -> None:
+    items = {"short": "the quick brown fox jumps over the lazy dog", "tiny": "yes or no"}
+    docs = {"d1": "a story: The quick brown fox jumps over the lazy dog!", "d2": "the quick brown fox jumps over the"}
+    got = _check(tmp_path, items, docs)
+    assert got["short"]["match"] == "exact" and got["short"]["doc_ids"] == ["d1"]
+    assert not got["tiny"]["checked"] and not got["tiny"]["contaminated"]
+
+
+def test_bad_inputs_are_reported_and_skipped(tmp_path: Path) -> None:
+    bench = _write(tmp_path / "b.jsonl", [{"id": "it", "text": EN}, {"id": "nofield"}, {"id": "e", "text": "  "}])
+    corpus = tmp_path / "c.jsonl.gz"
+    big = ("filler " * 7_200_000) + EN  # a single document of about 50 MB with the item at its end
+    with gzip.open(corpus, "wt", encoding="utf-8") as f:
+        f.write('{"id": "broken", "text": \n')
+        f.write(json.dumps({"id": "nofield"}) + "\n")
+        f.write(json.dumps({"id": "empty", "text": ""}) + "\n")
+        f.write(json.dumps({"id": "big", "text": big}) + "\n")
+        f.write(json.dumps({"id": "copy", "text": EN}) + "\n")
+    errors: list[str] = []
+    result = run_check([Source.parse(str(bench))], [Source.parse(str(corpus))], on_error=errors.append)
+    item = result.to_json()["benchmarks"]["b"]["items"][0]
+    assert item["doc_ids"] == ["big", "copy"]
+    assert any(f"{corpus}:1: invalid JSON" in e for e in errors)
+    assert any(f"{corpus}:2: missing text field" in e for e in errors)
+    assert any(f"{corpus}:3: empty text" in e for e in errors)
+    assert any(f"{bench}:2: missing text field" in e for e in errors)
+    assert len(errors) == 5
+
+
+def test_workers_give_the_same_result(tmp_path: Path) -> None:
+    items = {"en": EN, "zh": ZH}
+    docs = {f"d{i}": (EN if i % 7 == 0 else ZH[: 20 + i % 20]) + f" filler {i}" for i in range(60)}
+    bench = _write(tmp_path / "bench.jsonl", [{"id": k, "text": v} for k, v in items.items()])
+    corpus = _write(tmp_path / "corpus.jsonl", [{"id": k, "text": v} for k, v in docs.items()])
+    one = run_check([Source.parse(str(bench))], [Source.parse(str(corpus))], workers=1, batch_chars=200)
+    two = run_check([Source.parse(str(bench))], [Source.parse(str(corpus))], workers=2, batch_chars=200)
+    assert one.to_json() == two.to_json()
+    assert one.summary()["bench"]["n_contaminated"] == 2
+
+
+def test_settings_validation() -> None:
+    with pytest.raises(ValueError):
+        Settings(min_tokens=20)
+    with pytest.raises(ValueError):
+        Settings(threshold=0)
+
+
+def test_cli_json_store_and_doc_ids(tmp_path: Path, cli, db_path: Path) -> None:
+    bench = _write(tmp_path / "hrm.jsonl", [{"qid": "q1", "question": KO[:20], "answer": KO[20:]},
+                                            {"qid": "q2", "question": ZH, "answer": "42"}])
+    corpus = _write(tmp_path / "web.jsonl", [{"id": "w1", "text": "앞부분 " + KO + " 뒷부분"},
+                                             {"id": "w2", "text": "unrelated"}])
+    ids = tmp_path / "out" / "ids.txt"
+    r = cli("contamination", "--benchmark", f"hrm8k={bench}", "--benchmark-text-field", "question,answer",
+            "--benchmark-id-field", "qid", "--corpus", corpus, "--format", "json", "--save-doc-ids", ids,
+            "--workers", "1", "--db", db_path)
+    assert r.code == 0, r.err
+    out = json.loads(r.out)
+    b = out["benchmarks"]["hrm8k"]
+    assert {k: b[k] for k in ("n_items", "n_contaminated", "rate")} == {"n_items": 2, "n_contaminated": 1, "rate": 0.5}
+    q1 = b["items"][0]
+    assert (q1["id"], q1["contaminated"], q1["match"], q1["doc_ids"]) == ("q1", True, "exact", ["w1"])
+    assert set(q1) >= {"id", "contaminated", "match", "doc_ids", "longest_match_chars"}
+    assert ids.read_text() == "w1\n"
+    con = duckdb.connect(str(db_path), read_only=True)
+    assert con.execute("SELECT count(*), sum(contaminated::INT) FROM contamination_items").fetchone() == (2, 1)
+    assert con.execute("SELECT benchmarks FROM contamination_runs").fetchone()[0] == ["hrm8k"]
+
+
+def test_cli_errors(tmp_path: Path, cli, db_path: Path) -> None:
+    r = cli("contamination", "--benchmark", tmp_path / "missing.jsonl", "--corpus", tmp_path, "--db", db_path)
+    assert r.code == 1 and "missing.jsonl: no such file or directory" in r.err
+    r = cli("contamination", "--benchmark", "x.jsonl", "--corpus", "y.jsonl", "--threshold", "2")
+    assert r.code == 2
