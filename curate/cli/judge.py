@@ -124,3 +124,94 @@ def judge(
     if failed and all(t.scored == 0 for t in result.tallies.values()):
         first = next(iter(failed.values())).first_error
         raise CurateError(f"every request failed (first error: {first}); failures recorded in {out}")
+
+
+def _fmt(stat: dict | None) -> str:
+    if not stat or stat.get("value") is None:
+        return "n/a"
+    lo, hi = stat["ci"]
+    ci = f" [{lo:.2f}, {hi:.2f}]" if lo is not None and hi is not None else ""
+    return f"{stat['value']:.3f}{ci}"
+
+
+def _print_tables(report: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    level = int(report["bootstrap"]["level"] * 100)
+    multi = Table(title=f"Agreement between judges ({level}% bootstrap CI)")
+    for column in ("scope", "docs", "Fleiss' kappa", "Krippendorff's alpha", "mean Spearman"):
+        multi.add_column(column, justify="left" if column == "scope" else "right")
+    pairs = Table(title="Pairs of judges")
+    for column in ("scope", "judges", "n", "weighted kappa", "Spearman", "exact"):
+        pairs.add_column(column, justify="left" if column in ("scope", "judges") else "right")
+    gold = Table(title="Judges against gold labels")
+    for column in ("scope", "judge", "n", "Pearson", "Spearman", "MSE"):
+        gold.add_column(column, justify="left" if column in ("scope", "judge") else "right")
+    for scope, s in report["scopes"].items():
+        ms = s.get("mean_spearman")
+        multi.add_row(scope, str(s["n_docs"]), _fmt(s.get("fleiss_kappa")), _fmt(s.get("krippendorff_alpha")),
+                      "n/a" if ms is None else f"{ms:.3f}")
+        for p in s["pairs"]:
+            exact = p["exact_agreement"]
+            pairs.add_row(scope, " / ".join(p["judges"]), str(p["n"]), _fmt(p["weighted_kappa"]),
+                          _fmt(p["spearman"]), "n/a" if exact is None else f"{exact:.2f}")
+        for judge, g in (s.get("gold") or {}).items():
+            gold.add_row(scope, judge, str(g["n"]), _fmt(g["pearson"]), _fmt(g["spearman"]), _fmt(g["mse"]))
+    if len(report["judges"]) >= 2:
+        console.print(multi)
+        console.print(pairs)
+    if report["gold"]:
+        console.print(gold)
+    failed = {j: n for j, n in report["failed"].items() if n}
+    if failed:
+        console.print("failed labels (left out): " + ", ".join(f"{j}: {n}" for j, n in failed.items()))
+    for scope, s in report["scopes"].items():
+        for note in s["notes"]:
+            console.print(f"note ({scope}): {note}")
+
+
+@judges_app.command("agree")
+def agree(
+    labels: Annotated[list[Path], typer.Argument(help="Labels parquet file(s) from `curate judge` (doc_id, judge, score[, lang]).")],
+    gold: Annotated[Path | None, typer.Option(help="Gold labels (.parquet/.csv/.jsonl with doc_id, score).")] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="What to print on stdout.")] = Format.table,
+    out: Annotated[Path | None, typer.Option(help="Also write agreement.json and the judge x language heatmap (PNG, SVG) here.")] = None,
+    lang: Annotated[list[str] | None, typer.Option("--lang", help="Only report these languages (overall still uses all); repeat.")] = None,
+    bootstrap: Annotated[int, typer.Option(min=0, help="Bootstrap resamples for confidence intervals (0 = none).")] = 1000,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+) -> None:
+    """Agreement of LLM judges, overall and per language: weighted Cohen's kappa, Fleiss' kappa, Krippendorff's
+    alpha and Spearman between judges; Pearson, Spearman and MSE against gold labels; bootstrap CIs.
+
+    Examples:
+
+      curate judges agree labels.parquet
+
+      curate judges agree labels.parquet --gold human.parquet --format json --out agreement/
+    """
+    import json
+
+    from curate.judges.agree import AgreeOptions, agreement_report, load_ratings, plot_heatmap
+
+    ratings = load_ratings(labels, gold)
+    report = agreement_report(ratings, AgreeOptions(n_boot=bootstrap, seed=seed), langs=lang)
+    text = json.dumps(report, ensure_ascii=False, indent=2)
+    if out is not None:
+        import os
+        import tempfile
+
+        out.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".agreement.", suffix=".tmp", dir=out)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+        os.replace(tmp, out / "agreement.json")
+        for suffix in ("png", "svg"):
+            plot_heatmap(report, out / f"heatmap.{suffix}")
+    if fmt is Format.json:
+        typer.echo(text)
+    else:
+        _print_tables(report)
+    if out is not None:
+        typer.echo(f"agreement.json and heatmap written to {out}", err=fmt is Format.json)
