@@ -118,6 +118,7 @@ def test_rubrics_ship_five_languages_and_modes(tmp_path: Path) -> None:
     assert rubric.language_for("ko", PromptLanguage.en) == "en"
     assert rubric.language_for("ko", PromptLanguage.native) == "ko"
     assert rubric.language_for("zh-Hant", PromptLanguage.native) == "zh"
+    assert rubric.language_for("kor_Hang", PromptLanguage.native) == "ko"
     assert rubric.language_for("fr", PromptLanguage.native) == "en"  # no localization: English
     prompt = rubric.prompt("안녕하세요", "ko")
     assert "안녕하세요" in prompt and MARKER not in prompt and "점수" in prompt
