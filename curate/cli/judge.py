@@ -130,8 +130,8 @@ def _fmt(stat: dict | None) -> str:
     if not stat or stat.get("value") is None:
         return "n/a"
     lo, hi = stat["ci"]
-    ci = f" [{lo:.2f}, {hi:.2f}]" if lo is not None and hi is not None else ""
-    return f"{stat['value']:.3f}{ci}"
+    ci = f" [{round(lo, 2) + 0.0:.2f}, {round(hi, 2) + 0.0:.2f}]" if lo is not None and hi is not None else ""
+    return f"{round(stat['value'], 3) + 0.0:.3f}{ci}"
 
 
 def _print_tables(report: dict) -> None:
