@@ -214,7 +214,7 @@ class JudgeClient:
                 response = await http.post(self.url, json=self.payload(prompt))
             except httpx.TimeoutException as exc:
                 error = f"timeout after {self.options.timeout_s:g}s ({type(exc).__name__})"
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:  # dropped connections, protocol errors, undecodable bodies
                 error = f"connection error ({type(exc).__name__}: {_short(str(exc), 120)})"
             else:
                 status = response.status_code
