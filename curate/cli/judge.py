@@ -174,7 +174,7 @@ def _print_tables(report: dict) -> None:
 
 @judges_app.command("agree")
 def agree(
-    labels: Annotated[list[Path], typer.Argument(metavar="LABELS...", help="Labels parquet file(s) from `curate judge` (doc_id, judge, score[, lang]).")],
+    labels: Annotated[list[Path], typer.Argument(metavar="LABELS", help="Labels parquet file(s) from `curate judge` (doc_id, judge, score[, lang]).")],
     gold: Annotated[Path | None, typer.Option(help="Gold labels (.parquet/.csv/.jsonl with doc_id, score).")] = None,
     fmt: Annotated[Format, typer.Option("--format", help="What to print on stdout.")] = Format.table,
     out: Annotated[Path | None, typer.Option(help="Also write agreement.json and the judge x language heatmap (PNG, SVG) here.")] = None,
