@@ -160,15 +160,18 @@ def labels_file(path: Path, rows: list[tuple[str, str, str, float | None]]) -> P
 def test_load_ratings_pivots_and_counts_failures(tmp_path: Path) -> None:
     path = labels_file(tmp_path / "l.parquet", [
         ("1", "en", "a", 0), ("1", "en", "b", 0), ("2", "en", "a", 1), ("2", "en", "b", None),
-        ("3", "ko", "a", 2), ("3", "ko", "b", 3),
+        ("3", "ko", "a", 2), ("3", "ko", "b", 3), ("4", "ko", "a", None), ("4", "ko", "b", None),
     ])
     gold = tmp_path / "gold.csv"
     gold.write_text("doc_id,score\n1,0\n3,2\n", encoding="utf-8")
     r = load_ratings([path], gold)
-    assert r.judges == ["a", "b"] and r.doc_ids == ["1", "2", "3"] and r.langs == ["en", "en", "ko"]
-    np.testing.assert_array_equal(r.matrix, [[0, 0], [1, nan], [2, 3]])
-    np.testing.assert_array_equal(r.gold, [0, nan, 2])
-    assert r.failed == {"a": 0, "b": 1}
+    assert r.judges == ["a", "b"] and r.doc_ids == ["1", "2", "3", "4"] and r.langs == ["en", "en", "ko", "ko"]
+    np.testing.assert_array_equal(r.matrix, [[0, 0], [1, nan], [2, 3], [nan, nan]])
+    np.testing.assert_array_equal(r.gold, [0, nan, 2, nan])
+    assert r.failed == {"a": 1, "b": 2}
+    scopes = agreement_report(r, FAST)["scopes"]
+    assert scopes["en"]["n_failed"] == {"a": 0, "b": 1} and scopes["ko"]["n_failed"] == {"a": 1, "b": 1}
+    assert scopes["ko"]["n_scored"] == {"a": 1, "b": 1}
 
 
 def test_cli_agree_table_json_and_heatmap(cli, tmp_path: Path) -> None:

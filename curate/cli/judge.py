@@ -141,7 +141,7 @@ def _print_tables(report: dict) -> None:
     console = Console()
     level = int(report["bootstrap"]["level"] * 100)
     multi = Table(title=f"Agreement between judges ({level}% bootstrap CI)")
-    for column in ("scope", "docs", "Fleiss' kappa", "Krippendorff's alpha", "mean Spearman"):
+    for column in ("scope", "docs", "failed labels", "Fleiss' kappa", "Krippendorff's alpha", "mean Spearman"):
         multi.add_column(column, justify="left" if column == "scope" else "right")
     pairs = Table(title="Pairs of judges")
     for column in ("scope", "judges", "n", "weighted kappa", "Spearman", "exact"):
@@ -151,7 +151,7 @@ def _print_tables(report: dict) -> None:
         gold.add_column(column, justify="left" if column in ("scope", "judge") else "right")
     for scope, s in report["scopes"].items():
         ms = s.get("mean_spearman")
-        multi.add_row(scope, str(s["n_docs"]), _fmt(s.get("fleiss_kappa")), _fmt(s.get("krippendorff_alpha")),
+        multi.add_row(scope, str(s["n_docs"]), str(sum(s["n_failed"].values())), _fmt(s.get("fleiss_kappa")), _fmt(s.get("krippendorff_alpha")),
                       "n/a" if ms is None else f"{ms:.3f}")
         for p in s["pairs"]:
             exact = p["exact_agreement"]

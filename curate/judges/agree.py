@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -173,13 +173,19 @@ class Ratings:
     langs: list[str]
     judges: list[str]
     matrix: np.ndarray
-    failed: dict[str, int] = field(default_factory=dict)
+    failures: np.ndarray | None = None  # documents x judges: failed labels (score null), counted
     gold: np.ndarray | None = None  # per document, nan where no gold label
 
     def subset(self, mask: np.ndarray) -> Ratings:
         idx = np.flatnonzero(mask)
         return Ratings([self.doc_ids[i] for i in idx], [self.langs[i] for i in idx], self.judges,
-                       self.matrix[idx], self.failed, None if self.gold is None else self.gold[idx])
+                       self.matrix[idx], None if self.failures is None else self.failures[idx],
+                       None if self.gold is None else self.gold[idx])
+
+    @property
+    def failed(self) -> dict[str, int]:
+        counts = np.zeros(len(self.judges), int) if self.failures is None else self.failures.sum(axis=0)
+        return {j: int(c) for j, c in zip(self.judges, counts, strict=True)}
 
 
 def _read_table(path: str | Path) -> Any:
@@ -218,7 +224,9 @@ def load_ratings(paths: Sequence[str | Path], gold: str | Path | None = None) ->
     labels = pl.concat(frames)
     if labels.is_empty():
         raise CurateError("no labels to compare")
-    failed = dict(labels.filter(pl.col("score").is_null()).group_by("judge").len().iter_rows())
+    fails = (labels.filter(pl.col("score").is_null() | pl.col("score").is_nan())
+             .group_by(["doc_id", "judge"]).len()
+             .pivot(on="judge", index="doc_id", values="len"))
     scored = labels.filter(pl.col("score").is_not_null() & pl.col("score").is_not_nan())
     judges = sorted(labels.get_column("judge").unique().to_list())
     langs = (labels.group_by("doc_id", maintain_order=True)
@@ -230,9 +238,13 @@ def load_ratings(paths: Sequence[str | Path], gold: str | Path | None = None) ->
         if judge not in table.columns:
             table = table.with_columns(pl.lit(None, dtype=pl.Float64).alias(judge))
     matrix = table.select(judges).to_numpy().astype(float)
+    failed = langs.select("doc_id").join(fails, on="doc_id", how="left")
+    failures = np.column_stack([
+        failed.get_column(j).fill_null(0).to_numpy() if j in failed.columns else np.zeros(len(failed), int)
+        for j in judges
+    ]).astype(int)
     doc_ids = table.get_column("doc_id").to_list()
-    ratings = Ratings(doc_ids, table.get_column("lang").to_list(), judges, matrix,
-                      {j: int(failed.get(j, 0)) for j in judges})
+    ratings = Ratings(doc_ids, table.get_column("lang").to_list(), judges, matrix, failures)
     if gold is not None:
         g = _read_table(gold)
         if not {"doc_id", "score"} <= set(g.columns):
@@ -284,6 +296,7 @@ def scope_report(r: Ratings, name: str, options: AgreeOptions) -> dict[str, Any]
     out: dict[str, Any] = {
         "n_docs": n_docs,
         "n_scored": {j: int(present[:, k].sum()) for k, j in enumerate(r.judges)},
+        "n_failed": r.failed,
         "mean_score": {j: _finite(float(np.nanmean(matrix[:, k]))) if present[:, k].any() else None
                        for k, j in enumerate(r.judges)},
     }
