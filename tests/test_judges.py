@@ -214,6 +214,9 @@ def test_requests_are_deterministic_structured_and_authorized(api: str, stub: Op
     assert body["response_format"]["type"] == "json_schema"
     assert body["response_format"]["json_schema"]["schema"]["required"] == ["reason", "score"]
     assert stub.headers[0]["authorization"] == "Bearer sk-test-123"
+    monkeypatch.setenv("OTHER_KEY", "sk-other")
+    run_judges(docs("[score=1] other"), [JudgeSpec("o", "m2", api, api_key_env="OTHER_KEY")], opts)
+    assert stub.headers[1]["authorization"] == "Bearer sk-other"
 
 
 def test_retry_after_is_honoured(api: str, stub: OpenAIStub) -> None:
@@ -287,8 +290,10 @@ def test_cli_judge_writes_labels_and_reruns_from_cache(cli, api: str, stub: Open
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-value")
     corpus = write_corpus(tmp_path / "corpus.jsonl")
     out = tmp_path / "labels.parquet"
+    monkeypatch.setenv("SECOND_KEY", "sk-second-value")
     args = ["judge", "--input", corpus, "--sample", 12, "--model", "m1", "--api-base", api,
-            "--judge", f"second=m2@{api}", "--out", out, "--seed", 3, "--max-retries", 0]
+            "--judge", f"second=m2@{api}", "--judge-key-env", "second=SECOND_KEY", "--out", out, "--seed", 3,
+            "--max-retries", 0]
     result = cli(*args)
     assert result.code == 0, result.err
     table = pq.read_table(out)
@@ -304,7 +309,9 @@ def test_cli_judge_writes_labels_and_reruns_from_cache(cli, api: str, stub: Open
             assert r["score"] == (4.0 if r["judge"] == "m1" else 3.0)
         assert r["rubric"] == "educational" and r["prompt_language"] == "en"
     assert "skipped 1 unreadable records" in result.err
-    assert b"sk-secret-value" not in out.read_bytes()
+    keys = {(b["model"], h["authorization"]) for b, h in zip(stub.requests, stub.headers, strict=True)}
+    assert keys == {("m1", "Bearer sk-secret-value"), ("m2", "Bearer sk-second-value")}
+    assert b"sk-secret-value" not in out.read_bytes() and b"sk-second" not in out.read_bytes()
     assert (tmp_path / FILENAME).is_file() and b"sk-secret-value" not in (tmp_path / FILENAME).read_bytes()
 
     sent = stub.n_requests
@@ -320,6 +327,7 @@ def test_cli_usage_and_total_failure(cli, tmp_path: Path) -> None:
     assert cli("judge", "--input", corpus).code == 2
     bad = cli("judge", "--input", corpus, "--judge", "nonsense")
     assert bad.code == 1 and "NAME=MODEL@URL" in bad.err
+    assert cli("judge", "--input", corpus, "--judge", "a=m@http://h/v1", "--judge-key-env", "b=X").code == 2
     dead = cli("judge", "--input", corpus, "--sample", 2, "--model", "m", "--api-base", "http://127.0.0.1:9/v1",
                "--max-retries", 0, "--no-cache", "--out", tmp_path / "l.parquet")
     assert dead.code == 1 and "every request failed" in dead.err

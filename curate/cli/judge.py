@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -45,6 +46,7 @@ def judge(
     cache: Annotated[Path | None, typer.Option(help="Cache directory [default: next to --out].")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the answer cache.")] = False,
     api_key_env: Annotated[str, typer.Option(help="Environment variable holding the API key (never stored).")] = DEFAULT_KEY_ENV,
+    judge_key_env: Annotated[list[str] | None, typer.Option("--judge-key-env", help="NAME=VAR: judge NAME reads its key from VAR instead; repeat.")] = None,
     max_chars: Annotated[int, typer.Option(min=1, help="Characters of each document sent to the judge.")] = 12_000,
     max_tokens: Annotated[int, typer.Option(min=1, help="Completion token limit per answer.")] = 512,
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds per request before it is retried.")] = 120.0,
@@ -85,6 +87,11 @@ def judge(
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise typer.BadParameter(f"judge names must be unique, got {names}")
+    for item in judge_key_env or []:
+        name, sep, var = item.partition("=")
+        if not sep or name not in names or not var:
+            raise typer.BadParameter(f"--judge-key-env {item!r}: expected NAME=VAR with NAME one of {names}")
+        specs = [replace(s, api_key_env=var) if s.name == name else s for s in specs]
     loaded = load_rubric(rubric)
     setup_logging()
 

@@ -57,6 +57,7 @@ class JudgeSpec:
     name: str
     model: str
     api_base: str
+    api_key_env: str | None = None  # this judge's key variable; None: the run's (``OPENAI_API_KEY``)
 
     @property
     def chat_url(self) -> str:

@@ -95,7 +95,7 @@ def _fill(row: dict[str, Any], answer: Answer | CachedAnswer) -> None:
 
 async def _judge_all(judge: JudgeSpec, jobs: list[_Job], rows: list[dict[str, Any]], options: RunOptions,
                      cache: AnswerCache | None, tally: JudgeTally, tracker: Tracker | None) -> None:
-    async with JudgeClient(judge, options.client, api_key_env=options.api_key_env) as client:
+    async with JudgeClient(judge, options.client, api_key_env=judge.api_key_env or options.api_key_env) as client:
         queue = iter(jobs)  # shared by the workers; next() never awaits, so no two take the same job
 
         async def worker() -> None:
