@@ -96,8 +96,9 @@ def judge(
     setup_logging()
 
     errors: list[str] = []
-    docs = sample_corpus(input, sample, seed=seed, text_field=text_field, id_field=id_field,
-                         lang_field=lang_field or None, langs=lang, on_error=errors.append)
+    with track("reading and sampling", unit="docs") as reading:
+        docs = sample_corpus(input, sample, seed=seed, text_field=text_field, id_field=id_field,
+                             lang_field=lang_field or None, langs=lang, on_error=errors.append, tracker=reading)
     if errors:
         typer.echo(f"skipped {len(errors)} unreadable records (first: {errors[0]})", err=True)
     if not docs:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from curate.corpus import Document, iter_documents
 from curate.judges.rubrics import base_language
+from curate.progress import Tracker
 
 DETECT_BATCH = 512
 
@@ -114,7 +115,16 @@ def sample_corpus(
     lang_field: str | None = "lang",
     langs: list[str] | None = None,
     on_error: Callable[[str], None] | None = None,
+    tracker: Tracker | None = None,
 ) -> list[Document]:
     """Read a corpus with `iter_documents`, identify languages where missing, and draw the stratified sample."""
     docs = iter_documents(source, text_field=text_field, id_field=id_field, lang_field=lang_field, on_error=on_error)
+    if tracker is not None:
+        docs = _counted(docs, tracker)
     return stratified_sample(with_languages(docs), n, seed=seed, langs=langs)
+
+
+def _counted(docs: Iterable[Document], tracker: Tracker) -> Iterator[Document]:
+    for doc in docs:
+        tracker.advance()
+        yield doc
