@@ -9,7 +9,7 @@ notebook does: one `httpx` request after the other with the same prompt, parsing
 
 The sequential loop is timed on a subset (its cost is linear); both are reported as documents per second.
 
-    python bench/judge.py [--n 640] [--sequential-n 50] [--latency 0.2] [--concurrency 32]
+    python bench/judge.py [--n 1280] [--sequential-n 50] [--latency 0.2] [--concurrency 32]
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def sequential(url: str, texts: list[str]) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=640, help="documents curate judges")
+    parser.add_argument("--n", type=int, default=1280, help="documents curate judges")
     parser.add_argument("--sequential-n", type=int, default=50, help="documents the sequential loop judges")
     parser.add_argument("--latency", type=float, default=0.2, help="seconds the judge takes per answer")
     parser.add_argument("--concurrency", type=int, default=32)

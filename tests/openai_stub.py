@@ -144,7 +144,9 @@ class OpenAIStub:
 @contextmanager
 def serve(stub: OpenAIStub, host: str = "127.0.0.1") -> Iterator[str]:
     """Run the stub on a free loopback port in a thread; yields the API base URL (``http://.../v1``)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # proto must be IPPROTO_TCP: asyncio only sets TCP_NODELAY on such sockets, and without it every answer
+    # waits ~40 ms for a delayed ACK (Nagle), which would make the stub slower than the latency it simulates.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     port = sock.getsockname()[1]
