@@ -237,6 +237,17 @@ def test_server_without_structured_output_falls_back_once() -> None:
     assert stub.n_requests == 4
 
 
+def test_structured_fallback_with_requests_in_flight() -> None:
+    # Every request of the first wave is rejected; each must be asked again, none recorded as a failure.
+    stub = OpenAIStub(latency=0.05, reject_response_format=True)
+    with serve(stub) as url:
+        result = run_judges(docs(*[f"[score={i % 6}] doc {i}" for i in range(12)]), [JudgeSpec("s", "m", url)],
+                            options(concurrency=6))
+    assert [r["score"] for r in result.rows] == [float(i % 6) for i in range(12)]
+    assert sum("response_format" in b for b in stub.requests) == 6
+    assert stub.n_requests == 18
+
+
 def test_concurrency_is_bounded_and_parallel() -> None:
     stub = OpenAIStub(latency=0.1)
     with serve(stub) as url:

@@ -218,6 +218,7 @@ class JudgeClient:
         while True:
             retry_after: float | None = None
             self.requests += 1
+            sent_schema = self.structured  # other requests may switch it off while this one is in flight
             try:
                 response = await http.post(self.url, json=self.payload(prompt))
             except httpx.TimeoutException as exc:
@@ -231,9 +232,10 @@ class JudgeClient:
                     if answer is not None:
                         return answer
                     error = f"unreadable response body: {_short(response.text, 120)!r}"
-                elif status in (400, 422) and self.structured and _mentions_schema(response.text):
-                    log.warning("%s: server rejected response_format; asking without it (lenient parsing)",
-                                self.spec.name)
+                elif status in (400, 422) and sent_schema and _mentions_schema(response.text):
+                    if self.structured:
+                        log.warning("%s: server rejected response_format; asking without it (lenient parsing)",
+                                    self.spec.name)
                     self.structured = False
                     continue
                 elif status in RETRY_STATUSES:
