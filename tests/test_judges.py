@@ -319,7 +319,7 @@ def test_cli_judge_writes_labels_and_reruns_from_cache(cli, api: str, stub: Open
         elif r["doc_id"] != "bad":
             assert r["score"] == (4.0 if r["judge"] == "m1" else 3.0)
         assert r["rubric"] == "educational" and r["prompt_language"] == "en"
-    assert "skipped 1 unreadable records" in result.err
+    assert "skipped 1 unreadable records" in result.err and "sample: en 7, ko 5" in result.err
     keys = {(b["model"], h["authorization"]) for b, h in zip(stub.requests, stub.headers, strict=True)}
     assert keys == {("m1", "Bearer sk-secret-value"), ("m2", "Bearer sk-second-value")}
     assert b"sk-secret-value" not in out.read_bytes() and b"sk-second" not in out.read_bytes()

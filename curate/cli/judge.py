@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
@@ -103,6 +104,8 @@ def judge(
         typer.echo(f"skipped {len(errors)} unreadable records (first: {errors[0]})", err=True)
     if not docs:
         raise CurateError(f"{input}: no documents to judge")
+    per_lang = Counter(d.lang or "und" for d in docs)
+    typer.echo("sample: " + ", ".join(f"{code} {n}" for code, n in per_lang.most_common()), err=True)
 
     options = RunOptions(
         rubric=loaded, prompt_mode=prompt_language, max_chars=max_chars, api_key_env=api_key_env,
