@@ -51,6 +51,12 @@ def sections(report: dict[str, Any], details: dict[str, Any] | None = None) -> l
                                         "license text disagrees"],
                     [[lang, *(str(v) for v in details["languages"][lang]["provenance"].values()),
                       str(len(details["languages"][lang]["license_mismatch"]))] for lang in langs]))
+    contamination = (details or {}).get("contamination") or []
+    if contamination:
+        out.append(("Contamination (newest run per benchmark)",
+                    ["benchmark", "run", "corpora", "items", "checked", "contaminated", "exact", "rate"],
+                    [[c["benchmark"], str(c["run_id"]), c["corpora"], str(c["n_items"]), str(c["n_checked"]),
+                      str(c["n_contaminated"]), str(c["n_exact"]), _pct(c["rate"])] for c in contamination]))
     return out
 
 

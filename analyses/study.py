@@ -16,6 +16,7 @@ import numpy as np
 import polars as pl
 
 from analyses import features, reference
+from analyses.contamination import persist
 from analyses.reference import FAMILIES, OWNERSHIP, PROVENANCE, SIZES
 from curate.errors import CurateError
 
@@ -137,4 +138,7 @@ def compute(con: duckdb.DuckDBPyConnection, *, snapshot: str | int = "latest", l
     frame = listings.join(feats, on="repo_id", how="inner")
     report = {"snapshot": {k: snap[k] for k in ("id", "taken_at", "endpoint")},
               "languages": {lang: _language(frame.filter(pl.col("lang") == lang), ref) for lang in langs}}
-    return Study(report=report, details=_details(frame, langs), frame=frame)
+    details = _details(frame, langs)
+    details["contamination"] = [
+        {**row, "created_at": row["created_at"].isoformat()} for row in persist.latest_summary(con).to_dicts()]
+    return Study(report=report, details=details, frame=frame)

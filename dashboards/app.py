@@ -10,7 +10,10 @@ import argparse
 import os
 import sys
 
+import duckdb
+import polars as pl
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from curate.store import Store
 from dashboards import data, scores
@@ -26,26 +29,11 @@ def _args() -> argparse.Namespace:
     return known
 
 
-def main() -> None:
-    st.set_page_config(page_title="curate", layout="wide")
-    st.title("curate")
-    args = _args()
-    path = args.db
-    try:
-        store = Store(path, read_only=True)
-    except Exception as exc:  # a missing or locked store: say so on the page
-        st.error(str(exc))
-        return
-    con = store.con
-    snaps = data.snapshots(con)
-    if snaps.is_empty():
-        st.info(f"{path} holds no snapshot yet: run `curate snapshot --lang ko` or `curate demo`.")
-        return
+def _snapshot_tabs(con: duckdb.DuckDBPyConnection, snaps: pl.DataFrame, path: str, tab_snap: DeltaGenerator,
+                   tab_data: DeltaGenerator) -> None:
     ids = snaps["id"].to_list()
     snapshot_id = st.sidebar.selectbox("snapshot", ids, index=0)
     st.sidebar.caption(f"store: {path}")
-
-    tab_snap, tab_data, tab_scores = st.tabs(["Snapshots", "Datasets", "Scores"])
     with tab_snap:
         st.subheader("Snapshots")
         st.dataframe(snaps, hide_index=True)
@@ -64,6 +52,47 @@ def main() -> None:
             text = data.card_text(con, snapshot_id, repo)
             with st.expander(f"README.md of {repo}", expanded=False):
                 st.text(text if text is not None else "(no card: see the error rows)")
+
+
+def _contamination(con: duckdb.DuckDBPyConnection) -> None:
+    summary = data.contamination_summary(con)
+    if summary.is_empty():
+        st.info("No contamination run yet: `curate contamination --benchmark B --corpus C`.")
+        return
+    st.subheader("Newest run per benchmark")
+    st.dataframe(summary, hide_index=True)
+    bench = st.selectbox("benchmark", summary["benchmark"].to_list(), key="bench")
+    run_id = int(summary.filter(summary["benchmark"] == bench)["run_id"][0])
+    everything = st.checkbox("show clean items too", value=False)
+    items = data.contamination_items(con, run_id, bench, only_contaminated=not everything)
+    st.caption(f"{items.height} items")
+    st.dataframe(items, hide_index=True)
+    mentions = data.contamination_mentions(con, run_id)
+    if mentions.height:
+        st.subheader("Hub datasets naming the benchmark")
+        st.dataframe(mentions, hide_index=True)
+
+
+def main() -> None:
+    st.set_page_config(page_title="curate", layout="wide")
+    st.title("curate")
+    args = _args()
+    path = args.db
+    try:
+        store = Store(path, read_only=True)
+    except Exception as exc:  # a missing or locked store: say so on the page
+        st.error(str(exc))
+        return
+    con = store.con
+    tab_snap, tab_data, tab_cont, tab_scores = st.tabs(["Snapshots", "Datasets", "Contamination", "Scores"])
+    snaps = data.snapshots(con)
+    if snaps.is_empty():
+        for tab in (tab_snap, tab_data):
+            tab.info(f"{path} holds no snapshot yet: run `curate snapshot --lang ko` or `curate demo`.")
+    else:
+        _snapshot_tabs(con, snaps, path, tab_snap, tab_data)
+    with tab_cont:
+        _contamination(con)
     with tab_scores:
         scores.render(args.scores)
     store.close()

@@ -56,3 +56,24 @@ def card_text(con: duckdb.DuckDBPyConnection, snapshot_id: int, repo_id: str) ->
 def errors(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> pl.DataFrame:
     return con.sql("""SELECT repo_id, stage, status, message, recorded_at FROM errors
                       WHERE snapshot_id = ? ORDER BY stage, repo_id""", params=[snapshot_id]).pl()
+
+
+def contamination_summary(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Newest contamination run per benchmark: items, contaminated, exact, rate."""
+    from analyses.contamination.persist import latest_summary
+
+    return latest_summary(con)
+
+
+def contamination_items(con: duckdb.DuckDBPyConnection, run_id: int, benchmark: str,
+                        only_contaminated: bool = True) -> pl.DataFrame:
+    where = "AND contaminated" if only_contaminated else ""
+    return con.sql(f"""SELECT item_id, match, round(overlap, 3) AS overlap, longest_match_chars, n_docs,
+                                  array_to_string(doc_ids[1:20], ', ') AS doc_ids
+                           FROM contamination_items WHERE run_id = ? AND benchmark = ? {where}
+                           ORDER BY overlap DESC, item_id""", params=[run_id, benchmark]).pl()
+
+
+def contamination_mentions(con: duckdb.DuckDBPyConnection, run_id: int) -> pl.DataFrame:
+    return con.sql("SELECT benchmark, repo_id, in_id, in_card FROM contamination_mentions WHERE run_id = ? "
+                   "ORDER BY benchmark, repo_id", params=[run_id]).pl()

@@ -67,3 +67,25 @@ def test_scores_tab(store_path: Path, tmp_path: Path, monkeypatch: pytest.Monkey
     assert not at.exception
     assert at.text_input(key="scores_path").value == str(path)
     assert any(df.value.shape[0] == 4 for df in at.dataframe)  # 2 languages x 2 score columns
+
+
+def test_contamination_tab(store_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from analyses.contamination import Source, run_check
+    from analyses.contamination.persist import save
+
+    item = " ".join(f"word{i}" for i in range(30))
+    (tmp_path / "bench.jsonl").write_text(f'{{"id": "q1", "text": "{item}"}}\n{{"id": "q2", "text": "{item[::-1]}"}}\n')
+    (tmp_path / "web.jsonl").write_text(f'{{"id": "d1", "text": "intro {item} outro"}}\n')
+    result = run_check([Source.parse(str(tmp_path / "bench.jsonl"))], [Source.parse(str(tmp_path / "web.jsonl"))])
+    with Store(store_path) as store:
+        save(store.con, result)
+    with Store(store_path, read_only=True) as store:
+        summary = data.contamination_summary(store.con)
+        assert summary.select("benchmark", "n_items", "n_contaminated").row(0) == ("bench", 2, 1)
+        assert data.contamination_items(store.con, 1, "bench")["doc_ids"].to_list() == ["d1"]
+    monkeypatch.setenv("CURATE_DB", str(store_path))
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert not at.exception
+    assert any(c.value == "1 items" for c in at.caption)
+    at.checkbox[0].check().run()
+    assert any(c.value == "2 items" for c in at.caption)

@@ -29,8 +29,8 @@ def find_mentions(con: duckdb.DuckDBPyConnection, benchmarks: list[str], snapsho
     ``min_alias_chars`` are skipped: they name too many things.
     """
     snap = resolve_snapshot(con, snapshot)["id"]
-    frame = con.execute("""SELECT d.repo_id, coalesce(c.text, '') AS card FROM datasets d
-                           LEFT JOIN cards c USING (snapshot_id, repo_id) WHERE d.snapshot_id = ?""", [snap]).pl()
+    frame = con.sql("""SELECT d.repo_id, coalesce(c.text, '') AS card FROM datasets d
+                           LEFT JOIN cards c USING (snapshot_id, repo_id) WHERE d.snapshot_id = ?""", params=[snap]).pl()
     parts = []
     for bench in benchmarks:
         name = alias(bench)

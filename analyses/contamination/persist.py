@@ -50,10 +50,10 @@ def save(con: duckdb.DuckDBPyConnection, result: CheckResult, mentions: pl.DataF
 def latest_summary(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Per benchmark of the newest run of each benchmark: items, contaminated, exact, rate, run id, corpora."""
     exists = con.execute("SELECT count(*) FROM information_schema.tables "
-                         "WHERE table_name = 'contamination_items'").fetchone()[0]
+                         "WHERE table_name = 'contamination_items'").fetchall()[0][0]
     if not exists:
         return pl.DataFrame()
-    return con.execute("""
+    return con.sql("""
         WITH latest AS (
             SELECT i.benchmark, max(i.run_id) AS run_id FROM contamination_items i GROUP BY i.benchmark)
         SELECT i.benchmark, i.run_id, array_to_string(r.corpora, ', ') AS corpora, r.created_at,
