@@ -34,7 +34,8 @@ def resolve_snapshot(con: duckdb.DuckDBPyConnection, snapshot: str | int = "late
     """``latest`` is the newest snapshot that listed anything; an id must exist."""
     if str(snapshot) == "latest":
         row = con.execute("""SELECT id, taken_at, endpoint, status FROM snapshots
-                             WHERE id IN (SELECT snapshot_id FROM listings) ORDER BY id DESC LIMIT 1""").fetchone()
+                             WHERE id IN (SELECT snapshot_id FROM listings) ORDER BY id DESC LIMIT 1""").fetchall()
+        row = row[0] if row else None
         if row is None:
             raise CurateError("the store holds no snapshot yet: run `curate snapshot --lang ko` or `curate demo`")
     else:
@@ -42,7 +43,8 @@ def resolve_snapshot(con: duckdb.DuckDBPyConnection, snapshot: str | int = "late
             sid = int(snapshot)
         except ValueError as exc:
             raise CurateError(f"--snapshot must be an id or 'latest', not {snapshot!r}") from exc
-        row = con.execute("SELECT id, taken_at, endpoint, status FROM snapshots WHERE id = ?", [sid]).fetchone()
+        rows = con.execute("SELECT id, taken_at, endpoint, status FROM snapshots WHERE id = ?", [sid]).fetchall()
+        row = rows[0] if rows else None
         if row is None:
             raise CurateError(f"no snapshot {sid} in the store")
     return {"id": row[0], "taken_at": row[1].isoformat(), "endpoint": row[2], "status": row[3]}

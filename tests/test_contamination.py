@@ -187,3 +187,30 @@ def test_report_shows_newest_run(tmp_path: Path, db_path: Path) -> None:
     report = {"snapshot": {"id": 1, "taken_at": "2026-01-01", "endpoint": "x"}, "languages": {}}
     title, _header, table = render.sections(report, {"contamination": rows, "languages": {}})[-1]
     assert title.startswith("Contamination") and table[0][:2] == ["bench", "2"] and table[0][-1] == "100.0%"
+
+
+def test_hub_mentions_list_copies(tmp_path: Path, db_path: Path, cli) -> None:
+    from collectors.hub_server import serve
+    from collectors.snapshot import SnapshotOptions, take_snapshot
+    from curate.store import Store
+    from tests.hubdir import make_hub, record
+
+    extra = [(record("someone/HRM8K-ko-translated"), b"---\nlanguage: ko\n---\n# A copy\n"),
+             (record("lab/math-mix"), b"---\nlanguage: ko\n---\n# Mix\nBuilt from GSM8K and hrm8k test items.\n"),
+             (record("lab/hrm8kx"), b"---\nlanguage: ko\n---\n# Unrelated\nhrm8kx is another thing.\n"),
+             (record("HAERAE-HUB/HRM8K"), b"---\nlanguage: ko\n---\n# HRM8K itself\n")]
+    hub = make_hub(tmp_path / "hub", n_per_lang=2, extra=extra)
+    with serve(hub) as server, Store(db_path) as store:
+        take_snapshot(store, SnapshotOptions(langs=["ko"], endpoint=server.url, rate=None), token="")
+    bench = _write(tmp_path / "b.jsonl", [{"id": "a", "text": EN}])
+    corpus = _write(tmp_path / "c.jsonl", [{"id": "d", "text": "clean"}])
+    r = cli("contamination", "--benchmark", f"HAERAE-HUB/HRM8K={bench}", "--corpus", corpus, "--hub-mentions",
+            "--format", "json", "--workers", "1", "--db", db_path)
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["benchmarks"]["HAERAE-HUB/HRM8K"]["hub_mentions"] == [
+        "lab/math-mix", "someone/HRM8K-ko-translated"]
+    from analyses.contamination.mentions import find_mentions
+    with Store(db_path, read_only=True) as store:
+        got = find_mentions(store.con, ["HAERAE-HUB/HRM8K"])
+        assert got.select("repo_id", "in_id", "in_card").rows() == [
+            ("lab/math-mix", False, True), ("someone/HRM8K-ko-translated", True, False)]

@@ -29,7 +29,7 @@ class Source:
     def parse(cls, spec: str, **fields: str | None) -> Source:
         """``NAME=LOCATION`` or just ``LOCATION`` (named after the file, folder or Hub id)."""
         name, sep, location = spec.partition("=")
-        if not sep or "/" in name or Path(spec).exists():
+        if not sep or not name or Path(spec).exists():
             name, location = source_name(spec), spec
         return cls(location, name, **{k: v for k, v in fields.items() if v is not None})
 

@@ -25,7 +25,7 @@ class Format(StrEnum):
 @app.command()
 def contamination(
     benchmark: Annotated[list[str], typer.Option(
-        help="Benchmark: file, folder or Hub dataset id, optionally NAME=SOURCE; repeat.")],
+        help="Benchmark: file, folder or Hub dataset id, optionally NAME=SOURCE (NAME may be a Hub id); repeat.")],
     corpus: Annotated[list[str], typer.Option(help="Corpus: file, folder or Hub dataset id; repeat.")],
     text_field: Annotated[str, typer.Option(help="Corpus text field.")] = "text",
     id_field: Annotated[str, typer.Option(help="Corpus id field (missing ids become FILE:LINE).")] = "id",
@@ -97,7 +97,7 @@ def contamination(
     if not any(result.benchmarks.values()):
         raise CurateError("no benchmark items could be read (see the messages above)")
     with Store(config.db_path(db)) as store:
-        mentions = find_mentions(store.con, [b.location for b in benches], snapshot) if hub_mentions else None
+        mentions = find_mentions(store.con, [b.name for b in benches], snapshot) if hub_mentions else None
         run_id = persist.save(store.con, result, mentions)
     if save_doc_ids is not None:
         persist.write_doc_ids(save_doc_ids, result.contaminated_doc_ids)
@@ -108,9 +108,9 @@ def contamination(
     if fmt is Format.json:
         out = result.to_json()
         if mentions is not None:
-            for name, bench in zip(result.benchmarks, benches, strict=False):
+            for name in result.benchmarks:
                 out["benchmarks"][name]["hub_mentions"] = (
-                    mentions.filter(mentions["benchmark"] == bench.location)["repo_id"].to_list())
+                    mentions.filter(mentions["benchmark"] == name)["repo_id"].to_list())
         typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return
     table = Table(title="Contamination per benchmark", title_justify="left")
@@ -123,7 +123,7 @@ def contamination(
     console.print(table)
     if mentions is not None:
         for bench in benches:
-            repos = mentions.filter(mentions["benchmark"] == bench.location)["repo_id"].to_list()
+            repos = mentions.filter(mentions["benchmark"] == bench.name)["repo_id"].to_list()
             console.print(f"{bench.name}: {len(repos)} Hub datasets name it" + (f": {', '.join(repos[:10])}" if repos else ""))
     if save_doc_ids is not None:
         typer.echo(f"{len(result.contaminated_doc_ids)} contaminated document ids written to {save_doc_ids}")
