@@ -13,6 +13,7 @@ Which cluster: ``address`` (``--ray-address``), else ``RAY_ADDRESS``, else a loc
 from __future__ import annotations
 
 import io
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,17 +65,23 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
 
 
 @contextmanager
-def preserve_order() -> Iterator[None]:
-    """Ray Data may reorder blocks for speed; the filter needs corpus order, so ask for it during a run."""
+def ordered_quiet_data() -> Iterator[None]:
+    """Ray Data may reorder blocks for speed; the filter needs corpus order, so ask for it during a run.
+
+    Ray Data also logs every operator's progress at INFO; curate has its own progress, so only warnings pass.
+    """
     from ray.data import DataContext
 
     options = DataContext.get_current().execution_options
-    before = options.preserve_order
+    logger = logging.getLogger("ray.data")
+    before, level = options.preserve_order, logger.level
     options.preserve_order = True
+    logger.setLevel(max(level, logging.WARNING))
     try:
         yield
     finally:
         options.preserve_order = before
+        logger.setLevel(level)
 
 
 def _scan_udf(batch: pa.Table, spec: ReadSpec, detect: bool, lid_model: str | None,
@@ -108,7 +115,7 @@ class RayEngine:
     def _run(self, items: list[dict[str, Any]], udf: Any, fn_kwargs: dict[str, Any]) -> Iterator[pa.Table]:
         if not items:
             return
-        with ray_session(self.address, self.num_cpus) as ray, preserve_order():
+        with ray_session(self.address, self.num_cpus) as ray, ordered_quiet_data():
             ds = ray.data.from_items(items, override_num_blocks=len(items))
             ds = ds.map_batches(udf, batch_size=1, batch_format="pyarrow", fn_kwargs=fn_kwargs)
             for block in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
