@@ -20,8 +20,7 @@ from curate.filtering.rules import Rule  # noqa: E402
 
 pytestmark = pytest.mark.ray
 
-sys.path.insert(0, str(Path(__file__).parent))
-from filter_fixtures import make_corpus, make_scores  # noqa: E402
+from filter_fixtures import make_corpus, make_scores  # noqa: E402  (tests/ is on sys.path under pytest)
 
 
 class CharAnnotator:
