@@ -261,3 +261,12 @@ def test_scores_without_mean_column_and_heads_check(tmp_path: Path, corpus: Path
     with pytest.raises(CurateError, match="--all-heads needs"):
         run_filter(FilterOptions([str(corpus)], [tmp_path / "mean-only.parquet"], tmp_path / "out2",
                                  Rule(keep_top=0.3, all_heads=True)))
+
+
+def test_nothing_kept_gives_one_readable_empty_shard(tmp_path: Path, corpus: Path, scores: Path) -> None:
+    messages: list[str] = []
+    result = run_filter(FilterOptions([str(corpus)], [scores], tmp_path / "out", Rule(min_score=100)),
+                        on_message=messages.append)
+    assert result.n_kept == 0 and any("no document passed" in m for m in messages)
+    frame = _kept(tmp_path / "out")
+    assert frame.height == 0 and frame.columns == ["id", "text", "lang", "score", "score_a", "score_b"]

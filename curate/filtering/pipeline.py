@@ -245,6 +245,8 @@ def run_filter(options: FilterOptions, engine: Engine | None = None,
     languages = language_table(j)
     _check_languages(languages, options, messages)
 
+    if counts["kept"] == 0:
+        messages("no document passed the filter; the export holds one empty shard")
     kept = j.filter(pl.col("keep")).select(["source", "row", "id", "lang", *scores_output_columns(scores)])
     kept_by_source = {int(k[0]): v for k, v in kept.partition_by("source", as_dict=True, maintain_order=True).items()}
     options.out.mkdir(parents=True, exist_ok=True)

@@ -146,13 +146,12 @@ class ShardWriter:
     def finish(self) -> list[Shard]:
         """Flush, close and rename shards to ``train-NNNNN-of-MMMMM.parquet`` (still in the staging dir).
 
-        With no rows at all, one empty shard is written so the dataset still loads (with zero rows).
+        With no rows at all, one shard with the schema and no row groups is written, so pyarrow, polars and
+        DuckDB read an empty table (`datasets` refuses empty splits whatever the files hold).
         """
         self._flush()
         if not self.shards:
             self._open_shard()
-            assert self._writer is not None
-            self._writer.write_table(self.schema.empty_table())
         self._close_shard()
         total = len(self.shards)
         for i, shard in enumerate(self.shards):
