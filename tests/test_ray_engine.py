@@ -96,3 +96,19 @@ def test_annotate_ray_matches_direct_scoring(local_ray, tmp_path: Path) -> None:
     np.testing.assert_allclose(got, expected, rtol=1e-6)
     np.testing.assert_allclose(table.column("score").to_numpy(), expected.mean(axis=1), rtol=1e-6)
     assert summary["documents"] == len(docs) == table.num_rows
+
+
+def test_cli_engine_ray(local_ray, tmp_path: Path, cli) -> None:
+    import curate.cli.filter  # noqa: F401  registers `curate filter`
+
+    corpus = make_corpus(tmp_path / "corpus", per_lang=20, files=2, with_lang=True)
+    scores = make_scores(tmp_path / "scores.parquet", corpus)
+    digests = []
+    for engine in ("local", "ray"):
+        res = cli("filter", "--input", corpus, "--scores", scores, "--keep-top", "0.3", "--per-language",
+                  "--engine", engine, "--out", tmp_path / engine, "--format", "json")
+        assert res.code == 0, res.err
+        manifest = json.loads(res.out)
+        assert manifest["engine"] == engine and manifest["counts"]["kept"] == 24
+        digests.append([s["sha256"] for s in manifest["shards"]])
+    assert digests[0] == digests[1]
