@@ -73,10 +73,13 @@ def test_ray_filter_matches_local_byte_for_byte(local_ray, tmp_path: Path) -> No
 
 
 def test_annotate_ray_matches_direct_scoring(local_ray, tmp_path: Path) -> None:
-    from curate.annotators.ray_engine import annotate_ray
+    from curate.annotators.ray_engine import HOLD_CHARS, annotate_ray
 
     corpus = make_corpus(tmp_path / "corpus", per_lang=40, files=3)
     (corpus / "broken.parquet").write_bytes(b"PAR1 this is not parquet")
+    huge = "a quality page " * 15_000  # 225,000 characters: past HOLD_CHARS
+    (corpus / "zz-huge.jsonl").write_text(json.dumps({"id": "huge", "text": huge, "lang": "en"}) + "\n",
+                                          encoding="utf-8")
     messages: list[str] = []
     summary = annotate_ray(corpus, "fake-spec", tmp_path / "scores.parquet", "cpu", batch_size=32,
                            annotator_factory=CharAnnotator, on_message=messages.append)
@@ -87,11 +90,13 @@ def test_annotate_ray_matches_direct_scoring(local_ray, tmp_path: Path) -> None:
     assert [str(f.type) for f in table.schema] == ["string", "string", "int32", "bool", "float", "float", "float"]
     assert json.loads(table.schema.metadata[b"curate"])["heads"] == ["length", "vowels"]
 
-    docs = list(iter_documents(corpus, on_error=lambda m: None))
-    expected = CharAnnotator("x", "cpu").score_texts([d.text for d in docs])
+    docs = list(iter_documents(corpus, lang_field="lang", on_error=lambda m: None))
+    expected = CharAnnotator("x", "cpu").score_texts([d.text[:HOLD_CHARS] for d in docs])
     assert table.column("doc_id").to_pylist() == [d.id for d in docs]  # corpus order kept
     assert table.column("lang").to_pylist() == [d.lang for d in docs]
     assert table.column("n_chars").to_pylist() == [len(d.text) for d in docs]
+    assert table.column("truncated").to_pylist() == [d.id == "huge" for d in docs]
+    assert docs[-1].id == "huge" and len(docs[-1].text) > HOLD_CHARS
     got = np.stack([table.column("score_length").to_numpy(), table.column("score_vowels").to_numpy()], axis=1)
     np.testing.assert_allclose(got, expected, rtol=1e-6)
     np.testing.assert_allclose(table.column("score").to_numpy(), expected.mean(axis=1), rtol=1e-6)

@@ -31,6 +31,20 @@ from curate.errors import CurateError
 
 AnnotatorFactory = Callable[[str, str], Any]  # (spec, device) -> object with head_names and score_texts
 
+# As the local engine (curate.annotators.annotate.HOLD_CHARS): texts are cut to this many characters as they
+# are read, so huge pages never travel whole; n_chars keeps the original length and such a text counts as
+# truncated. Far above any backbone's own character cut, so it never changes a score.
+HOLD_CHARS = 200_000
+
+
+def _column_name(head: str) -> str:
+    """The head's column suffix, sanitised as the local engine does it."""
+    try:
+        from curate.annotators.heads import column_name
+    except ImportError:  # heads module absent (an annotator injected in tests): names are used as they are
+        return head
+    return column_name(head)
+
 
 def scores_schema(head_names: Sequence[str]) -> pa.Schema:
     """The scores parquet contract: ids, language, length, truncation, one column per head, their mean."""
@@ -49,13 +63,13 @@ def score_with_info(annotator: Any, texts: list[str]) -> tuple[np.ndarray, np.nd
     return scores, np.asarray(truncated, dtype=bool)
 
 
-def scores_table(ids: list[str], langs: list[str | None], texts: list[str], scores: np.ndarray,
+def scores_table(ids: list[str], langs: list[str | None], n_chars: list[int], scores: np.ndarray,
                  truncated: np.ndarray, head_names: Sequence[str]) -> pa.Table:
     """One batch of scores in the contract schema; ``score`` is the float32 mean of the heads."""
     columns: dict[str, Any] = {
         "doc_id": pa.array(ids, pa.string()),
         "lang": pa.array(langs, pa.string()),
-        "n_chars": pa.array([len(t) for t in texts], pa.int32()),
+        "n_chars": pa.array(n_chars, pa.int32()),
         "truncated": pa.array(truncated, pa.bool_()),
     }
     for j, head in enumerate(head_names):
@@ -65,7 +79,7 @@ def scores_table(ids: list[str], langs: list[str | None], texts: list[str], scor
 
 
 DOCS_SCHEMA = pa.schema([("doc_id", pa.string()), ("lang", pa.string()), ("text", pa.string()),
-                         ("message", pa.string())])
+                         ("n_chars", pa.int32()), ("message", pa.string())])
 
 
 def _read_udf(batch: pa.Table, text_field: str, id_field: str, lang_field: str | None, split: str,
@@ -80,18 +94,20 @@ def _read_udf(batch: pa.Table, text_field: str, id_field: str, lang_field: str |
         for chunk in batched(docs, batch_size):
             n = len(chunk)
             yield pa.table({"doc_id": [d.id for d in chunk], "lang": [d.lang for d in chunk],
-                            "text": [d.text for d in chunk], "message": pa.nulls(n, pa.string())},
-                           schema=DOCS_SCHEMA)
+                            "text": [d.text[:HOLD_CHARS] for d in chunk], "n_chars": [len(d.text) for d in chunk],
+                            "message": pa.nulls(n, pa.string())}, schema=DOCS_SCHEMA)
         if messages:
             n = len(messages)
             yield pa.table({"doc_id": pa.nulls(n, pa.string()), "lang": pa.nulls(n, pa.string()),
-                            "text": pa.nulls(n, pa.string()), "message": messages}, schema=DOCS_SCHEMA)
+                            "text": pa.nulls(n, pa.string()), "n_chars": pa.nulls(n, pa.int32()),
+                            "message": messages}, schema=DOCS_SCHEMA)
 
 
 class _ScoreActor:
     """Holds one annotator for its lifetime; scores document batches, passes reader messages through."""
 
-    def __init__(self, spec: str, device: str, factory: AnnotatorFactory | None, threads: int | None) -> None:
+    def __init__(self, spec: str, device: str, factory: AnnotatorFactory | None, threads: int | None,
+                 load_kwargs: dict[str, Any] | None = None) -> None:
         if threads:
             try:
                 import torch
@@ -102,19 +118,22 @@ class _ScoreActor:
         if factory is None:
             from curate.annotators import load_annotator
 
-            factory = load_annotator
-        self.annotator = factory(spec, device)
-        self.heads = list(self.annotator.head_names)
+            self.annotator = load_annotator(spec, device, **(load_kwargs or {}))
+        else:
+            self.annotator = factory(spec, device)
+        self.heads = [_column_name(h) for h in self.annotator.head_names]
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         is_doc = batch.column("doc_id").is_valid()
         docs = batch.filter(is_doc)
         texts = docs.column("text").to_pylist()
+        n_chars = docs.column("n_chars").to_pylist()
         if texts:
             scores, truncated = score_with_info(self.annotator, texts)
+            truncated = truncated | np.array([n > len(t) for t, n in zip(texts, n_chars, strict=True)], dtype=bool)
         else:
             scores, truncated = np.zeros((0, len(self.heads)), np.float32), np.zeros(0, bool)
-        out = scores_table(docs.column("doc_id").to_pylist(), docs.column("lang").to_pylist(), texts, scores,
+        out = scores_table(docs.column("doc_id").to_pylist(), docs.column("lang").to_pylist(), n_chars, scores,
                            truncated, self.heads)
         out = out.append_column("message", pa.nulls(out.num_rows, pa.string()))
         messages = batch.filter(pc.invert(is_doc)).column("message")
@@ -139,11 +158,14 @@ def plan_actors(ray: Any, device: str, num_actors: int | None, cpus_per_actor: f
 
 def annotate_ray(
     input: str | Path | Sequence[str | Path],
-    annotator_spec: str,
-    out: str | Path,
+    annotator_spec: str | Path | None = None,
+    out: str | Path | None = None,
     device: str = "auto",
     *,
+    annotator: str | Path | None = None,
     address: str | None = None,
+    backbone: str | None = None,
+    batch_tokens: int | None = None,
     text_field: str = "text",
     id_field: str = "id",
     lang_field: str | None = "lang",
@@ -156,8 +178,10 @@ def annotate_ray(
 ) -> dict[str, Any]:
     """Score every document of ``input`` on Ray and write ``out`` (scores parquet); returns a summary.
 
-    ``annotator_factory(spec, device)`` replaces `curate.annotators.load_annotator` (tests, custom models);
-    it runs inside the actors, so it must be importable or picklable there.
+    The annotator is ``annotator_spec`` (or ``annotator=``, the name `curate annotate` uses): anything
+    `curate.annotators.load_annotator` takes, loaded once in each actor with ``backbone`` and ``batch_tokens``.
+    ``annotator_factory(spec, device)`` replaces that loader (tests, custom models); it runs inside the
+    actors, so it must be importable or picklable there. ``address`` (else ``RAY_ADDRESS``) picks the cluster.
     """
     import pyarrow.parquet as pq
 
@@ -165,6 +189,9 @@ def annotate_ray(
     from curate.filtering.sources import list_sources
     from curate.progress import track
 
+    spec = annotator_spec if annotator_spec is not None else annotator
+    if spec is None or out is None:
+        raise CurateError("annotate_ray needs an annotator and an output path")
     inputs = [str(x) for x in input] if isinstance(input, (list, tuple)) else [str(input)]
     sources = list_sources(inputs)
     out = Path(out)
@@ -181,10 +208,13 @@ def annotate_ray(
         ds = ds.map_batches(_read_udf, batch_size=1, batch_format="pyarrow", num_cpus=0,
                             fn_kwargs={"text_field": text_field, "id_field": id_field, "lang_field": lang_field,
                                        "split": split, "batch_size": batch_size})
-        ds = ds.map_batches(_ScoreActor, batch_size=batch_size, batch_format="pyarrow", concurrency=size,
-                            fn_constructor_kwargs={"spec": str(annotator_spec), "device": actor_device,
+        ds = ds.map_batches(_ScoreActor, batch_size=batch_size, batch_format="pyarrow",
+                            compute=ray.data.ActorPoolStrategy(size=size),
+                            fn_constructor_kwargs={"spec": str(spec), "device": actor_device,
                                                    "factory": annotator_factory,
-                                                   "threads": max(1, int(cpus_per_actor))},
+                                                   "threads": max(1, int(cpus_per_actor)),
+                                                   "load_kwargs": {"backbone": backbone,
+                                                                   "batch_tokens": batch_tokens}},
                             **resources)
         try:
             with track(f"annotate (ray, {size} {actor_device} actors)", unit="docs") as tracker:
@@ -196,7 +226,7 @@ def annotate_ray(
                     table = block.filter(is_doc).drop_columns(["message"])
                     if writer is None:
                         heads = [c.removeprefix("score_") for c in table.column_names if c.startswith("score_")]
-                        meta = {"curate": json.dumps({"annotator": str(annotator_spec), "heads": heads,
+                        meta = {"curate": json.dumps({"annotator": str(spec), "heads": heads,
                                                       "engine": "ray", "device": actor_device})}
                         writer = pq.ParquetWriter(tmp, scores_schema(heads).with_metadata(meta))
                     table = table.cast(scores_schema(heads or []))
