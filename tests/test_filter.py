@@ -298,3 +298,14 @@ def test_language_codes_are_normalised() -> None:
 
     assert [normalize_lang(c) for c in ["ko-KR", "zh_Hant", " JA ", "", None, "und"]] == \
         ["ko", "zh", "ja", None, None, "und"]
+
+
+def test_all_heads_can_be_limited_to_some_heads(tmp_path: Path, corpus: Path, scores: Path, cli) -> None:
+    res = cli("filter", "--input", corpus, "--scores", scores, "--keep-top", "0.3", "--per-language", "--all-heads",
+              "--head", "a", "--out", tmp_path / "out", "--format", "json")
+    assert res.code == 0, res.err
+    assert json.loads(res.out)["rule"]["columns"] == ["score_a"]
+    assert set(_kept(tmp_path / "out")["id"]) == _expected_top(_scores_frame(scores), ["score_a"], 0.3, True)
+    res = cli("filter", "--input", corpus, "--scores", scores, "--keep-top", "0.3", "--all-heads", "--head", "zz",
+              "--out", tmp_path / "out2")
+    assert res.code == 1 and "--head zz: not in the scores file (heads: a, b)" in res.err

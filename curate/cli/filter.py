@@ -33,6 +33,7 @@ def filter_cmd(
     lang: Annotated[list[str] | None, typer.Option("--lang", help="Only export these languages; repeat. (default: all)")] = None,
     min_score: Annotated[float | None, typer.Option("--min-score", help="Absolute floor on the score (on every head with --all-heads).")] = None,
     all_heads: Annotated[bool, typer.Option("--all-heads", help="JQL rule: keep a document only if every score_<head> passes its own cut.")] = False,
+    head: Annotated[list[str] | None, typer.Option("--head", help="With --all-heads: only these heads; repeat. (default: every head)")] = None,
     column: Annotated[str, typer.Option("--column", help="Score column the rule reads (without --all-heads).")] = "score",
     decontaminate: Annotated[bool, typer.Option("--decontaminate", help="Drop the documents listed in --contaminated-ids.")] = False,
     contaminated_ids: Annotated[Path | None, typer.Option("--contaminated-ids", help="Doc ids, one per line (curate contamination --save-doc-ids), or its JSON report.")] = None,
@@ -74,7 +75,7 @@ def filter_cmd(
     options = FilterOptions(
         inputs=inputs, scores=scores, out=out,
         rule=Rule(keep_top=keep_top, min_score=min_score, per_language=per_language, all_heads=all_heads,
-                  column=column),
+                  column=column, heads=tuple(head) if head else None),
         langs=lang or None, contaminated_ids=contaminated_ids,
         read=ReadSpec(text_field=text_field, id_field=id_field, lang_field=lang_field or None, split=split),
         lid_model=lid_model, shard_size_mb=shard_size_mb, overwrite=overwrite,

@@ -33,6 +33,7 @@ class Rule:
     per_language: bool = False
     all_heads: bool = False
     column: str = "score"
+    heads: tuple[str, ...] | None = None  # with all_heads: only these heads (e.g. leave out an ensemble head)
 
     def validate(self) -> None:
         if self.keep_top is None and self.min_score is None:
@@ -45,6 +46,13 @@ class Rule:
         if self.all_heads:
             if not head_columns:
                 raise CurateError("--all-heads needs score_<head> columns in the scores file; it has none")
+            if self.heads:
+                wanted = [h if h.startswith("score_") else f"score_{h}" for h in self.heads]
+                unknown = [w for w in wanted if w not in head_columns]
+                if unknown:
+                    raise CurateError(f"--head {unknown[0].removeprefix('score_')}: not in the scores file "
+                                      f"(heads: {', '.join(c.removeprefix('score_') for c in head_columns)})")
+                return wanted
             return head_columns
         return [self.column]
 
