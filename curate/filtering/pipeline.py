@@ -136,7 +136,7 @@ def _existing_output(out: Path) -> list[Path]:
     found = [p for p in (out / "manifest.json", out / "README.md") if p.exists()]
     data = out / "data"
     if data.is_dir():
-        found += sorted(data.glob("*.parquet"))
+        found += sorted(data.glob("train-*-of-*.parquet"))
     return found
 
 
@@ -330,13 +330,17 @@ def _check_languages(languages: dict[str, dict[str, Any]], options: FilterOption
 
 
 def _publish(staging: Path, out: Path, overwrite: bool) -> None:
-    """Move the finished files into ``out``; old outputs are removed only now, and only with overwrite."""
+    """Move the finished files into ``out``: each by an atomic rename, old shards the new series does not
+    replace are removed afterwards (only with overwrite), and the manifest and card come last."""
     data = out / "data"
-    if overwrite and data.is_dir():
-        for old in data.glob("*.parquet"):
-            old.unlink()
     data.mkdir(parents=True, exist_ok=True)
-    for shard in sorted((staging / "data").glob("*.parquet")):
+    new = sorted((staging / "data").glob("*.parquet"))
+    for shard in new:
         shard.replace(data / shard.name)
+    if overwrite:
+        names = {p.name for p in new}
+        for old in data.glob("train-*-of-*.parquet"):
+            if old.name not in names:
+                old.unlink()
     for name in ("manifest.json", "README.md"):
         (staging / name).replace(out / name)
