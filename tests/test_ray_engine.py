@@ -184,3 +184,23 @@ def test_annotate_ray_equals_local_annotate_with_a_trained_annotator(local_ray, 
             np.testing.assert_allclose(remote.column(name).to_numpy(), local.column(name).to_numpy(), atol=1e-5)
         else:
             assert remote.column(name).to_pylist() == local.column(name).to_pylist(), name
+
+
+def test_actor_pool_plan_follows_the_clusters_gpus_and_cpus() -> None:
+    from curate.annotators.ray_engine import plan_actors
+    from curate.errors import CurateError
+
+    class FakeRay:
+        def __init__(self, resources: dict) -> None:
+            self.resources = resources
+
+        def cluster_resources(self) -> dict:
+            return self.resources
+
+    gpu_cluster = FakeRay({"CPU": 32.0, "GPU": 4.0})
+    assert plan_actors(gpu_cluster, "auto", None, 1.0) == (4, "cuda", {"num_gpus": 1, "num_cpus": 1.0})
+    assert plan_actors(gpu_cluster, "cuda", 2, 1.0)[0] == 2
+    assert plan_actors(gpu_cluster, "cpu", None, 2.0) == (16, "cpu", {"num_cpus": 2.0})
+    assert plan_actors(FakeRay({"CPU": 2.0}), "auto", None, 1.0) == (2, "cpu", {"num_cpus": 1.0})
+    with pytest.raises(CurateError, match="no GPUs"):
+        plan_actors(FakeRay({"CPU": 8.0}), "cuda", None, 1.0)
