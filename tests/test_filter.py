@@ -309,3 +309,21 @@ def test_all_heads_can_be_limited_to_some_heads(tmp_path: Path, corpus: Path, sc
     res = cli("filter", "--input", corpus, "--scores", scores, "--keep-top", "0.3", "--all-heads", "--head", "zz",
               "--out", tmp_path / "out2")
     assert res.code == 1 and "--head zz: not in the scores file (heads: a, b)" in res.err
+
+
+def test_parquet_corpus_with_other_field_names(tmp_path: Path, corpus: Path, scores: Path, cli) -> None:
+    rows = [json.loads(line) for f in sorted(corpus.glob("*.jsonl")) for line in f.read_text(encoding="utf-8").splitlines()]
+    frame = pl.DataFrame({"doc": [r["id"] for r in rows], "body": [r["text"] for r in rows],
+                          "language": [r["lang"].upper() + "-XX" for r in rows]})
+    (tmp_path / "pq").mkdir()
+    frame.write_parquet(tmp_path / "pq" / "corpus.parquet")
+    no_lang = pl.read_parquet(scores).with_columns(pl.lit(None, pl.Utf8).alias("lang"))
+    no_lang.write_parquet(tmp_path / "scores-nolang.parquet")
+    res = cli("filter", "--input", tmp_path / "pq", "--scores", tmp_path / "scores-nolang.parquet", "--keep-top", "0.3",
+              "--per-language", "--text-field", "body", "--id-field", "doc", "--lang-field", "language",
+              "--out", tmp_path / "out", "--format", "json")
+    assert res.code == 0, res.err
+    m = json.loads(res.out)
+    assert m["language_id"]["documents_detected"] == 0  # the corpus field, normalised, was enough
+    assert set(m["languages"]) == {"en", "ja", "ko", "zh"}
+    assert set(_kept(tmp_path / "out")["id"]) == _expected_top(_scores_frame(scores), ["score"], 0.3, True)
