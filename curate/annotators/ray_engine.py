@@ -170,7 +170,7 @@ def annotate_ray(
     id_field: str = "id",
     lang_field: str | None = "lang",
     split: str = "train",
-    batch_size: int = 256,
+    batch_size: int = 512,  # documents per actor call, as the local engine's chunks (CHUNK_DOCS)
     num_actors: int | None = None,
     cpus_per_actor: float = 1.0,
     annotator_factory: AnnotatorFactory | None = None,
