@@ -1,0 +1,247 @@
+"""``curate annotate --engine ray``: score a corpus with a Ray Data pipeline and an actor pool.
+
+The corpus is split by source (file, or a Hub id as one source); Ray tasks read the sources in parallel with
+the same reader as every other command (`curate.corpus.iter_documents`), and a pool of actors, each holding
+one loaded annotator, scores batches of documents. One actor per GPU when the device is CUDA (Ray hands each
+actor its own GPU), else one per CPU slot with one compute thread each, so actors do not fight over cores.
+Loading the embedding model once per actor, not once per batch, is what makes the pool worth it.
+
+Blocks come back to the driver in corpus order and are written to one scores parquet with the schema of the
+local engine (doc_id, lang, n_chars int32, truncated bool, one score_<head> float32 per head, score float32
+= mean of the heads), first to a temp file, renamed when complete. The per-batch arithmetic lives in
+`scores_table`, so both engines can share it and produce the same numbers.
+
+Which cluster: ``address`` (``--ray-address``), else ``RAY_ADDRESS``, else a local Ray for the run; a Ray
+already initialised in the process (a notebook, a test) is used as it is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from curate.errors import CurateError
+
+AnnotatorFactory = Callable[[str, str], Any]  # (spec, device) -> object with head_names and score_texts
+
+# As the local engine (curate.annotators.annotate.HOLD_CHARS): texts are cut to this many characters as they
+# are read, so huge pages never travel whole; n_chars keeps the original length and such a text counts as
+# truncated. Far above any backbone's own character cut, so it never changes a score.
+HOLD_CHARS = 200_000
+
+
+def _column_name(head: str) -> str:
+    """The head's column suffix, sanitised as the local engine does it."""
+    try:
+        from curate.annotators.heads import column_name
+    except ImportError:  # heads module absent (an annotator injected in tests): names are used as they are
+        return head
+    return column_name(head)
+
+
+def scores_schema(head_names: Sequence[str]) -> pa.Schema:
+    """The scores parquet contract: ids, language, length, truncation, one column per head, their mean."""
+    return pa.schema([("doc_id", pa.string()), ("lang", pa.string()), ("n_chars", pa.int32()),
+                      ("truncated", pa.bool_()), *((f"score_{h}", pa.float32()) for h in head_names),
+                      ("score", pa.float32())])
+
+
+def score_with_info(annotator: Any, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(scores float32 (n, heads), truncated bool (n,)); annotators that cannot tell report no truncation."""
+    if hasattr(annotator, "score_texts_with_info"):
+        scores, truncated = annotator.score_texts_with_info(texts)
+    else:
+        scores, truncated = annotator.score_texts(texts), np.zeros(len(texts), dtype=bool)
+    scores = np.asarray(scores, dtype=np.float32).reshape(len(texts), len(annotator.head_names))
+    return scores, np.asarray(truncated, dtype=bool)
+
+
+def scores_table(ids: list[str], langs: list[str | None], n_chars: list[int], scores: np.ndarray,
+                 truncated: np.ndarray, head_names: Sequence[str]) -> pa.Table:
+    """One batch of scores in the contract schema; ``score`` is the float32 mean of the heads."""
+    columns: dict[str, Any] = {
+        "doc_id": pa.array(ids, pa.string()),
+        "lang": pa.array(langs, pa.string()),
+        "n_chars": pa.array(n_chars, pa.int32()),
+        "truncated": pa.array(truncated, pa.bool_()),
+    }
+    for j, head in enumerate(head_names):
+        columns[f"score_{head}"] = pa.array(scores[:, j], pa.float32())
+    columns["score"] = pa.array(scores.mean(axis=1, dtype=np.float32), pa.float32())
+    return pa.table(columns, schema=scores_schema(head_names))
+
+
+DOCS_SCHEMA = pa.schema([("doc_id", pa.string()), ("lang", pa.string()), ("text", pa.string()),
+                         ("n_chars", pa.int32()), ("message", pa.string())])
+
+
+def _read_udf(batch: pa.Table, text_field: str, id_field: str, lang_field: str | None, split: str,
+              batch_size: int) -> Iterator[pa.Table]:
+    """Documents of each source row, in batches; reader messages travel as rows with a null doc_id."""
+    from curate.corpus import batched, iter_documents
+
+    for source in batch.column("source").to_pylist():
+        messages: list[str] = []
+        docs = iter_documents(source, text_field=text_field, id_field=id_field, lang_field=lang_field, split=split,
+                              on_error=messages.append)
+        for chunk in batched(docs, batch_size):
+            n = len(chunk)
+            yield pa.table({"doc_id": [d.id for d in chunk], "lang": [d.lang for d in chunk],
+                            "text": [d.text[:HOLD_CHARS] for d in chunk], "n_chars": [len(d.text) for d in chunk],
+                            "message": pa.nulls(n, pa.string())}, schema=DOCS_SCHEMA)
+        if messages:
+            n = len(messages)
+            yield pa.table({"doc_id": pa.nulls(n, pa.string()), "lang": pa.nulls(n, pa.string()),
+                            "text": pa.nulls(n, pa.string()), "n_chars": pa.nulls(n, pa.int32()),
+                            "message": messages}, schema=DOCS_SCHEMA)
+
+
+class _ScoreActor:
+    """Holds one annotator for its lifetime; scores document batches, passes reader messages through."""
+
+    def __init__(self, spec: str, device: str, factory: AnnotatorFactory | None, threads: int | None,
+                 load_kwargs: dict[str, Any] | None = None) -> None:
+        if threads:
+            try:
+                import torch
+
+                torch.set_num_threads(threads)
+            except ImportError:
+                pass
+        if factory is None:
+            from curate.annotators import load_annotator
+
+            self.annotator = load_annotator(spec, device, **(load_kwargs or {}))
+        else:
+            self.annotator = factory(spec, device)
+        self.heads = [_column_name(h) for h in self.annotator.head_names]
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        is_doc = batch.column("doc_id").is_valid()
+        docs = batch.filter(is_doc)
+        texts = docs.column("text").to_pylist()
+        n_chars = docs.column("n_chars").to_pylist()
+        if texts:
+            scores, truncated = score_with_info(self.annotator, texts)
+            truncated = truncated | np.array([n > len(t) for t, n in zip(texts, n_chars, strict=True)], dtype=bool)
+        else:
+            scores, truncated = np.zeros((0, len(self.heads)), np.float32), np.zeros(0, bool)
+        out = scores_table(docs.column("doc_id").to_pylist(), docs.column("lang").to_pylist(), n_chars, scores,
+                           truncated, self.heads)
+        out = out.append_column("message", pa.nulls(out.num_rows, pa.string()))
+        messages = batch.filter(pc.invert(is_doc)).column("message")
+        if len(messages):  # reader messages ride along as rows with a null doc_id
+            extra = {f.name: pa.nulls(len(messages), f.type) for f in out.schema if f.name != "message"}
+            out = pa.concat_tables([out, pa.table({**extra, "message": messages}, schema=out.schema)])
+        return out
+
+
+def plan_actors(ray: Any, device: str, num_actors: int | None, cpus_per_actor: float) -> tuple[int, str, dict[str, Any]]:
+    """(pool size, device for the actors, Ray resources per actor) from the cluster's GPUs and CPUs."""
+    resources = ray.cluster_resources()
+    gpus = int(resources.get("GPU", 0))
+    use_gpu = device.startswith("cuda") or (device == "auto" and gpus > 0)
+    if use_gpu:
+        if gpus == 0:
+            raise CurateError("--device cuda with --engine ray, but the Ray cluster has no GPUs")
+        return num_actors or gpus, "cuda", {"num_gpus": 1, "num_cpus": cpus_per_actor}
+    cpus = int(resources.get("CPU", 1))
+    return num_actors or max(1, int(cpus // cpus_per_actor)), "cpu", {"num_cpus": cpus_per_actor}
+
+
+def annotate_ray(
+    input: str | Path | Sequence[str | Path],
+    annotator_spec: str | Path | None = None,
+    out: str | Path | None = None,
+    device: str = "auto",
+    *,
+    annotator: str | Path | None = None,
+    address: str | None = None,
+    backbone: str | None = None,
+    batch_tokens: int | None = None,
+    text_field: str = "text",
+    id_field: str = "id",
+    lang_field: str | None = "lang",
+    split: str = "train",
+    batch_size: int = 512,  # documents per actor call, as the local engine's chunks (CHUNK_DOCS)
+    num_actors: int | None = None,
+    cpus_per_actor: float = 1.0,
+    annotator_factory: AnnotatorFactory | None = None,
+    on_message: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Score every document of ``input`` on Ray and write ``out`` (scores parquet); returns a summary.
+
+    The annotator is ``annotator_spec`` (or ``annotator=``, the name `curate annotate` uses): anything
+    `curate.annotators.load_annotator` takes, loaded once in each actor with ``backbone`` and ``batch_tokens``.
+    ``annotator_factory(spec, device)`` replaces that loader (tests, custom models); it runs inside the
+    actors, so it must be importable or picklable there. ``address`` (else ``RAY_ADDRESS``) picks the cluster.
+    """
+    import pyarrow.parquet as pq
+
+    from curate.filtering.ray_engine import ordered_quiet_data, ray_session
+    from curate.filtering.sources import list_sources
+    from curate.progress import track
+
+    spec = annotator_spec if annotator_spec is not None else annotator
+    if spec is None or out is None:
+        raise CurateError("annotate_ray needs an annotator and an output path")
+    inputs = [str(x) for x in input] if isinstance(input, (list, tuple)) else [str(input)]
+    sources = list_sources(inputs)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    warn = on_message or (lambda m: None)
+    n_docs = n_messages = 0
+    heads: list[str] | None = None
+    writer: pq.ParquetWriter | None = None
+    with ray_session(address) as ray, ordered_quiet_data():
+        size, actor_device, resources = plan_actors(ray, device, num_actors, cpus_per_actor)
+        ds = ray.data.from_items([{"source": s} for s in sources], override_num_blocks=len(sources))
+        # Reading is light next to embedding: it takes no CPU slot, so it never waits behind the actors.
+        ds = ds.map_batches(_read_udf, batch_size=1, batch_format="pyarrow", num_cpus=0,
+                            fn_kwargs={"text_field": text_field, "id_field": id_field, "lang_field": lang_field,
+                                       "split": split, "batch_size": batch_size})
+        ds = ds.map_batches(_ScoreActor, batch_size=batch_size, batch_format="pyarrow",
+                            compute=ray.data.ActorPoolStrategy(size=size),
+                            fn_constructor_kwargs={"spec": str(spec), "device": actor_device,
+                                                   "factory": annotator_factory,
+                                                   "threads": max(1, int(cpus_per_actor)),
+                                                   "load_kwargs": {"backbone": backbone,
+                                                                   "batch_tokens": batch_tokens}},
+                            **resources)
+        try:
+            with track(f"annotate (ray, {size} {actor_device} actors)", unit="docs") as tracker:
+                for block in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+                    is_doc = block.column("doc_id").is_valid()
+                    for line in block.filter(pc.invert(is_doc)).column("message").to_pylist():
+                        n_messages += 1
+                        warn(line)
+                    table = block.filter(is_doc).drop_columns(["message"])
+                    if writer is None:
+                        heads = [c.removeprefix("score_") for c in table.column_names if c.startswith("score_")]
+                        meta = {"curate": json.dumps({"annotator": str(spec), "heads": heads,
+                                                      "engine": "ray", "device": actor_device})}
+                        writer = pq.ParquetWriter(tmp, scores_schema(heads).with_metadata(meta))
+                    table = table.cast(scores_schema(heads or []))
+                    if table.num_rows:
+                        writer.write_table(table)
+                        n_docs += table.num_rows
+                        tracker.advance(table.num_rows)
+            if writer is None:
+                raise CurateError(f"no documents to annotate in {', '.join(inputs)}")
+            writer.close()
+            writer = None
+            os.replace(tmp, out)
+        finally:
+            if writer is not None:
+                writer.close()
+            tmp.unlink(missing_ok=True)
+    return {"out": str(out), "documents": n_docs, "messages": n_messages, "heads": heads, "actors": size,
+            "device": actor_device}

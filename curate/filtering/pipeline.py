@@ -1,0 +1,346 @@
+"""One filter run: scores + corpus in, parquet shards + dataset card + manifest out.
+
+Steps (each engine runs the two corpus passes of `curate.filtering.sources`; everything else is here, so the
+local and the Ray engine cannot drift apart):
+
+1. read the scores (a few columns, vectorised with polars);
+2. pass 1 over the corpus: ids, languages, lengths; language id for documents with no language anywhere;
+3. decide, in one vectorised join: which documents are scored, duplicated, in a selected language,
+   contaminated; the per-language cuts; keep or not;
+4. pass 2 over the corpus: the kept texts, in corpus order, into bounded-size shards;
+5. card and manifest; then, and only then, everything is moved from the staging directory into ``out``.
+
+A document's language is the first of: the scores file's ``lang``, the corpus's language field, fastText
+language id on its text; codes are reduced to their primary subtag (`curate.filtering.langs`), and a document
+with none of these is ``und``. Duplicate corpus ids keep their first occurrence.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import polars as pl
+import pyarrow as pa
+
+from curate.errors import CurateError
+from curate.filtering import card
+from curate.filtering.contaminated import read_contaminated_ids
+from curate.filtering.langs import UNKNOWN, normalize_lang
+from curate.filtering.rules import Rule, compute_thresholds, keep_mask
+from curate.filtering.scores import Scores, read_scores
+from curate.filtering.shards import ShardWriter
+from curate.filtering.sources import (
+    SCAN_SCHEMA,
+    ReadSpec,
+    export_source,
+    list_sources,
+    output_schema,
+    scan_source,
+)
+from curate.progress import track
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGES = 20  # bad-input lines printed one by one; the rest are counted
+
+
+@dataclass
+class FilterOptions:
+    inputs: list[str]
+    scores: list[Path]
+    out: Path
+    rule: Rule
+    langs: list[str] | None = None
+    contaminated_ids: Path | None = None
+    read: ReadSpec = field(default_factory=ReadSpec)
+    lid_model: Path | None = None
+    shard_size_mb: float = 256.0
+    overwrite: bool = False
+    batch_size: int = 2048
+    command: str | None = None  # the command line, for the card's provenance
+
+
+@dataclass
+class FilterResult:
+    out: Path
+    manifest: dict[str, Any]
+
+    @property
+    def n_kept(self) -> int:
+        return int(self.manifest["counts"]["kept"])
+
+
+class Engine(Protocol):
+    """Runs the two corpus passes; yields tables in corpus order (source, then row)."""
+
+    name: str
+
+    def scan(self, sources: list[str], spec: ReadSpec, detect: bool, lid_model: str | None,
+             batch_size: int) -> Iterator[pa.Table]: ...
+
+    def export(self, sources: list[str], spec: ReadSpec, kept: dict[int, pl.DataFrame], score_columns: list[str],
+               batch_size: int) -> Iterator[pa.Table]: ...
+
+
+class LocalEngine:
+    """Both passes in this process, one source after another."""
+
+    name = "local"
+
+    def scan(self, sources: list[str], spec: ReadSpec, detect: bool, lid_model: str | None,
+             batch_size: int) -> Iterator[pa.Table]:
+        for index, source in enumerate(sources):
+            yield from scan_source(index, source, spec, detect, lid_model, batch_size)
+
+    def export(self, sources: list[str], spec: ReadSpec, kept: dict[int, pl.DataFrame], score_columns: list[str],
+               batch_size: int) -> Iterator[pa.Table]:
+        for index, source in enumerate(sources):
+            if index in kept:
+                yield from export_source(source, spec, kept[index], score_columns, batch_size)
+
+
+class Messages:
+    """Bad-input lines: the first few go to the handler as they come, the rest are only counted."""
+
+    def __init__(self, handler: Callable[[str], None] | None) -> None:
+        self.handler = handler or log.warning
+        self.lines: list[str] = []
+        self.count = 0
+
+    def __call__(self, message: str) -> None:
+        self.count += 1
+        if self.count <= MAX_MESSAGES:
+            self.lines.append(message)
+            self.handler(message)
+        elif self.count == MAX_MESSAGES + 1:
+            self.handler(f"more than {MAX_MESSAGES} messages; the rest are counted in the manifest")
+
+
+def _norm(column: str) -> pl.Expr:
+    """Primary subtag, lower case; blank -> null (see `curate.filtering.langs.normalize_lang`)."""
+    text = pl.col(column).str.strip_chars()
+    return pl.when(text.str.len_chars() > 0).then(text.str.replace(r"[-_].*$", "").str.to_lowercase())
+
+
+def _examples(ids: pl.Series, n: int = 3) -> str:
+    return ", ".join(repr(x) for x in ids.head(n).to_list())
+
+
+def _existing_output(out: Path) -> list[Path]:
+    found = [p for p in (out / "manifest.json", out / "README.md") if p.exists()]
+    data = out / "data"
+    if data.is_dir():
+        found += sorted(data.glob("train-*-of-*.parquet"))
+    return found
+
+
+def _lid_labels(lid_model: Path | None) -> set[str] | None:
+    """The languages the language-ID model knows, to flag codes nobody will recognise."""
+    try:
+        from curate.langid import _load, default_model_path
+
+        model = _load(str(lid_model or default_model_path()))
+        return {label.removeprefix("__label__") for label in model.get_labels()}
+    except Exception:  # no model, or a model without labels: skip the check, it is advisory only
+        return None
+
+
+def decide(docs: pl.DataFrame, scores: Scores, rule: Rule, columns: list[str], langs: list[str] | None,
+           contaminated: pl.Series | None) -> tuple[pl.DataFrame, dict[str, dict[str, float | None]]]:
+    """Per corpus row: lang, scored, first, selected, contaminated, keep (plus the score columns)."""
+    frame = scores.frame.rename({"lang": "score_lang"}).with_columns(pl.lit(True).alias("scored"))
+    j = docs.with_columns(pl.col("id").is_first_distinct().alias("first")).join(
+        frame, left_on="id", right_on="doc_id", how="left", maintain_order="left")
+    wanted = sorted({lang for lang in (normalize_lang(x) for x in langs or []) if lang})
+    j = j.with_columns(
+        pl.coalesce(_norm("score_lang"), _norm("corpus_lang"), _norm("detected_lang"), pl.lit(UNKNOWN)).alias("lang"),
+        pl.col("scored").fill_null(False),
+    )
+    j = j.with_columns(
+        (pl.col("lang").is_in(wanted) if wanted else pl.lit(True)).alias("selected"),
+        (pl.col("id").is_in(contaminated.implode()) if contaminated is not None else pl.lit(False)).alias("contaminated"),
+    )
+    j = j.with_columns((pl.col("scored") & pl.col("first") & pl.col("selected") & ~pl.col("contaminated"))
+                       .alias("eligible"))
+    pool = j.filter(pl.col("eligible"))
+    thresholds = compute_thresholds(pool, rule, columns)
+    passes = keep_mask(j, rule, columns, thresholds)
+    j = j.with_columns((pl.col("eligible") & passes).alias("keep"))
+    return j, thresholds
+
+
+def language_table(j: pl.DataFrame) -> dict[str, dict[str, Any]]:
+    """Counts and retention per language, over unique corpus documents."""
+    table = (
+        j.filter(pl.col("first"))
+        .group_by("lang")
+        .agg(
+            pl.len().alias("docs"),
+            pl.col("scored").sum().alias("scored"),
+            pl.col("selected").first().alias("selected"),
+            pl.col("contaminated").sum().alias("contaminated"),
+            pl.col("keep").sum().alias("kept"),
+            pl.col("n_chars").sum().alias("chars"),
+            pl.col("n_chars").filter(pl.col("keep")).sum().alias("kept_chars"),
+        )
+        .sort("lang")
+    )
+    out: dict[str, dict[str, Any]] = {}
+    for row in table.iter_rows(named=True):
+        lang = row.pop("lang")
+        row = {k: (bool(v) if k == "selected" else int(v or 0)) for k, v in row.items()}
+        row["retention"] = row["kept"] / row["docs"] if row["docs"] else 0.0
+        row["char_retention"] = row["kept_chars"] / row["chars"] if row["chars"] else 0.0
+        out[lang] = row
+    return out
+
+
+def _scan(engine: Engine, sources: list[str], options: FilterOptions, detect: bool) -> pl.DataFrame:
+    tables: list[pa.Table] = []
+    with track("filter: reading ids", unit="docs") as tracker:
+        for table in engine.scan(sources, options.read, detect, str(options.lid_model) if options.lid_model else None,
+                                 options.batch_size):
+            tables.append(table)
+            tracker.advance(table.num_rows)
+    frame = pl.from_arrow(pa.concat_tables(tables) if tables else SCAN_SCHEMA.empty_table())
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def run_filter(options: FilterOptions, engine: Engine | None = None,
+               on_message: Callable[[str], None] | None = None) -> FilterResult:
+    """Filter and export; raises `CurateError` for failures of the whole run, reports bad inputs and goes on."""
+    engine = engine or LocalEngine()
+    rule = options.rule
+    rule.validate()
+    max_bytes = int(options.shard_size_mb * 1024 * 1024)
+    if max_bytes < 16 * 1024:
+        raise CurateError(f"--shard-size-mb {options.shard_size_mb} is too small (minimum 0.016, i.e. 16 KiB)")
+    existing = _existing_output(options.out)
+    if existing and not options.overwrite:
+        raise CurateError(f"{options.out} already holds a filtered dataset ({existing[0].name}); "
+                          "pass --overwrite to replace it or choose another --out")
+    messages = Messages(on_message)
+    scores = read_scores(options.scores, messages)
+    columns = rule.columns(scores.head_columns)
+    missing = [c for c in columns if c not in scores.frame.columns]
+    if missing:
+        raise CurateError(f"scores have no column {missing[0]!r} (columns: {', '.join(scores.frame.columns)})")
+    sources = list_sources(options.inputs)
+    contaminated = read_contaminated_ids(options.contaminated_ids) if options.contaminated_ids else None
+    detect = bool(scores.frame.get_column("lang").null_count())
+
+    scan = _scan(engine, sources, options, detect)
+    for line in scan.filter(pl.col("row") < 0).get_column("message").to_list():
+        messages(line)
+    docs = scan.filter(pl.col("row") >= 0).drop("message")
+    j, thresholds = decide(docs, scores, rule, columns, options.langs, contaminated)
+    counts = _counts(j, docs, scores, contaminated, messages)
+    languages = language_table(j)
+    _check_languages(languages, options, messages)
+
+    if counts["kept"] == 0:
+        messages("no document passed the filter; the export holds one empty shard")
+    kept = j.filter(pl.col("keep")).select(["source", "row", "id", "lang", *scores_output_columns(scores)])
+    kept_by_source = {int(k[0]): v for k, v in kept.partition_by("source", as_dict=True, maintain_order=True).items()}
+    options.out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".curate-filter-", dir=options.out))
+    writer = ShardWriter(staging / "data", output_schema(scores_output_columns(scores)), max_bytes)
+    try:
+        with track("filter: exporting", total=kept.height, unit="docs") as tracker:
+            for table in engine.export(sources, options.read, kept_by_source, scores_output_columns(scores),
+                                       options.batch_size):
+                writer.write(table)
+                tracker.advance(table.num_rows)
+        shards = writer.finish()
+        written = sum(s.rows for s in shards)
+        if written != kept.height:
+            raise CurateError(f"exported {written} documents but {kept.height} were kept; nothing written")
+        manifest = card.manifest(options=options, engine=engine.name, sources=sources, scores=scores, rule=rule,
+                                 columns=columns, thresholds=thresholds, counts=counts, languages=languages,
+                                 contaminated=contaminated, detected=int(j.get_column("detected_lang").is_not_null().sum()),
+                                 shards=shards, staging=staging, messages=messages)
+        card.write_files(staging, manifest)
+        _publish(staging, options.out, options.overwrite)
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return FilterResult(options.out, manifest)
+
+
+def scores_output_columns(scores: Scores) -> list[str]:
+    """Exported score columns: the mean first, then each head (heads that equal the mean are still kept)."""
+    return ["score", *scores.head_columns]
+
+
+def _counts(j: pl.DataFrame, docs: pl.DataFrame, scores: Scores, contaminated: pl.Series | None,
+            messages: Messages) -> dict[str, int]:
+    first = j.filter(pl.col("first"))
+    unscored = first.filter(~pl.col("scored"))
+    if unscored.height:
+        messages(f"{unscored.height} corpus documents have no score and are not exported "
+                 f"(e.g. {_examples(unscored.get_column('id'))})")
+    dups = j.height - first.height
+    if dups:
+        messages(f"{dups} corpus documents repeat an earlier id and are skipped "
+                 f"(e.g. {_examples(j.filter(~pl.col('first')).get_column('id'))})")
+    orphans = scores.frame.join(docs.select("id"), left_on="doc_id", right_on="id", how="anti")
+    if orphans.height:
+        messages(f"{orphans.height} scored ids are not in the corpus (e.g. {_examples(orphans.get_column('doc_id'))})")
+    n_unknown = int((first.get_column("lang") == UNKNOWN).sum())
+    if n_unknown:
+        messages(f"{n_unknown} documents have no identifiable language; they are grouped as '{UNKNOWN}'")
+    return {
+        "read": j.height,
+        "unique": first.height,
+        "duplicates": dups,
+        "scored": int(first.get_column("scored").sum()),
+        "unscored": unscored.height,
+        "scores_rows": scores.frame.height,
+        "scores_not_in_corpus": orphans.height,
+        "selected": int((first.get_column("selected") & first.get_column("scored")).sum()),
+        "contaminated_ids": 0 if contaminated is None else contaminated.len(),
+        "contaminated_dropped": int((first.get_column("contaminated") & first.get_column("scored")
+                                     & first.get_column("selected")).sum()),
+        "unknown_language": n_unknown,
+        "eligible": int(first.get_column("eligible").sum()),
+        "kept": int(first.get_column("keep").sum()),
+    }
+
+
+def _check_languages(languages: dict[str, dict[str, Any]], options: FilterOptions, messages: Messages) -> None:
+    for code in options.langs or []:
+        norm = normalize_lang(code)
+        if norm and norm not in languages:
+            messages(f"--lang {code}: no documents in this language")
+    known = _lid_labels(options.lid_model)
+    if known:
+        strange = sorted(lang for lang in languages if lang != UNKNOWN and lang not in known)
+        if strange:
+            messages("language codes the language-ID model does not know (kept as their own groups): "
+                     + ", ".join(strange))
+
+
+def _publish(staging: Path, out: Path, overwrite: bool) -> None:
+    """Move the finished files into ``out``: each by an atomic rename, old shards the new series does not
+    replace are removed afterwards (only with overwrite), and the manifest and card come last."""
+    data = out / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    new = sorted((staging / "data").glob("*.parquet"))
+    for shard in new:
+        shard.replace(data / shard.name)
+    if overwrite:
+        names = {p.name for p in new}
+        for old in data.glob("train-*-of-*.parquet"):
+            if old.name not in names:
+                old.unlink()
+    for name in ("manifest.json", "README.md"):
+        (staging / name).replace(out / name)

