@@ -20,6 +20,7 @@ from curate.cli import (  # noqa: F401  isort: skip
     contamination,
     dashboard,
     demo,
+    filter,
     hub,
     judge,
     report,
