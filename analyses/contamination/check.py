@@ -104,7 +104,7 @@ def _batches(docs: Iterator[Document], batch_chars: int, result: CheckResult,
 
 
 def run_check(benchmarks: list[Source], corpora: list[Source], settings: Settings | None = None, *,
-              workers: int = 1, batch_chars: int = 4_000_000, on_error: Callable[[str], None] | None = None,
+              workers: int = 1, batch_chars: int = 1_000_000, on_error: Callable[[str], None] | None = None,
               advance: Callable[[int], None] | None = None) -> CheckResult:
     """Check every item of ``benchmarks`` against every document of ``corpora``."""
     settings = settings or Settings()

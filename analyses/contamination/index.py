@@ -16,9 +16,9 @@ import numpy as np
 import polars as pl
 
 from analyses.contamination.hashing import SpanHasher, tokenize
-from analyses.contamination.normalize import is_unsegmented, normalize_series, token_spans
+from analyses.contamination.normalize import is_unsegmented, normalize_items, token_spans
 
-PREFILTER_BITS = 25  # a 32 MB table of flags: most corpus n-grams are rejected with one array lookup
+PREFILTER_BITS = 22  # a 4 MB table of flags (it stays in cache): most corpus n-grams are rejected with one lookup
 
 
 @dataclass(frozen=True)
@@ -92,10 +92,9 @@ class BenchmarkIndex:
         rows = list(items)
         if not rows:
             return cls([], settings)
-        normalized = normalize_series(pl.Series([t for _, _, t in rows], dtype=pl.String))
+        normalized = normalize_items(pl.Series([t for _, _, t in rows], dtype=pl.String))
         token_hashes, lengths = tokenize(normalized)
-        hasher = SpanHasher(token_hashes, lengths)
-        spans_by_length: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
         built: list[Item] = []
         for i, ((bench, item_id, _), norm) in enumerate(zip(rows, normalized.to_list(), strict=True)):
             spans = token_spans(norm)
@@ -111,10 +110,7 @@ class BenchmarkIndex:
                 n, exact_only = script_n, False
             hashes = np.empty(0, np.uint64)
             if n:
-                if n not in spans_by_length:
-                    spans_by_length[n] = hasher.spans(n)
-                starts, all_hashes = spans_by_length[n]
-                lo, hi = np.searchsorted(starts, [hasher.offsets[i], hasher.offsets[i + 1]])
-                hashes = all_hashes[lo:hi]
+                own = SpanHasher(token_hashes[offsets[i]:offsets[i + 1]], lengths[i:i + 1])
+                hashes = own.hashes(n).copy()
             built.append(Item(bench, item_id, norm, spans, n, exact_only, hashes, len(np.unique(hashes))))
         return cls(built, settings)

@@ -3,10 +3,11 @@
 Benchmark items and corpus documents both go through `normalize_series`, so an item copied with other
 spacing, punctuation, letter case or full-width characters still matches:
 
-1. Unicode NFKC (full-width ``Ａ１`` becomes ``A1``, half-width katakana full-width), then lower case;
-2. invisible format characters (Unicode Cf: zero-width spaces, soft hyphens) are dropped; punctuation and
-   symbols (Unicode P and S) become spaces; whitespace runs collapse to one space;
-3. spaces between two characters of an unsegmented script are removed.
+1. invisible format characters (Unicode Cf: zero-width spaces, soft hyphens) are dropped; punctuation,
+   symbols and control characters (Unicode P, S and Cc) become spaces; whitespace runs collapse to one space;
+2. Unicode NFKC (full-width ``Ａ１`` becomes ``A1``, half-width katakana full-width), then lower case;
+3. spaces between two characters of an unsegmented script do not count (tokens of those scripts are single
+   characters, so ``日 本`` and ``日本`` are the same two tokens).
 
 Step 3 is what makes the check work for Chinese, Japanese and Korean. Chinese and Japanese are written
 without spaces; Korean has spaces, but spacing varies between writers and particles attach to words
@@ -14,14 +15,16 @@ without spaces; Korean has spaces, but spacing varies between writers and partic
 Myanmar) are therefore tokens on their own and spacing between them does not matter; runs of other letters
 and digits (Latin, Cyrillic, Greek, Arabic, Devanagari ...) are word tokens.
 
-The work runs in polars (Rust regexes, no Python loop per character): normalization is the costliest step
-of a scan, and this keeps it at well over 100 MB/s per core on Latin and CJK text alike.
+The work runs in polars (Rust regexes, no Python loop per character): with tokenization it is most of the
+cost of a scan.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
+import numpy as np
 import polars as pl
 
 # Unsegmented scripts as a character-class body of literal characters, so Python's `re` and the Rust regex
@@ -32,29 +35,45 @@ UNSEGMENTED = (
     "\u0e00-\u0eff\u1000-\u109f\u1100-\u11ff\u1780-\u17ff\u3040-\u30ff\u3130-\u318f\u31f0-\u31ff"
     "\u3400-\u4dbf\u4e00-\u9fff\ua960-\ua97f\uac00-\ud7ff\uf900-\ufaff\U00020000-\U0003134f"
 )
-TOKEN = f"[{UNSEGMENTED}]|[^\\s{UNSEGMENTED}]+"
+TOKEN = f"[{UNSEGMENTED}]|[^ {UNSEGMENTED}]+"  # normalized text has no other whitespace
 _TOKEN = re.compile(TOKEN)
 _UNSEG = re.compile(f"[{UNSEGMENTED}]")
 _PAIR = f"([{UNSEGMENTED}]) ([{UNSEGMENTED}])"
 # Only what must change matches (a single space between words does not), which keeps Latin text fast.
-_PUNCT_OR_SPACE = r"\s*[\p{P}\p{S}][\p{P}\p{S}\s]*|\s{2,}|[^\S ]"
+_PUNCT_OR_SPACE = r"\s*[\p{P}\p{S}\p{Cc}][\p{P}\p{S}\p{Cc}\s]*|\s{2,}|[^\S ]"
 
 
-def normalize_expr(expr: pl.Expr) -> pl.Expr:
-    """The normalization as a polars expression over a string column."""
-    out = (expr.str.normalize("NFKC").str.to_lowercase().str.replace_all(r"\p{Cf}+", "")
-           .str.replace_all(_PUNCT_OR_SPACE, " ").str.strip_chars(" "))
-    # Each pass joins every other pair in a run of spaced characters (matches cannot overlap); two passes join all.
-    return out.str.replace_all(_PAIR, "${1}${2}").str.replace_all(_PAIR, "${1}${2}")
+def _punct(expr: pl.Expr) -> pl.Expr:
+    return expr.str.replace_all(r"\p{Cf}+", "").str.replace_all(_PUNCT_OR_SPACE, " ")
 
 
 def normalize_series(texts: pl.Series) -> pl.Series:
-    return texts.to_frame("t").select(normalize_expr(pl.col("t"))).to_series()
+    """Normalized texts, as tokens see them: spaces between unsegmented characters may remain (they do not
+    change the tokens); `normalize_items` removes them too.
+
+    Punctuation goes first, so that most CJK text (whose full-width punctuation is the usual reason it is
+    not already in NFKC) skips the costly NFKC pass; texts that still need it get it, then lose the
+    punctuation NFKC can create (``⑴`` becomes ``(1)``).
+    """
+    out = texts.to_frame("t").select(_punct(pl.col("t"))).to_series()
+    needs = np.flatnonzero([t is not None and not unicodedata.is_normalized("NFKC", t) for t in out.to_list()])
+    if len(needs):
+        fixed = out.gather(needs).to_frame("t").select(_punct(pl.col("t").str.normalize("NFKC"))).to_series()
+        out = out.scatter(needs, fixed)
+    return out.to_frame("t").select(pl.col("t").str.to_lowercase().str.strip_chars(" ")).to_series()
+
+
+def normalize_items(texts: pl.Series) -> pl.Series:
+    """Normalized texts with the spaces between unsegmented characters removed (offsets are then in the
+    characters a reader sees)."""
+    # Each pass joins every other pair in a run of spaced characters (matches cannot overlap); two passes join all.
+    joined = pl.col("t").str.replace_all(_PAIR, "${1}${2}").str.replace_all(_PAIR, "${1}${2}")
+    return normalize_series(texts).to_frame("t").select(joined).to_series()
 
 
 def normalize(text: str) -> str:
     """The normalized form of one text (see the module docstring)."""
-    return normalize_series(pl.Series([text], dtype=pl.String))[0]
+    return normalize_items(pl.Series([text], dtype=pl.String))[0]
 
 
 def token_spans(normalized: str) -> list[tuple[int, int]]:

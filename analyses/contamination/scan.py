@@ -72,17 +72,21 @@ def scan_texts(index: BenchmarkIndex, texts: list[str]) -> list[Hit]:
         return []
     normalized = normalize_series(pl.Series(texts, dtype=pl.String))
     token_hashes, lengths = tokenize(normalized)
+    del normalized
     hasher = SpanHasher(token_hashes, lengths)
     pairs: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
-    for length, table in index.tables.items():
-        starts, hashes = hasher.spans(length)
-        maybe = index.prefilter[hashes >> SHIFT]
-        starts, hashes = starts[maybe], hashes[maybe]
-        lo = np.searchsorted(table.keys, hashes, "left")
-        hi = np.searchsorted(table.keys, hashes, "right")
+    for length in sorted(index.tables):
+        table = index.tables[length]
+        hashes = hasher.hashes(length)
+        starts = np.flatnonzero(index.prefilter[hashes >> SHIFT])
+        starts = starts[hasher.inside(starts, length)]
+        found_hashes = hashes[starts]
+        lo = np.searchsorted(table.keys, found_hashes, "left")
+        hi = np.searchsorted(table.keys, found_hashes, "right")
         found = np.flatnonzero(hi > lo)
-        for s, a, b in zip(starts[found].tolist(), lo[found].tolist(), hi[found].tolist(), strict=True):
-            doc = int(hasher.text_of[s])
+        docs = hasher.text_of(starts[found])
+        for s, doc, a, b in zip(starts[found].tolist(), docs.tolist(), lo[found].tolist(), hi[found].tolist(),
+                                strict=True):
             p = s - int(hasher.offsets[doc])
             for j in range(a, b):
                 q = int(table.pos[j])
