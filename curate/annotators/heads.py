@@ -86,6 +86,7 @@ class TrainSettings:
     weight_decay: float = 0.01
     batch_size: int = 1024
     patience: int = 4
+    min_steps: int = 40
     hidden: int = HIDDEN
     val_fraction: float = 0.15
     test_fraction: float = 0.15
@@ -132,7 +133,7 @@ def metrics_by_language(pred: np.ndarray, labels: np.ndarray, langs: Sequence[st
     return result
 
 
-def _predict(head: Any, x: np.ndarray) -> np.ndarray:
+def predict(head: Any, x: np.ndarray) -> np.ndarray:
     torch = _torch()
     with torch.inference_mode():
         return head(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))).numpy()
@@ -150,7 +151,10 @@ def train_head(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_va
     xt = torch.from_numpy(np.ascontiguousarray(x_train, dtype=np.float32))
     yt = torch.from_numpy(np.asarray(y_train, dtype=np.float32))
     batch = max(16, min(settings.batch_size, math.ceil(len(xt) / 8)))
-    steps_per_epoch = math.ceil(len(xt) / batch)
+    # An "epoch" is at least `min_steps` optimizer steps (several passes over a small label set), so a few
+    # hundred labels train as far as the paper's 500k do in their first epochs.
+    passes = max(1, math.ceil(settings.min_steps / math.ceil(len(xt) / batch)))
+    steps_per_epoch = passes * math.ceil(len(xt) / batch)
     opt = torch.optim.AdamW(head.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, settings.epochs * steps_per_epoch))
     loss_fn = torch.nn.MSELoss()
@@ -158,18 +162,19 @@ def train_head(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_va
     history: list[dict[str, Any]] = []
     for epoch in range(1, settings.epochs + 1):
         head.train()
-        perm = torch.randperm(len(xt), generator=gen)
         total = 0.0
-        for start in range(0, len(xt), batch):
-            idx = perm[start:start + batch]
-            opt.zero_grad()
-            loss = loss_fn(head(xt[idx]), yt[idx])
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += float(loss) * len(idx)
+        for _ in range(passes):
+            perm = torch.randperm(len(xt), generator=gen)
+            for start in range(0, len(xt), batch):
+                idx = perm[start:start + batch]
+                opt.zero_grad()
+                loss = loss_fn(head(xt[idx]), yt[idx])
+                loss.backward()
+                opt.step()
+                sched.step()
+                total += loss.item() * len(idx) / passes
         head.eval()
-        val_pred = _predict(head, x_val) if len(x_val) else np.zeros(0)
+        val_pred = predict(head, x_val) if len(x_val) else np.zeros(0)
         rho = spearman(val_pred, y_val)
         history.append({"epoch": epoch, "train_mse": total / len(xt), "val_spearman": rho})
         score = rho if rho is not None else -math.inf
