@@ -30,7 +30,7 @@ class Annotator:
 
         dims = {int(h.layer1.weight.shape[1]) for h in heads.values()}
         if dims != {embedder.dim}:
-            raise CurateError(f"the heads expect {sorted(dims)}-dimensional embeddings but backbone "
+            raise CurateError(f"the heads expect {'/'.join(map(str, sorted(dims)))}-dimensional embeddings but backbone "
                               f"{embedder.name!r} produces {embedder.dim}; pick the backbone the heads were trained on")
         self.embedder = embedder
         self.config = config
