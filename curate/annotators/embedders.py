@@ -89,13 +89,15 @@ def select_device(requested: str = "auto", *, cuda_available: bool | None = None
     return DeviceChoice(device, dtype, f"{device}, {dtype} ({'bf16 supported' if bf16_supported else 'no bf16'})")
 
 
-def token_budget_batches(lengths: Sequence[int], budget: int, max_docs: int = MAX_BATCH_DOCS) -> list[list[int]]:
+def token_budget_batches(lengths: Sequence[int], budget: int, max_docs: int = MAX_BATCH_DOCS,
+                         min_fill: float = 0.8, min_docs: int = 16) -> list[list[int]]:
     """Group indices into batches of similar length whose padded size stays under ``budget`` tokens.
 
-    Indices are sorted by length (longest first, so a too-large budget fails on the first batch rather
-    than at the end of a long run); a batch grows while ``len(batch) * longest <= budget`` and it holds at
-    most ``max_docs`` documents. A single document longer than the budget gets a batch of its own. The
-    caller restores the input order from the returned indices.
+    Indices are sorted by length, longest first (so a budget too large for the device fails on the first
+    batch, not at the end of a long run). A batch grows while ``len(batch) * longest <= budget`` and it
+    holds at most ``max_docs`` documents; once it holds ``min_docs``, it also closes when the next document
+    is shorter than ``min_fill`` of its longest, so a big budget does not pad short documents to long
+    ones. A document longer than the budget gets a batch of its own. The caller restores the input order.
     """
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
     batches: list[list[int]] = []
@@ -104,7 +106,9 @@ def token_budget_batches(lengths: Sequence[int], budget: int, max_docs: int = MA
     for i in order:
         n = max(int(lengths[i]), 1)
         width = max(longest, n)
-        if current and ((len(current) + 1) * width > budget or len(current) >= max_docs):
+        full = (len(current) + 1) * width > budget or len(current) >= max_docs
+        spread = len(current) >= min_docs and n < min_fill * longest
+        if current and (full or spread):
             batches.append(current)
             current, width = [], n
         current.append(i)
