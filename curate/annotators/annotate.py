@@ -88,21 +88,31 @@ def _shard_ok(path: Path) -> bool:
         return False
 
 
-def _scores_table(docs: list[Document], n_chars: list[int], truncated: np.ndarray, scores: np.ndarray,
-                  heads: list[str]) -> Any:
+def score_rows(annotator: Any, ids: list[str], texts: list[str], langs: list[str | None],
+               n_chars: list[int] | None = None) -> Any:
+    """Score one batch of documents into a pyarrow table with the scores-parquet schema.
+
+    Both engines build their output with this function, so their files match column for column.
+    ``n_chars`` gives the original lengths when the texts were already cut (defaults to their lengths).
+    """
     import pyarrow as pa
 
     from curate.annotators.heads import column_name
 
+    lengths = n_chars if n_chars is not None else [len(t) for t in texts]
+    scores, truncated = annotator.score_texts_with_info(texts)
+    truncated = np.asarray(truncated, dtype=bool) | np.array([n > len(t) for n, t in zip(lengths, texts, strict=True)],
+                                                            dtype=bool)
+    heads = annotator.head_names
     columns: dict[str, Any] = {
-        "doc_id": pa.array([d.id for d in docs], pa.string()),
-        "lang": pa.array([d.lang for d in docs], pa.string()),
-        "n_chars": pa.array(n_chars, pa.int32()),
+        "doc_id": pa.array(ids, pa.string()),
+        "lang": pa.array(langs, pa.string()),
+        "n_chars": pa.array(lengths, pa.int32()),
         "truncated": pa.array(truncated.tolist(), pa.bool_()),
     }
     for j, head in enumerate(heads):
         columns[f"score_{column_name(head)}"] = pa.array(scores[:, j], pa.float32())
-    columns["score"] = pa.array(scores.mean(axis=1) if len(heads) else np.zeros(len(docs)), pa.float32())
+    columns["score"] = pa.array(scores.mean(axis=1) if heads else np.zeros(len(ids)), pa.float32())
     return pa.table(columns)
 
 
@@ -214,10 +224,8 @@ def annotate_corpus(input: str | Path, annotator: str | Path | Any, out: str | P
             ann = get_annotator()
             tables = []
             for chunk in _chunks(shard_docs, chunk_docs):
-                scores, truncated = ann.score_texts_with_info([d.text for d, _ in chunk])
-                truncated |= np.array([n > len(d.text) for d, n in chunk], dtype=bool)
-                tables.append(_scores_table([d for d, _ in chunk], [n for _, n in chunk], truncated, scores,
-                                            ann.head_names))
+                tables.append(score_rows(ann, [d.id for d, _ in chunk], [d.text for d, _ in chunk],
+                                         [d.lang for d, _ in chunk], [n for _, n in chunk]))
                 summary.scored_now += len(chunk)
                 tracker.advance(len(chunk))
                 _show_rate(tracker, "annotate")
