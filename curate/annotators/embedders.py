@@ -199,6 +199,7 @@ class SentenceTransformerEmbedder(Embedder):
         default_budget = CUDA_BATCH_TOKENS if device.device.startswith("cuda") else CPU_BATCH_TOKENS
         self.batch_tokens = int(batch_tokens or default_budget)
         self._torch = torch
+        self._warned_oom = False
 
     @property
     def spec(self) -> dict[str, Any]:
@@ -219,14 +220,32 @@ class SentenceTransformerEmbedder(Embedder):
         lengths = [len(x) for x in ids]
         truncated = cut | np.fromiter((n >= self.max_tokens for n in lengths), dtype=bool, count=len(ids))
         keys = [k for k in enc if k in ("input_ids", "attention_mask", "token_type_ids")]
-        torch = self._torch
-        with torch.inference_mode():
+        with self._torch.inference_mode():
             for batch in token_budget_batches(lengths, self.batch_tokens):
-                features = self._tokenizer.pad({k: [enc[k][i] for i in batch] for k in keys}, return_tensors="pt")
-                features = {k: v.to(self.device.device) for k, v in features.items()}
-                emb = self._pool(self._model(features), features["attention_mask"])
-                out[batch] = emb.float().cpu().numpy()
+                self._run_batch(batch, enc, keys, out)
         return _normalize(out), truncated
+
+    def _run_batch(self, batch: list[int], enc: dict[str, Any], keys: list[str], out: np.ndarray) -> None:
+        """Embed one batch; on a GPU out-of-memory error, halve it and carry on (and say so once)."""
+        torch = self._torch
+        try:
+            features = self._tokenizer.pad({k: [enc[k][i] for i in batch] for k in keys}, return_tensors="pt")
+            features = {k: v.to(self.device.device) for k, v in features.items()}
+            emb = self._pool(self._model(features), features["attention_mask"])
+            out[batch] = emb.float().cpu().numpy()
+        except torch.cuda.OutOfMemoryError as exc:
+            if self.device.device.startswith("cuda"):
+                torch.cuda.empty_cache()
+            if len(batch) == 1:
+                raise CurateError(f"out of memory embedding one document of {len(enc['input_ids'][batch[0]])} "
+                                  "tokens; lower the backbone's max tokens or use a bigger GPU") from exc
+            if not self._warned_oom:
+                self._warned_oom = True
+                log.warning("out of GPU memory at %d padded tokens per batch; splitting batches "
+                            "(pass a lower --batch-tokens to avoid the retries)", self.batch_tokens)
+            half = len(batch) // 2
+            self._run_batch(batch[:half], enc, keys, out)
+            self._run_batch(batch[half:], enc, keys, out)
 
 
     def _pool(self, output: dict[str, Any], mask: Any) -> Any:
