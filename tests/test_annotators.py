@@ -378,7 +378,11 @@ def test_cli_errors_are_one_line(tmp_path: Path, cli) -> None:
     result = cli("annotate", "--input", corpus, "--annotator", tmp_path / "missing-folder", "--out",
                  tmp_path / "s.parquet")
     assert result.code == 1 and "not an annotator folder" in result.err
-    assert not (tmp_path / "s.parquet").exists()
+    assert not (tmp_path / "s.parquet").exists() and not (tmp_path / "s.parquet.work").exists()
+    only_bad = _write_jsonl(tmp_path / "bad.jsonl", [{"id": "1", "text": ""}, {"id": "2"}])
+    result = cli("annotate", "--input", only_bad, "--annotator", tmp_path / "a", "--out", tmp_path / "s.parquet")
+    assert result.code == 1 and "no documents to annotate (2 records skipped)" in result.err
+    assert not (tmp_path / "s.parquet.work").exists()
 
 
 def test_ray_engine_missing_is_a_clear_error(tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from curate.corpus import Document, batched, expand_source, iter_documents
 from curate.errors import CurateError
@@ -95,8 +96,6 @@ def score_rows(annotator: Any, ids: list[str], texts: list[str], langs: list[str
     Both engines build their output with this function, so their files match column for column.
     ``n_chars`` gives the original lengths when the texts were already cut (defaults to their lengths).
     """
-    import pyarrow as pa
-
     from curate.annotators.heads import column_name
 
     lengths = n_chars if n_chars is not None else [len(t) for t in texts]
@@ -212,28 +211,32 @@ def annotate_corpus(input: str | Path, annotator: str | Path | Any, out: str | P
                                   split=split, on_error=on_error))
     shard_paths: list[Path] = []
     started = time.monotonic()
-    with track("annotate", unit="docs") as tracker:
-        for k, shard_docs in enumerate(batched(docs, shard_size)):
-            path = work / f"shard-{k:06d}.parquet"
-            shard_paths.append(path)
-            summary.documents += len(shard_docs)
-            if _shard_ok(path):
-                summary.resumed_shards += 1
-                tracker.advance(len(shard_docs))
-                continue
-            ann = get_annotator()
-            tables = []
-            for chunk in _chunks(shard_docs, chunk_docs):
-                tables.append(score_rows(ann, [d.id for d, _ in chunk], [d.text for d, _ in chunk],
-                                         [d.lang for d, _ in chunk], [n for _, n in chunk]))
-                summary.scored_now += len(chunk)
-                tracker.advance(len(chunk))
-                _show_rate(tracker, "annotate")
-            import pyarrow as pa
-
-            _atomic_write_table(pa.concat_tables(tables), path)
+    try:
+        with track("annotate", unit="docs") as tracker:
+            for k, shard_docs in enumerate(batched(docs, shard_size)):
+                path = work / f"shard-{k:06d}.parquet"
+                shard_paths.append(path)
+                summary.documents += len(shard_docs)
+                if _shard_ok(path):
+                    summary.resumed_shards += 1
+                    tracker.advance(len(shard_docs))
+                    continue
+                ann = get_annotator()
+                tables = []
+                for chunk in _chunks(shard_docs, chunk_docs):
+                    tables.append(score_rows(ann, [d.id for d, _ in chunk], [d.text for d, _ in chunk],
+                                             [d.lang for d, _ in chunk], [n for _, n in chunk]))
+                    summary.scored_now += len(chunk)
+                    tracker.advance(len(chunk))
+                    _show_rate(tracker, "annotate")
+                _atomic_write_table(pa.concat_tables(tables), path)
+    except BaseException:
+        if not any(work.glob("shard-*.parquet")):  # nothing to resume: leave no trace
+            shutil.rmtree(work, ignore_errors=True)
+        raise
     summary.shards = len(shard_paths)
     if not shard_paths:
+        shutil.rmtree(work, ignore_errors=True)
         raise CurateError(f"{input}: no documents to annotate ({summary.skipped_records} records skipped)")
     rows = _combine(shard_paths, out)
     import pyarrow.parquet as pq
