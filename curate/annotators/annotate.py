@@ -13,6 +13,9 @@ are concatenated into ``out``, again through a temp file, and the work folder is
 
 Bad records (invalid JSON, a missing text field, an empty text, an unreadable file or parquet shard) are
 reported one line each and skipped; the run goes on.
+
+The parquet's key-value metadata records provenance for dataset cards: ``curate.annotator`` (JSON:
+backbone spec, device, dtype, heads, label source), ``curate.annotator_spec`` and ``curate.input``.
 """
 
 from __future__ import annotations
@@ -229,7 +232,9 @@ def annotate_corpus(input: str | Path, annotator: str | Path | Any, out: str | P
                     summary.scored_now += len(chunk)
                     tracker.advance(len(chunk))
                     _show_rate(tracker, "annotate")
-                _atomic_write_table(pa.concat_tables(tables), path)
+                provenance = {"curate.annotator": json.dumps(ann.describe(), ensure_ascii=False),
+                              "curate.input": manifest["input"], "curate.annotator_spec": manifest["annotator"]}
+                _atomic_write_table(pa.concat_tables(tables).replace_schema_metadata(provenance), path)
     except BaseException:
         if not any(work.glob("shard-*.parquet")):  # nothing to resume: leave no trace
             shutil.rmtree(work, ignore_errors=True)
