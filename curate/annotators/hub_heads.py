@@ -130,15 +130,47 @@ def head_from_checkpoint(path: Path) -> tuple[Any, dict[str, Any]]:
                   "lightning_version": ckpt.get("pytorch-lightning_version"), "epoch": ckpt.get("epoch")}
 
 
+def _hint(path: Path) -> str | None:
+    """The backbone a head file's name points at (``snowflake``/``arctic`` -> Snowflake, ``gte`` -> gte)."""
+    name = path.name.lower()
+    for word, spec in NAME_HINTS:
+        if word in name:
+            return spec["name"]
+    return None
+
+
 def backbone_for(repo: str | None, files: list[Path]) -> dict[str, Any] | None:
     """The backbone a set of JQL heads was trained on: known repo, else a backbone word in the file names."""
     if repo and repo in KNOWN_REPOS:
         return dict(KNOWN_REPOS[repo])
-    names = " ".join(p.name.lower() for p in files)
-    for word, spec in NAME_HINTS:
-        if word in names:
-            return dict(spec)
+    for path in files:
+        if _hint(path):
+            return dict(next(spec for _, spec in NAME_HINTS if spec["name"] == _hint(path)))
     return None
+
+
+def _jql_backbone(backbone: str | dict[str, Any]) -> dict[str, Any]:
+    """A backbone override; a JQL backbone named by id keeps its JQL settings (CLS pooling, remote code)."""
+    if isinstance(backbone, str):
+        for spec in (SNOWFLAKE, GTE):
+            if backbone == spec["name"]:
+                return dict(spec)
+    return backbone_spec(backbone)
+
+
+def select_files(files: list[Path], backbone_name: str | None) -> list[Path]:
+    """Keep the head files that belong to one backbone when a repo holds heads for several.
+
+    File names that name a backbone are grouped by it; with more than one group, the group of the paired
+    backbone is kept (files that name no backbone go with every group).
+    """
+    groups = {_hint(p) for p in files} - {None}
+    if len(groups) <= 1:
+        return files
+    if backbone_name not in groups:
+        raise CurateError(f"the repo holds heads for several backbones ({', '.join(sorted(groups))}); "
+                          "pass --backbone with one of them")
+    return [p for p in files if _hint(p) in (None, backbone_name)]
 
 
 def load_jql_heads(source: Path, repo: str | None = None,
@@ -151,6 +183,8 @@ def load_jql_heads(source: Path, repo: str | None = None,
     files = sorted(source.rglob("*.ckpt")) if source.is_dir() else [source]
     if not files:
         raise CurateError(f"{source}: no JQL head checkpoints (*.ckpt) found")
+    spec = _jql_backbone(backbone) if backbone is not None else backbone_for(repo, files)
+    files = select_files(files, spec["name"] if spec else None)
     heads: dict[str, Any] = {}
     described = []
     for path in files:
@@ -163,7 +197,6 @@ def load_jql_heads(source: Path, repo: str | None = None,
     dims = {d["dim"] for d in described}
     if len(dims) != 1:
         raise CurateError(f"{source}: heads expect different embedding sizes {sorted(dims)}; load them separately")
-    spec = backbone_spec(backbone) if backbone is not None else backbone_for(repo, files)
     if spec is None:
         raise CurateError(f"{repo or source}: cannot tell which embedding model these heads expect; "
                           "pass --backbone NAME")
