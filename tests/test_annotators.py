@@ -419,3 +419,17 @@ def test_ray_engine_missing_is_a_clear_error(tmp_path: Path, cli, monkeypatch: p
     result = cli("annotate", "--input", corpus, "--annotator", tmp_path / "a", "--out", tmp_path / "s.parquet",
                  "--engine", "ray")
     assert result.code == 1 and "--engine ray is not available" in result.err
+
+
+def test_progress_total_is_estimated_cheaply(tmp_path: Path) -> None:
+    import gzip
+
+    from curate.annotators.annotate import estimate_total
+
+    _write_jsonl(tmp_path / "a.jsonl", [{"id": str(i), "text": "x"} for i in range(5)])
+    pq.write_table(pa.table({"id": ["1", "2"], "text": ["a", "b"]}), tmp_path / "b.parquet")
+    (tmp_path / "c.csv").write_text("id,text\n1,a\n2,b\n3,c\n", encoding="utf-8")
+    assert estimate_total(tmp_path) == 10
+    with gzip.open(tmp_path / "d.jsonl.gz", "wt") as fh:
+        fh.write('{"id": "1", "text": "a"}\n')
+    assert estimate_total(tmp_path) is None

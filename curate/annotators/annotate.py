@@ -125,6 +125,34 @@ def _show_rate(tracker: Tracker, description: str) -> None:
         progress.update(task, description=f"{description} [{tracker.rate:,.1f} docs/s]")
 
 
+COUNT_LINES_UP_TO = 1 << 30  # count JSONL/CSV lines for the progress total only below 1 GB in all
+
+
+def estimate_total(input: str | Path) -> int | None:
+    """How many records the input holds, when that is cheap to know (parquet footers, small text files),
+    so the progress bar can show an ETA; None otherwise (Hub datasets, gzip, large text files)."""
+    import pyarrow.parquet as pq
+
+    files = expand_source(input)
+    if isinstance(files, str):
+        return None
+    total = 0
+    text_bytes = sum(p.stat().st_size for p in files if not p.name.endswith(".parquet"))
+    if text_bytes > COUNT_LINES_UP_TO or any(p.name.endswith(".gz") for p in files):
+        return None
+    for path in files:
+        try:
+            if path.name.endswith(".parquet"):
+                total += pq.read_metadata(path).num_rows
+            else:
+                with path.open("rb") as fh:
+                    lines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+                total += lines - (1 if path.suffix == ".csv" else 0)
+        except Exception:
+            continue  # the reader reports unreadable files itself
+    return total
+
+
 def _manifest(input: str | Path, annotator: str, settings: dict[str, Any]) -> dict[str, Any]:
     path = Path(input)
     source = str(path.resolve()) if path.exists() else str(input)
@@ -215,7 +243,7 @@ def annotate_corpus(input: str | Path, annotator: str | Path | Any, out: str | P
     shard_paths: list[Path] = []
     started = time.monotonic()
     try:
-        with track("annotate", unit="docs") as tracker:
+        with track("annotate", total=estimate_total(input), unit="docs") as tracker:
             for k, shard_docs in enumerate(batched(docs, shard_size)):
                 path = work / f"shard-{k:06d}.parquet"
                 shard_paths.append(path)
@@ -235,6 +263,7 @@ def annotate_corpus(input: str | Path, annotator: str | Path | Any, out: str | P
                 provenance = {"curate.annotator": json.dumps(ann.describe(), ensure_ascii=False),
                               "curate.input": manifest["input"], "curate.annotator_spec": manifest["annotator"]}
                 _atomic_write_table(pa.concat_tables(tables).replace_schema_metadata(provenance), path)
+            tracker.update_total(tracker.done)  # skipped records counted in the estimate: finish at 100%
     except BaseException:
         if not any(work.glob("shard-*.parquet")):  # nothing to resume: leave no trace
             shutil.rmtree(work, ignore_errors=True)
