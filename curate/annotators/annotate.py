@@ -59,8 +59,8 @@ class AnnotateSummary:
     shards: int = 0
     truncated: int = 0
     skipped_records: int = 0
-    seconds: float = 0.0
-    docs_per_s: float = 0.0
+    seconds: float = 0.0  # the whole run, model loading and I/O included
+    docs_per_s: float = 0.0  # documents scored now / seconds spent embedding and scoring them
     heads: list[str] = field(default_factory=list)
     annotator: dict[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
@@ -242,6 +242,7 @@ def annotate_corpus(input: str | Path, annotator: str | Path | Any, out: str | P
                                   split=split, on_error=on_error))
     shard_paths: list[Path] = []
     started = time.monotonic()
+    scoring = 0.0  # seconds spent embedding and scoring, without model loading and I/O
     try:
         with track("annotate", total=estimate_total(input), unit="docs") as tracker:
             for k, shard_docs in enumerate(batched(docs, shard_size)):
@@ -255,8 +256,10 @@ def annotate_corpus(input: str | Path, annotator: str | Path | Any, out: str | P
                 ann = get_annotator()
                 tables = []
                 for chunk in _chunks(shard_docs, chunk_docs):
+                    t0 = time.monotonic()
                     tables.append(score_rows(ann, [d.id for d, _ in chunk], [d.text for d, _ in chunk],
                                              [d.lang for d, _ in chunk], [n for _, n in chunk]))
+                    scoring += time.monotonic() - t0
                     summary.scored_now += len(chunk)
                     tracker.advance(len(chunk))
                     _show_rate(tracker, "annotate")
@@ -281,7 +284,7 @@ def annotate_corpus(input: str | Path, annotator: str | Path | Any, out: str | P
     if loaded is not None:
         summary.annotator = loaded.describe()
     summary.seconds = time.monotonic() - started
-    summary.docs_per_s = summary.scored_now / summary.seconds if summary.seconds else 0.0
+    summary.docs_per_s = summary.scored_now / scoring if scoring else 0.0
     assert rows == summary.documents, (rows, summary.documents)
     if not keep_work:
         shutil.rmtree(work, ignore_errors=True)
