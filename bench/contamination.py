@@ -554,6 +554,8 @@ def main() -> None:
     peak = sampler.peak(3)
     recall = n_found / max(n_plants, 1)
     for ok, line in (
+        (full_mbs / naive_mbs >= 10, f"curate on all {args.workers} cores >= 10x the naive check on one "
+                                     f"({full_mbs / naive_mbs:.1f}x)"),
         (ratio_core >= 10, f"curate per core >= 10x naive ({ratio_core:.1f}x, whole corpus vs slice)"),
         (one_mbs / naive_mbs >= 10, f"curate 1 worker >= 10x naive on the same slice ({one_mbs / naive_mbs:.1f}x)"),
         (cpu_ratio >= 10, f"curate >= 10x naive per CPU second on the same slice ({cpu_ratio:.1f}x)"),
