@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import html
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import duckdb
 from rich.console import Console
 from rich.table import Table
+
+from curate.files import write_text_atomic
 
 Section = tuple[str, list[str], list[list[str]]]  # title, header, rows
 
@@ -105,14 +105,6 @@ def to_html(report: dict[str, Any], details: dict[str, Any] | None = None, figur
     return "\n".join(parts)
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write to a temp file beside ``path`` and rename, so a report is never half-written."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
 def write_report(con: duckdb.DuckDBPyConnection, out: Path, *, langs: list[str] | None = None,
                  snapshot: str | int = "latest", overrides_file: Path | None = None,
                  compare: str | int | None = None) -> Path:
@@ -125,8 +117,8 @@ def write_report(con: duckdb.DuckDBPyConnection, out: Path, *, langs: list[str] 
     details = dict(result.details)
     if compare is not None:
         details["diff"] = diff.compare(con, compare, result.report["snapshot"]["id"], langs=langs)
-    atomic_write(out / "report.json", json.dumps(result.report, ensure_ascii=False, indent=2))
-    atomic_write(out / "details.json", json.dumps(details, ensure_ascii=False, indent=2, default=str))
-    atomic_write(out / "report.md", to_markdown(result.report, details, pngs))
-    atomic_write(out / "report.html", to_html(result.report, details, pngs))
+    write_text_atomic(out / "report.json", json.dumps(result.report, ensure_ascii=False, indent=2))
+    write_text_atomic(out / "details.json", json.dumps(details, ensure_ascii=False, indent=2, default=str))
+    write_text_atomic(out / "report.md", to_markdown(result.report, details, pngs))
+    write_text_atomic(out / "report.html", to_html(result.report, details, pngs))
     return out

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +11,7 @@ import duckdb
 import polars as pl
 
 from analyses.contamination.check import CheckResult
+from curate.files import atomic_path
 
 
 def save(con: duckdb.DuckDBPyConnection, result: CheckResult, mentions: pl.DataFrame | None = None) -> int:
@@ -68,9 +67,6 @@ def latest_summary(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 def write_doc_ids(path: Path, doc_ids: set[str]) -> None:
     """The contaminated documents' ids, one per line, sorted (written to a temp file, then renamed)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
+    with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8") as f:
         for doc_id in sorted(doc_ids):
             f.write(doc_id.replace("\n", " ") + "\n")
-    os.replace(tmp, path)

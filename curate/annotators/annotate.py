@@ -36,6 +36,7 @@ import pyarrow as pa
 
 from curate.corpus import Document, batched, expand_source, iter_documents
 from curate.errors import CurateError
+from curate.files import atomic_path, write_text_atomic
 from curate.progress import Tracker, track
 
 log = logging.getLogger(__name__)
@@ -69,14 +70,8 @@ class AnnotateSummary:
 def _atomic_write_table(table: Any, path: Path) -> None:
     import pyarrow.parquet as pq
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _shard_ok(path: Path) -> bool:
@@ -173,9 +168,7 @@ def _prepare_work_dir(work: Path, manifest: dict[str, Any], restart: bool) -> No
             raise CurateError(f"{work}: holds shards of a different run (input, annotator or settings differ); "
                               "rerun with --restart to discard them, or pass another --work-dir")
         return
-    tmp = mpath.with_suffix(".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-    os.replace(tmp, mpath)
+    write_text_atomic(mpath, json.dumps(manifest, indent=2))
 
 
 def _combine(shards: list[Path], out: Path) -> int:

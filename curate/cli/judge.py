@@ -210,14 +210,9 @@ def agree(
     report = agreement_report(ratings, AgreeOptions(n_boot=bootstrap, seed=seed), langs=lang)
     text = json.dumps(report, ensure_ascii=False, indent=2)
     if out is not None:
-        import os
-        import tempfile
+        from curate.files import write_text_atomic
 
-        out.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".agreement.", suffix=".tmp", dir=out)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
-        os.replace(tmp, out / "agreement.json")
+        write_text_atomic(out / "agreement.json", text + "\n")
         for suffix in ("png", "svg"):
             plot_heatmap(report, out / f"heatmap.{suffix}")
     if fmt is Format.json:

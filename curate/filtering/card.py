@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from curate.files import write_text_atomic
 from curate.filtering.langs import UNKNOWN
 
 if TYPE_CHECKING:
@@ -156,14 +156,8 @@ def render(m: dict[str, Any], name: str) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_files(folder: Path, m: dict[str, Any]) -> None:
     """manifest.json and README.md into ``folder`` (the staging directory)."""
-    _write_atomic(folder / "manifest.json", json.dumps(m, ensure_ascii=False, indent=2) + "\n")
+    write_text_atomic(folder / "manifest.json", json.dumps(m, ensure_ascii=False, indent=2) + "\n")
     name = Path(m["inputs"][0]).name if m["inputs"] else "filtered"
-    _write_atomic(folder / "README.md", render(m, f"{name}-filtered"))
+    write_text_atomic(folder / "README.md", render(m, f"{name}-filtered"))

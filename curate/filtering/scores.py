@@ -11,7 +11,6 @@ because a resumed annotate run may have scored a shard twice.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import Any
 import polars as pl
 
 from curate.errors import CurateError
+from curate.files import sha256_file
 
 SCORE = "score"
 HEAD_PREFIX = "score_"
@@ -56,14 +56,6 @@ def score_files(sources: list[Path]) -> list[Path]:
         else:
             raise CurateError(f"{source}: no such scores file or directory")
     return files
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _decode_metadata(raw: dict[bytes, bytes] | None) -> dict[str, Any]:
@@ -132,7 +124,7 @@ def read_scores(sources: list[Path], on_error: Callable[[str], None]) -> Scores:
             skipped.append(str(path))
             continue
         frames.append(frame.select(["doc_id", "lang", SCORE, *(HEAD_PREFIX + h for h in heads)]))
-        files.append({"path": str(path), "rows": frame.height, "bytes": path.stat().st_size, "sha256": _sha256(path)})
+        files.append({"path": str(path), "rows": frame.height, "bytes": path.stat().st_size, "sha256": sha256_file(path)})
     if not frames or heads is None:
         raise CurateError("no readable scores file: " + ", ".join(str(s) for s in sources))
     frame = pl.concat(frames, how="vertical")

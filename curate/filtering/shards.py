@@ -13,7 +13,6 @@ staging directory's contents into place only after the whole run has succeeded.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +20,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+from curate.files import sha256_file
 
 FOOTER_BASE = 2048  # bytes: parquet footer with the schema, before per-row-group entries
 FOOTER_PER_ROW_GROUP = 96  # bytes per column chunk entry (no string statistics are written for the text)
@@ -32,14 +33,6 @@ class Shard:
     rows: int
     bytes: int
     sha256: str = ""
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class ShardWriter:
@@ -158,7 +151,7 @@ class ShardWriter:
             final = self.staging / f"train-{i:05d}-of-{total:05d}.parquet"
             shard.path.replace(final)
             shard.path = final
-            shard.sha256 = _sha256(final)
+            shard.sha256 = sha256_file(final)
         return self.shards
 
     def abort(self) -> None:

@@ -12,8 +12,6 @@ prompt_tokens, completion_tokens, rubric, prompt_language. Failures stay in the 
 from __future__ import annotations
 
 import asyncio
-import os
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.corpus import Document
+from curate.files import atomic_path
 from curate.judges.cache import AnswerCache, CachedAnswer, cache_key
 from curate.judges.client import DEFAULT_KEY_ENV, Answer, ClientOptions, JudgeClient, JudgeSpec
 from curate.judges.rubrics import PromptLanguage, Rubric
@@ -162,13 +161,6 @@ def labels_table(rows: list[dict[str, Any]]) -> pa.Table:
 def write_labels(rows: list[dict[str, Any]], out: str | Path) -> Path:
     """Write the labels parquet atomically (temp file in the same directory, then rename)."""
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    try:
+    with atomic_path(out) as tmp:
         pq.write_table(labels_table(rows), tmp, compression="zstd")
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return out
