@@ -15,6 +15,7 @@ import polars as pl
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from curate.runs import runs
 from curate.store import Store
 from dashboards import data, scores
 
@@ -94,7 +95,12 @@ def main() -> None:
     with tab_cont:
         _contamination(con)
     with tab_scores:
-        scores.render(args.scores)
+        recorded = runs(con)
+        annotated = recorded.filter(recorded["kind"] == "annotate")["output"].to_list() if recorded.height else []
+        scores.render(args.scores or (annotated[0] if annotated else ""))
+        if recorded.height:
+            st.subheader("Pipeline runs recorded in the store")
+            st.dataframe(recorded.drop("settings"), hide_index=True)
     store.close()
 
 

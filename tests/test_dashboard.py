@@ -89,3 +89,19 @@ def test_contamination_tab(store_path: Path, tmp_path: Path, monkeypatch: pytest
     assert any(c.value == "1 items" for c in at.caption)
     at.checkbox[0].check().run()
     assert any(c.value == "2 items" for c in at.caption)
+
+
+def test_scores_tab_defaults_to_the_newest_recorded_annotate_run(store_path: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import polars as pl
+
+    from curate.runs import record
+
+    path = tmp_path / "scores.parquet"
+    pl.DataFrame({"doc_id": ["a", "b"], "lang": ["ko", "en"], "score": [1.0, 2.0]}).write_parquet(path)
+    record(store_path, "annotate", ["corpus/"], path, {"annotator": "x/"}, n_docs=2, seconds=0.1)
+    monkeypatch.setenv("CURATE_DB", str(store_path))
+    monkeypatch.delenv("CURATE_SCORES", raising=False)
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert not at.exception
+    assert at.text_input(key="scores_path").value == str(path.resolve())

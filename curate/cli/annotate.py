@@ -9,8 +9,9 @@ from typing import Annotated
 
 import typer
 
-from curate.cli.app import EndpointOption, app, state
+from curate.cli.app import DbOption, EndpointOption, app, state
 from curate.errors import CurateError
+from curate.runs import record
 
 
 class Device(StrEnum):
@@ -48,6 +49,7 @@ def train_annotator(
     seed: Annotated[int, typer.Option(help="Seed for the split, initialisation and shuffling.")] = 0,
     epochs: Annotated[int, typer.Option(min=1, help="Most epochs per head (early stopping on validation Spearman).")] = 20,
     batch_tokens: BatchTokensOption = None,
+    db: DbOption = None,
 ) -> None:
     """Train quality heads (one per judge, plus their ensemble) on frozen embeddings of labeled documents.
 
@@ -68,6 +70,8 @@ def train_annotator(
         config = train(labels, backbone, out, device=device.value, seed=seed, epochs=epochs,
                        batch_tokens=batch_tokens, progress=tracker.advance)
     _print_metrics(config)
+    record(db, "train-annotator", [str(labels)], out, {"backbone": backbone, "seed": seed, "epochs": epochs,
+                                                        "heads": config.get("heads")})
     typer.echo(f"annotator written to {out}")
 
 
@@ -118,6 +122,7 @@ def annotate(
     split: Annotated[str, typer.Option(help="Split of a Hub dataset.")] = "train",
     endpoint: EndpointOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
+    db: DbOption = None,
 ) -> None:
     """Score every document of a corpus with an annotator's heads and write a scores parquet.
 
@@ -150,6 +155,8 @@ def annotate(
         result = annotate_ray(input=input, annotator=annotator, out=out, device=device.value,
                               batch_tokens=batch_tokens, text_field=text_field, id_field=id_field,
                               lang_field=lang_field or None, backbone=backbone, split=split)
+        record(db, "annotate", [input], out, {"annotator": annotator, "engine": "ray", "device": device.value,
+                                              "backbone": backbone})
         typer.echo(json.dumps(result, default=str) if as_json else f"scores written to {out}")
         return
     from curate.annotators.annotate import annotate_corpus, summary_dict
@@ -158,6 +165,9 @@ def annotate(
                               batch_tokens=batch_tokens, text_field=text_field, id_field=id_field,
                               lang_field=lang_field or None, shard_size=shard_size, work_dir=work_dir,
                               restart=restart, split=split, endpoint=endpoint)
+    record(db, "annotate", [input], out, {"annotator": annotator, "engine": "local", "device": device.value,
+                                          "backbone": backbone, "heads": summary.heads},
+           n_docs=summary.documents, seconds=summary.seconds)
     if as_json:
         typer.echo(json.dumps(summary_dict(summary), ensure_ascii=False, default=str))
         return

@@ -11,7 +11,8 @@ from typing import Annotated
 
 import typer
 
-from curate.cli.app import app
+from curate.cli.app import DbOption, app
+from curate.runs import record
 
 
 class Engine(StrEnum):
@@ -48,6 +49,7 @@ def filter_cmd(
     engine: Annotated[Engine, typer.Option("--engine", help="local: this process; ray: Ray Data tasks (same output).")] = Engine.local,
     ray_address: Annotated[str | None, typer.Option("--ray-address", envvar="RAY_ADDRESS", help="Ray cluster to join, e.g. ray://head:10001 or auto (default: a local Ray).")] = None,
     fmt: Annotated[Format, typer.Option("--format", help="table: a summary; json: the manifest.")] = Format.table,
+    db: DbOption = None,
 ) -> None:
     """Keep the top documents by annotator score (per language, or on every head as JQL does), optionally
     decontaminate, and export parquet shards with a dataset card that records how.
@@ -93,6 +95,8 @@ def filter_cmd(
     else:
         result = run_filter(options, LocalEngine(), on_message=warn)
     m = result.manifest
+    record(db, "filter", [*inputs, *map(str, scores)], out, {"rule": m.get("rule"), "engine": engine.value},
+           n_docs=m["counts"].get("kept"))
     if fmt is Format.json:
         typer.echo(json.dumps(m, ensure_ascii=False, indent=2))
         return

@@ -10,10 +10,11 @@ from typing import Annotated
 
 import typer
 
-from curate.cli.app import app
+from curate.cli.app import DbOption, app
 from curate.errors import CurateError
 from curate.judges.client import DEFAULT_KEY_ENV
 from curate.judges.rubrics import PromptLanguage
+from curate.runs import record
 
 judges_app = typer.Typer(
     name="judges",
@@ -53,6 +54,7 @@ def judge(
     timeout: Annotated[float, typer.Option(min=0.1, help="Seconds per request before it is retried.")] = 120.0,
     max_retries: Annotated[int, typer.Option(min=0, help="Retries per document on 429/5xx/timeouts.")] = 5,
     structured: Annotated[bool, typer.Option(help="Ask for a JSON-schema answer (response_format); falls back automatically.")] = True,
+    db: DbOption = None,
 ) -> None:
     """Label a seeded, language-stratified sample of a corpus with one or more LLM judges (0-5 scores).
 
@@ -120,6 +122,9 @@ def judge(
         if store is not None:
             store.close()
     write_labels(result.rows, out)
+    record(db, "judge", [input], out, {"judges": {s.name: s.model for s in specs}, "rubric": rubric,
+                                       "prompt_language": prompt_language, "sample": sample, "seed": seed},
+           n_docs=len(docs), seconds=result.elapsed_s)
 
     console = Console(stderr=True)
     table = Table(title=f"{len(docs)} documents, {len(specs)} judge(s), {result.elapsed_s:.1f}s")
