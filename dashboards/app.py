@@ -17,7 +17,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 from curate.runs import runs
 from curate.store import Store
-from dashboards import data, scores
+from dashboards import data, report_tab, scores
 
 
 def _args() -> argparse.Namespace:
@@ -31,7 +31,7 @@ def _args() -> argparse.Namespace:
 
 
 def _snapshot_tabs(con: duckdb.DuckDBPyConnection, snaps: pl.DataFrame, path: str, tab_snap: DeltaGenerator,
-                   tab_data: DeltaGenerator) -> None:
+                   tab_data: DeltaGenerator) -> int:
     ids = snaps["id"].to_list()
     snapshot_id = st.sidebar.selectbox("snapshot", ids, index=0)
     st.sidebar.caption(f"store: {path}")
@@ -53,6 +53,7 @@ def _snapshot_tabs(con: duckdb.DuckDBPyConnection, snaps: pl.DataFrame, path: st
             text = data.card_text(con, snapshot_id, repo)
             with st.expander(f"README.md of {repo}", expanded=False):
                 st.text(text if text is not None else "(no card: see the error rows)")
+    return int(snapshot_id)
 
 
 def _contamination(con: duckdb.DuckDBPyConnection) -> None:
@@ -85,13 +86,16 @@ def main() -> None:
         st.error(str(exc))
         return
     con = store.con
-    tab_snap, tab_data, tab_cont, tab_scores = st.tabs(["Snapshots", "Datasets", "Contamination", "Scores"])
+    tab_snap, tab_data, tab_an, tab_cont, tab_scores = st.tabs(
+        ["Snapshots", "Datasets", "Analyses", "Contamination", "Scores"])
     snaps = data.snapshots(con)
     if snaps.is_empty():
-        for tab in (tab_snap, tab_data):
+        for tab in (tab_snap, tab_data, tab_an):
             tab.info(f"{path} holds no snapshot yet: run `curate snapshot --lang ko` or `curate demo`.")
     else:
-        _snapshot_tabs(con, snaps, path, tab_snap, tab_data)
+        snapshot_id = _snapshot_tabs(con, snaps, path, tab_snap, tab_data)
+        with tab_an:
+            report_tab.render_tab(con, path, snapshot_id)
     with tab_cont:
         _contamination(con)
     with tab_scores:

@@ -105,3 +105,11 @@ def test_scores_tab_defaults_to_the_newest_recorded_annotate_run(store_path: Pat
     at = AppTest.from_file(APP, default_timeout=30).run()
     assert not at.exception
     assert at.text_input(key="scores_path").value == str(path.resolve())
+
+
+def test_analyses_tab(store_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CURATE_DB", str(store_path))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    titles = [h.value for h in at.subheader]
+    assert "Language make-up" in titles and "Figures" in titles
