@@ -55,6 +55,7 @@ def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[HubServer]:
                             server.url + "/{repo_id}/resolve/{revision}/{filename}")
         monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
         monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(cache / "hub"))
+        monkeypatch.setattr(hf_constants, "AGENT_HARNESSES_PATH", str(cache / "agents.json"), raising=False)
         monkeypatch.setattr(datasets.config, "HF_ENDPOINT", server.url)
         monkeypatch.setattr(datasets.config, "HUB_DATASETS_URL",
                             server.url + "/datasets/{repo_id}/resolve/{revision}/{path}")
