@@ -34,6 +34,7 @@ def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[HubServer]:
     """A mirror holding ``acme/bench`` (train and test splits under data/) served on loopback."""
     import datasets
     import huggingface_hub.constants as hf_constants
+    from huggingface_hub import HfFileSystem
 
     card = b"---\nlicense: mit\nlanguage:\n- ko\n---\n# acme/bench\n"
     extra = [(record("acme/bench", sha="ab" * 20), card), (record("acme/bench-parquet", sha="cd" * 20), None),
@@ -66,6 +67,8 @@ def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[HubServer]:
         # The parquet-export lookup asks datasets-server.<host>: nothing answers that on loopback.
         monkeypatch.setattr(datasets.config, "USE_PARQUET_EXPORT", False)
         yield server
+    # fsspec caches file systems by endpoint: a later server on a reused port must not see this listing
+    HfFileSystem.clear_instance_cache()
 
 
 def test_hub_id_streams_the_requested_split(hub: HubServer) -> None:
