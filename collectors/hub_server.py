@@ -7,13 +7,25 @@ mirrors. The directory layout (see ``data/hub-sample/README.md``):
   ``downloadsAllTime``, ``likes``, ``tags``, ``cardData``, ``createdAt``, ``lastModified``, ``gated``,
   ``private``, ``disabled``, ``description``);
 - ``cards/<author>/<name>/README.md``: raw card bytes (a missing file answers 404);
-- ``authors.jsonl``: ``{"name", "type": "user"|"org", "fullname"}`` for the overview endpoints.
+- ``authors.jsonl``: ``{"name", "type": "user"|"org", "fullname"}`` for the overview endpoints;
+- ``files/<author>/<name>/...``: optional data files of a dataset repo, at their path in the repo (e.g.
+  ``files/acme/bench/data/train-00000.jsonl``). The repo's ``README.md`` is always the card above; a
+  ``README.md`` at the top of ``files/<author>/<name>/`` is ignored.
 
 Routes: ``GET /api/datasets`` (``filter`` tags ANDed, ``search``, ``author``, ``sort``, ``limit``, ``full``,
-``expand``; pages linked with ``Link: <...>; rel="next"``), ``GET /api/datasets/{id}``,
+``expand``; pages linked with ``Link: <...>; rel="next"``), ``GET /api/datasets/{id}[/revision/{rev}]``,
 ``GET|HEAD /datasets/{id}/resolve/{rev}/README.md`` (``X-Repo-Commit``, ``ETag``), and
 ``GET /api/users|organizations/{name}/overview``. Gated ("manual") datasets need an ``Authorization``
 header; disabled ones answer 403.
+
+For the data files, enough of the Hub for ``datasets.load_dataset(id, streaming=True)`` and
+``huggingface_hub.HfFileSystem`` to read a mirrored repo with ``HF_ENDPOINT`` pointing here:
+``GET /api/datasets/{id}/tree/{rev}[/{path}]`` (``recursive``, ``expand``), ``POST
+/api/datasets/{id}/paths-info/{rev}`` (form ``paths``, ``expand``) and ``GET|HEAD
+/datasets/{id}/resolve/{rev}/{path}`` (single ``Range`` requests answer 206). A revision is ``main`` or the
+record's ``sha``; anything else is ``RevisionNotFound``. Errors carry ``X-Error-Code`` (``RepoNotFound``,
+``RevisionNotFound``, ``EntryNotFound``, ``GatedRepo``) as the Hub sends them, so clients raise the
+matching exception. Blob ids are git blob hashes and double as ``ETag``.
 
 `Faults` make it misbehave on purpose (429 with rate-limit headers, 5xx, truncated bodies, delays) so
 tests can show the collector copes; ``latency`` adds a fixed delay to every request, as a remote Hub has.
@@ -99,6 +111,41 @@ class HubData:
     def card_path(self, repo_id: str) -> Path:
         return self.root / "cards" / repo_id / "README.md"
 
+    def repo_files(self, repo_id: str) -> dict[str, Path]:
+        """Every file of a dataset repo by its path in the repo (card first), read from disk on each call.
+
+        Serving only paths found here is also what keeps a request from reaching outside the mirror.
+        """
+        files: dict[str, Path] = {}
+        card = self.card_path(repo_id)
+        if card.is_file():
+            files["README.md"] = card
+        base = self.root / "files" / repo_id
+        if repo_id.count("/") == 1 and base.is_dir():
+            for path in sorted(base.rglob("*")):
+                rel = path.relative_to(base).as_posix()
+                if path.is_file() and rel != "README.md" and not any(p.startswith(".") for p in rel.split("/")):
+                    files[rel] = path
+        return files
+
+
+def blob_id(body: bytes) -> str:
+    """The git blob hash of a file, as the Hub reports it for files not stored in LFS."""
+    return hashlib.sha1(b"blob %d\0" % len(body) + body).hexdigest()
+
+
+def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """``bytes=a-b`` / ``bytes=a-`` / ``bytes=-n`` -> inclusive (start, end); None when absent or unsupported."""
+    m = re.fullmatch(r"bytes=(\d*)-(\d*)", (header or "").strip())
+    if not m or m.group(1) == m.group(2) == "":
+        return None
+    if m.group(1) == "":
+        start, end = max(0, size - int(m.group(2))), size - 1
+    else:
+        start = int(m.group(1))
+        end = min(int(m.group(2)), size - 1) if m.group(2) else size - 1
+    return start, end
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: HubServer
@@ -138,9 +185,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         self._send(status, json.dumps(payload).encode(), {"Content-Type": "application/json", **(headers or {})})
 
-    def _error(self, status: int, message: str, head: bool = False) -> None:
-        self._send(status, json.dumps({"error": message}).encode(), {"Content-Type": "application/json",
-                                                                     "X-Error-Message": message}, head)
+    def _error(self, status: int, message: str, head: bool = False, code: str | None = None) -> None:
+        headers = {"Content-Type": "application/json", "X-Error-Message": message}
+        if code:
+            headers["X-Error-Code"] = code
+        self._send(status, json.dumps({"error": message}).encode(), headers, head)
 
     # -- routes ---------------------------------------------------------------------------------
     def do_HEAD(self) -> None:
@@ -148,6 +197,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self._route(head=False)
+
+    def do_POST(self) -> None:
+        if self.server.latency:
+            time.sleep(self.server.latency)
+        self.server.count(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        form = parse_qs(self.rfile.read(length).decode("utf-8", "replace")) if length else {}
+        raw = urlsplit(self.path).path
+        if m := re.fullmatch(r"/api/datasets/([^/]+/[^/]+)/paths-info/([^/]+)", raw):
+            return self._paths_info(unquote(m.group(1)), unquote(m.group(2)), form)
+        self._error(404, f"no route for {unquote(raw)}")
 
     def _route(self, head: bool) -> None:
         if self.server.latency:
@@ -158,10 +218,18 @@ class _Handler(BaseHTTPRequestHandler):
         query = parse_qs(url.query)
         if path == "/api/datasets":
             return self._list(query)
+        # Revisions arrive percent-encoded ("refs%2Fconvert%2Fparquet"): match them before unquoting.
+        if m := re.fullmatch(r"/api/datasets/([^/]+/[^/]+)/tree/([^/]+)(/.*)?", url.path):
+            sub = unquote(m.group(3) or "").strip("/")
+            return self._tree(unquote(m.group(1)), unquote(m.group(2)), sub, query)
+        if m := re.fullmatch(r"/api/datasets/([^/]+/[^/]+)/revision/([^/]+)", url.path):
+            return self._info(unquote(m.group(1)), unquote(m.group(2)))
         if m := re.fullmatch(r"/api/datasets/(.+?)(?:/revision/[^/]+)?", path):
             return self._info(m.group(1))
         if m := re.fullmatch(r"/datasets/(.+)/(?:resolve|raw)/([^/]+)/README\.md", path):
             return self._card(m.group(1), m.group(2), head)
+        if m := re.fullmatch(r"/datasets/([^/]+/[^/]+)/(?:resolve|raw)/([^/]+)/(.+)", url.path):
+            return self._file(unquote(m.group(1)), unquote(m.group(2)), unquote(m.group(3)), head)
         if m := re.fullmatch(r"/api/(users|organizations)/([^/]+)/overview", path):
             return self._overview(m.group(1), m.group(2))
         self._error(404, f"no route for {path}", head)
@@ -199,26 +267,118 @@ class _Handler(BaseHTTPRequestHandler):
             headers["Link"] = f'<http://{host}/api/datasets?{urlencode(nxt, doseq=True)}>; rel="next"'
         self._json(200, page, headers)
 
-    def _info(self, repo_id: str) -> None:
+    def _info(self, repo_id: str, rev: str | None = None) -> None:
         rec = self.server.data.records.get(repo_id)
         if rec is None:
-            return self._error(404, f"Dataset {repo_id} not found")
+            return self._error(404, f"Dataset {repo_id} not found", code="RepoNotFound")
+        if rev is not None and not self._known_rev(rec, rev):
+            return self._error(404, f"Invalid rev id: {rev}", code="RevisionNotFound")
+        files = self.server.data.repo_files(repo_id)
+        if files:
+            rec = {**rec, "siblings": [{"rfilename": name} for name in files]}
         self._json(200, rec)
+
+    # -- repository files -----------------------------------------------------------------------
+    @staticmethod
+    def _known_rev(rec: dict[str, Any], rev: str) -> bool:
+        return rev == "main" or rev == (rec.get("sha") or "0" * 40)
+
+    def _open_repo(self, repo_id: str, rev: str, head: bool = False) -> dict[str, Any] | None:
+        """The record when the repo and revision may be read; otherwise answer the Hub's error and None."""
+        rec = self.server.data.records.get(repo_id)
+        if rec is None:
+            self._error(404, "Repository not found", head, code="RepoNotFound")
+        elif rec.get("disabled"):
+            self._error(403, "Access to this resource is disabled.", head)
+        elif rec.get("gated") == "manual" and not self.headers.get("Authorization"):
+            self._error(401, "Access to dataset is restricted. You must have access to it.", head, code="GatedRepo")
+        elif not self._known_rev(rec, rev):
+            self._error(404, f"Invalid rev id: {rev}", head, code="RevisionNotFound")
+        else:
+            return rec
+        return None
+
+    @staticmethod
+    def _entry(rec: dict[str, Any], path: str, file: Path | None, expand: bool) -> dict[str, Any]:
+        if file is None:
+            entry: dict[str, Any] = {"type": "directory", "oid": hashlib.sha1(path.encode()).hexdigest(),
+                                     "size": 0, "path": path}
+        else:
+            body = file.read_bytes()
+            entry = {"type": "file", "oid": blob_id(body), "size": len(body), "path": path}
+        if expand:
+            entry["lastCommit"] = {"id": rec.get("sha") or "0" * 40, "title": "mirror",
+                                   "date": rec.get("lastModified") or "1970-01-01T00:00:00.000Z"}
+        return entry
+
+    @staticmethod
+    def _folders(files: dict[str, Path]) -> set[str]:
+        return {"/".join(name.split("/")[:i]) for name in files for i in range(1, name.count("/") + 1)}
+
+    def _tree(self, repo_id: str, rev: str, sub: str, query: dict[str, list[str]]) -> None:
+        rec = self._open_repo(repo_id, rev)
+        if rec is None:
+            return
+        files = self.server.data.repo_files(repo_id)
+        folders = self._folders(files)
+        if sub and sub not in folders:
+            return self._error(404, f"{sub} not found at {rev}", code="EntryNotFound")
+        recursive = query.get("recursive", ["false"])[0].lower() in ("true", "1")
+        expand = query.get("expand", ["false"])[0].lower() in ("true", "1")
+        prefix = sub + "/" if sub else ""
+        names = sorted(n for n in folders | set(files) if n.startswith(prefix) and
+                       (recursive or "/" not in n[len(prefix):]))
+        # Folders before files at each level, as the Hub lists them.
+        names.sort(key=lambda n: (n.split("/")[:-1], n in files, n))
+        self._json(200, [self._entry(rec, n, files.get(n), expand) for n in names])
+
+    def _paths_info(self, repo_id: str, rev: str, form: dict[str, list[str]]) -> None:
+        rec = self._open_repo(repo_id, rev)
+        if rec is None:
+            return
+        files = self.server.data.repo_files(repo_id)
+        folders = self._folders(files)
+        expand = form.get("expand", ["false"])[0].lower() in ("true", "1")
+        out = []
+        for path in form.get("paths", []):
+            path = path.strip("/")
+            if path in files or path in folders:
+                out.append(self._entry(rec, path, files.get(path), expand))
+        self._json(200, out)
+
+    def _file(self, repo_id: str, rev: str, path: str, head: bool) -> None:
+        rec = self._open_repo(repo_id, rev, head)
+        if rec is None:
+            return
+        file = self.server.data.repo_files(repo_id).get(path)
+        if file is None:
+            return self._error(404, "Entry not found", head, code="EntryNotFound")
+        body = file.read_bytes()
+        headers = {"Content-Type": "application/octet-stream", "X-Repo-Commit": rec.get("sha") or "0" * 40,
+                   "ETag": f'"{blob_id(body)}"', "Accept-Ranges": "bytes"}
+        span = _parse_range(self.headers.get("Range"), len(body))
+        if span is None:
+            return self._send(200, body, headers, head)
+        start, end = span
+        if start >= len(body) or start > end:
+            return self._send(416, b"", {**headers, "Content-Range": f"bytes */{len(body)}"}, head)
+        self._send(206, body[start:end + 1], {**headers, "Content-Range": f"bytes {start}-{end}/{len(body)}"}, head)
 
     def _card(self, repo_id: str, rev: str, head: bool) -> None:
         rec = self.server.data.records.get(repo_id)
         if rec is None:
-            return self._error(404, "Repository not found", head)
+            return self._error(404, "Repository not found", head, code="RepoNotFound")
         if rec.get("disabled"):
             return self._error(403, "Access to this resource is disabled.", head)
         if rec.get("gated") == "manual" and not self.headers.get("Authorization"):
-            return self._error(401, "Access to dataset is restricted. You must have access to it.", head)
+            return self._error(401, "Access to dataset is restricted. You must have access to it.", head,
+                               code="GatedRepo")
         path = self.server.data.card_path(repo_id)
         if not path.is_file():
-            return self._error(404, "Entry not found", head)
+            return self._error(404, "Entry not found", head, code="EntryNotFound")
         body = path.read_bytes()
         sha = rec.get("sha") or "0" * 40
-        etag = hashlib.sha1(body).hexdigest()
+        etag = blob_id(body)
         self._send(200, body, {"Content-Type": "text/markdown; charset=utf-8", "X-Repo-Commit": sha,
                                "ETag": f'"{etag}"', "Content-Disposition": "inline"}, head)
 

@@ -17,7 +17,7 @@ app.add_typer(hub_app, name="hub")
 
 @hub_app.command("serve")
 def serve_cmd(
-    directory: Annotated[Path, typer.Argument(help="Mirror directory (datasets.jsonl, cards/, authors.jsonl).")],
+    directory: Annotated[Path, typer.Argument(help="Mirror directory (datasets.jsonl, cards/, authors.jsonl, optional files/).")],
     host: Annotated[str, typer.Option(help="Address to bind; keep it on loopback unless you mean it.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 8765,
     latency: Annotated[float, typer.Option(help="Seconds added to every request, to mimic a remote Hub.")] = 0.0,
@@ -29,6 +29,10 @@ def serve_cmd(
       curate hub serve data/hub-sample --port 8765 &
 
       curate snapshot --endpoint http://127.0.0.1:8765 --lang ko
+
+    Data files under DIR/files/OWNER/NAME/ make OWNER/NAME readable as a corpus or benchmark:
+
+      HF_ENDPOINT=http://127.0.0.1:8765 curate contamination --benchmark OWNER/NAME --corpus corpus/
     """
     from collectors.hub_server import serve
 
