@@ -121,9 +121,44 @@ def test_decontamination_drops_listed_documents(tmp_path: Path, corpus: Path, sc
     assert res.code == 0, res.err
     assert not set(_kept(tmp_path / "out2").get_column("id")) & set(best[:2])
 
+    # Without an ids file the store must hold a contamination run over this corpus.
     res = cli("filter", "--input", corpus, "--scores", scores, "--keep-top", "0.3", "--decontaminate",
-              "--out", tmp_path / "out3")
-    assert res.code == 2 and "--contaminated-ids" in res.err
+              "--out", tmp_path / "out3", "--db", tmp_path / "empty.duckdb")
+    assert res.code == 1 and "no store at" in res.err
+
+
+def test_decontaminate_from_the_newest_stored_run(tmp_path: Path, corpus: Path, scores: Path, cli) -> None:
+    from curate.corpus import iter_documents
+
+    db = tmp_path / "store.duckdb"
+    frame = _scores_frame(scores)
+    best = frame.sort("score", descending=True).get_column("doc_id").head(3).to_list()
+    texts = {d.id: d.text for d in iter_documents(corpus) if d.id in best}
+    bench = tmp_path / "bench.jsonl"
+    bench.write_text("".join(json.dumps({"id": f"q{i}", "text": t}) + "\n" for i, t in enumerate(texts.values())),
+                     encoding="utf-8")
+    res = cli("filter", "--input", corpus, "--scores", scores, "--keep-top", "0.3", "--decontaminate",
+              "--out", tmp_path / "o0", "--db", db)
+    assert res.code == 1 and "no store at" in res.err
+    res = cli("contamination", "--benchmark", bench, "--corpus", corpus, "--workers", "1", "--min-tokens", "3",
+              "--db", db)
+    assert res.code == 0, res.err
+    res = cli("filter", "--input", corpus, "--scores", scores, "--keep-top", "0.3", "--decontaminate",
+              "--out", tmp_path / "o1", "--db", db)
+    assert res.code == 0, res.err
+    from analyses.contamination.persist import doc_ids
+    from curate.store import Store
+
+    with Store(db, read_only=True) as store:
+        stored = doc_ids(store.con, 1)
+    assert set(best) <= set(stored)  # the synthetic corpus repeats text, so other documents match too
+    assert not set(_kept(tmp_path / "o1").get_column("id")) & set(stored)
+    manifest = json.loads((tmp_path / "o1" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["decontamination"]["ids"] == len(stored)
+    assert "contamination run 1" in manifest["decontamination"]["ids_file"]
+    res = cli("filter", "--input", corpus, "--scores", scores, "--keep-top", "0.3", "--decontaminate",
+              "--contamination-run", "7", "--out", tmp_path / "o2", "--db", db)
+    assert res.code == 1 and "no contamination run 7" in res.err
 
 
 def test_shards_are_bounded_ordered_and_reload_with_datasets(tmp_path: Path) -> None:

@@ -34,6 +34,12 @@ def save(con: duckdb.DuckDBPyConnection, result: CheckResult, mentions: pl.DataF
         con.register("_items", rows)
         con.execute("INSERT INTO contamination_items SELECT * FROM _items")
         con.unregister("_items")
+        docs = pl.DataFrame({"run_id": [run_id] * len(result.contaminated_doc_ids),
+                             "doc_id": sorted(result.contaminated_doc_ids)},
+                            schema={"run_id": pl.Int32, "doc_id": pl.String})
+        con.register("_docs", docs)
+        con.execute("INSERT INTO contamination_docs SELECT * FROM _docs")
+        con.unregister("_docs")
         if mentions is not None and mentions.height:
             con.register("_mentions", mentions.with_columns(pl.lit(run_id).alias("run_id")))
             con.execute("INSERT INTO contamination_mentions SELECT run_id, benchmark, snapshot_id, repo_id, in_id, "
@@ -63,6 +69,28 @@ def latest_summary(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
         FROM contamination_items i JOIN latest USING (benchmark, run_id)
         JOIN contamination_runs r ON r.id = i.run_id
         GROUP BY ALL ORDER BY i.benchmark""").pl()
+
+
+def run_for_corpora(con: duckdb.DuckDBPyConnection, corpora: list[str], run_id: int | None = None) -> int:
+    """The given run, or the newest run that checked every one of ``corpora`` (names as the run recorded them)."""
+    from curate.errors import CurateError
+
+    rows = con.execute("SELECT id, corpora FROM contamination_runs ORDER BY id DESC").fetchall()
+    if run_id is not None:
+        if run_id not in {r[0] for r in rows}:
+            raise CurateError(f"no contamination run {run_id} in the store")
+        return run_id
+    for rid, names in rows:
+        if set(corpora) <= set(names):
+            return int(rid)
+    raise CurateError(f"no contamination run in the store checked {', '.join(corpora)}: run `curate contamination "
+                      "--corpus ...` first, or pass --contaminated-ids FILE")
+
+
+def doc_ids(con: duckdb.DuckDBPyConnection, run_id: int) -> list[str]:
+    """Every contaminated document id of a run."""
+    return [r[0] for r in con.execute("SELECT doc_id FROM contamination_docs WHERE run_id = ? ORDER BY doc_id",
+                                      [run_id]).fetchall()]
 
 
 def write_doc_ids(path: Path, doc_ids: set[str]) -> None:

@@ -36,7 +36,7 @@ def filter_cmd(
     all_heads: Annotated[bool, typer.Option("--all-heads", help="JQL rule: keep a document only if every score_<head> passes its own cut.")] = False,
     head: Annotated[list[str] | None, typer.Option("--head", help="With --all-heads: only these heads; repeat. (default: every head)")] = None,
     column: Annotated[str, typer.Option("--column", help="Score column the rule reads (without --all-heads).")] = "score",
-    decontaminate: Annotated[bool, typer.Option("--decontaminate", help="Drop the documents listed in --contaminated-ids.")] = False,
+    decontaminate: Annotated[bool, typer.Option("--decontaminate", help="Drop contaminated documents: those in --contaminated-ids, or else those of the newest `curate contamination` run in the store that checked these inputs.")] = False,
     contaminated_ids: Annotated[Path | None, typer.Option("--contaminated-ids", help="Doc ids, one per line (curate contamination --save-doc-ids), or its JSON report.")] = None,
     out: Annotated[Path, typer.Option("--out", help="Output folder: data/*.parquet, README.md, manifest.json.")] = Path("filtered"),
     shard_size_mb: Annotated[float, typer.Option("--shard-size-mb", help="Upper bound on each parquet shard's size.")] = 256.0,
@@ -49,6 +49,7 @@ def filter_cmd(
     engine: Annotated[Engine, typer.Option("--engine", help="local: this process; ray: Ray Data tasks (same output).")] = Engine.local,
     ray_address: Annotated[str | None, typer.Option("--ray-address", envvar="RAY_ADDRESS", help="Ray cluster to join, e.g. ray://head:10001 or auto (default: a local Ray).")] = None,
     fmt: Annotated[Format, typer.Option("--format", help="table: a summary; json: the manifest.")] = Format.table,
+    contamination_run: Annotated[int | None, typer.Option("--contamination-run", help="With --decontaminate: this stored contamination run instead of the newest one.")] = None,
     db: DbOption = None,
 ) -> None:
     """Keep the top documents by annotator score (per language, or on every head as JQL does), optionally
@@ -70,15 +71,23 @@ def filter_cmd(
 
     if keep_top is None and min_score is None:
         raise typer.BadParameter("give --keep-top, --min-score or both", param_hint="--keep-top")
+    stored: list[str] | None = None
+    stored_source = None
     if decontaminate and contaminated_ids is None:
-        raise typer.BadParameter("--decontaminate needs --contaminated-ids FILE "
-                                 "(write one with `curate contamination --save-doc-ids FILE`)",
-                                 param_hint="--contaminated-ids")
+        from analyses.contamination import persist
+        from curate import config
+        from curate.corpus import source_name
+        from curate.store import Store
+
+        with Store(config.db_path(db), read_only=True) as store:
+            run_id = persist.run_for_corpora(store.con, [source_name(i) for i in inputs], contamination_run)
+            stored = persist.doc_ids(store.con, run_id)
+            stored_source = f"contamination run {run_id} in {config.db_path(db)}"
     options = FilterOptions(
         inputs=inputs, scores=scores, out=out,
         rule=Rule(keep_top=keep_top, min_score=min_score, per_language=per_language, all_heads=all_heads,
                   column=column, heads=tuple(head) if head else None),
-        langs=lang or None, contaminated_ids=contaminated_ids,
+        langs=lang or None, contaminated_ids=contaminated_ids, contaminated=stored, contaminated_source=stored_source,
         read=ReadSpec(text_field=text_field, id_field=id_field, lang_field=lang_field or None, split=split),
         lid_model=lid_model, shard_size_mb=shard_size_mb, overwrite=overwrite,
         command=shlex.join(["curate", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith("curate") else None,

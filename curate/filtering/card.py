@@ -66,7 +66,7 @@ def manifest(*, options: FilterOptions, engine: str, sources: list[str], scores:
                  "all_heads": rule.all_heads, "columns": columns, "description": rule.describe()},
         "languages_selected": sorted(options.langs) if options.langs else None,
         "decontamination": None if contaminated is None else {
-            "ids_file": str(options.contaminated_ids), "ids": contaminated.len(),
+            "ids_file": str(options.contaminated_ids or options.contaminated_source), "ids": contaminated.len(),
             "dropped": counts["contaminated_dropped"]},
         "language_id": {"model": str(options.lid_model or default_model_path()), "documents_detected": detected},
         "thresholds": thresholds,

@@ -58,6 +58,8 @@ class FilterOptions:
     rule: Rule
     langs: list[str] | None = None
     contaminated_ids: Path | None = None
+    contaminated: list[str] | None = None  # ids given directly (from the store), instead of a file
+    contaminated_source: str | None = None  # where `contaminated` came from, for the card
     read: ReadSpec = field(default_factory=ReadSpec)
     lid_model: Path | None = None
     shard_size_mb: float = 256.0
@@ -233,7 +235,12 @@ def run_filter(options: FilterOptions, engine: Engine | None = None,
     if missing:
         raise CurateError(f"scores have no column {missing[0]!r} (columns: {', '.join(scores.frame.columns)})")
     sources = list_sources(options.inputs)
-    contaminated = read_contaminated_ids(options.contaminated_ids) if options.contaminated_ids else None
+    if options.contaminated_ids:
+        contaminated = read_contaminated_ids(options.contaminated_ids)
+    elif options.contaminated is not None:
+        contaminated = pl.Series("doc_id", options.contaminated, dtype=pl.Utf8).unique(maintain_order=True)
+    else:
+        contaminated = None
     detect = bool(scores.frame.get_column("lang").null_count())
 
     scan = _scan(engine, sources, options, detect)
