@@ -214,3 +214,39 @@ def test_hub_mentions_list_copies(tmp_path: Path, db_path: Path, cli) -> None:
         got = find_mentions(store.con, ["HAERAE-HUB/HRM8K"])
         assert got.select("repo_id", "in_id", "in_card").rows() == [
             ("lab/math-mix", False, True), ("someone/HRM8K-ko-translated", True, False)]
+
+
+def test_killed_run_resumes_with_the_same_result(tmp_path: Path) -> None:
+    items = {"en": EN, "zh": ZH, "ko": KO}
+    docs = {f"d{i:03d}": (EN if i % 9 == 0 else KO if i % 13 == 0 else ZH[: 10 + i % 25]) + f" filler {i}"
+            for i in range(120)}
+    (tmp_path / "corpus").mkdir()
+    _write(tmp_path / "corpus" / "a.jsonl", [{"id": k, "text": v} for k, v in list(docs.items())[:60]])
+    _write(tmp_path / "corpus" / "b.jsonl", [{"id": k, "text": v} for k, v in list(docs.items())[60:]])
+    bench = _write(tmp_path / "bench.jsonl", [{"id": k, "text": v} for k, v in items.items()])
+    args = ([Source.parse(str(bench))], [Source.parse(str(tmp_path / "corpus"))])
+    expected = run_check(*args, batch_chars=300).to_json()
+
+    work = tmp_path / "work"
+    seen = 0
+
+    def kill_after_40(n: int) -> None:
+        nonlocal seen
+        seen += n
+        if seen > 40:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_check(*args, batch_chars=300, work_root=work, save_every_s=0, advance=kill_after_40)
+    assert list(work.iterdir())  # progress was kept
+    resumed = run_check(*args, batch_chars=300, work_root=work, save_every_s=0)
+    assert resumed.to_json() == expected
+    assert 30 <= resumed.resumed_docs <= 40 and resumed.n_docs == 120
+    assert not list(work.iterdir())  # a finished run leaves no work folder
+
+    # --restart ignores saved progress; a changed setting is another check and starts afresh on its own.
+    with pytest.raises(KeyboardInterrupt):
+        seen = 0
+        run_check(*args, batch_chars=300, work_root=work, save_every_s=0, advance=kill_after_40)
+    again = run_check(*args, batch_chars=300, work_root=work, restart=True)
+    assert again.resumed_docs == 0 and again.to_json() == expected

@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 from analyses.contamination.index import BenchmarkIndex, Settings
+from analyses.contamination.resume import Checkpoint, Record, run_key
 from analyses.contamination.scan import scan_batches
 from curate.corpus import Document, iter_documents, source_name
 
@@ -60,6 +62,8 @@ class CheckResult:
     seconds: float = 0.0
     workers: int = 1
     errors: list[str] = field(default_factory=list)
+    resumed_docs: int = 0  # documents an earlier, interrupted run had checked
+    resumed_bytes: int = 0
     contaminated_doc_ids: set[str] = field(default_factory=set)
 
     def summary(self) -> dict[str, dict[str, float | int]]:
@@ -82,64 +86,118 @@ class CheckResult:
             for name, items in self.benchmarks.items()}}
 
 
-def _batches(docs: Iterator[Document], batch_chars: int, result: CheckResult,
-             advance: Callable[[int], None]) -> Iterator[tuple[list[str], list[str]]]:
-    """(ids, texts) in batches of about ``batch_chars`` characters."""
+def _batches(docs: Iterator[Document], batch_chars: int,
+             advance: Callable[[int], None]) -> Iterator[tuple[tuple[list[str], int], list[str]]]:
+    """((ids, UTF-8 bytes), texts) in batches of about ``batch_chars`` characters."""
     ids: list[str] = []
     texts: list[str] = []
-    size = 0
+    size = n_bytes = 0
     for doc in docs:
         texts.append(doc.text)
         ids.append(doc.id)
         size += len(doc.text)
-        result.n_docs += 1
-        result.n_bytes += len(doc.text.encode("utf-8", "surrogatepass"))
+        n_bytes += len(doc.text.encode("utf-8", "surrogatepass"))
         if size >= batch_chars:
             advance(len(texts))
-            yield ids, texts
-            ids, texts, size = [], [], 0
+            yield (ids, n_bytes), texts
+            ids, texts, size, n_bytes = [], [], 0, 0
     if texts:
         advance(len(texts))
-        yield ids, texts
+        yield (ids, n_bytes), texts
+
+
+class _Tally:
+    """Per-item results, updated hit by hit (from this run's scan or from a checkpoint)."""
+
+    def __init__(self, index: BenchmarkIndex, result: CheckResult) -> None:
+        self.index = index
+        self.result = result
+        self.items = [ItemResult(it.id, it.checked) for it in index.items]
+
+    def add(self, item: int, doc_id: str, matched: int, longest_chars: int, exact: bool) -> None:
+        it, res = self.index.items[item], self.items[item]
+        share = matched / it.n_distinct
+        res.overlap = max(res.overlap, share)
+        res.longest_match_chars = max(res.longest_match_chars, longest_chars)
+        if not exact and (it.exact_only or share < self.index.settings.threshold):
+            return
+        res.contaminated = True
+        res.match = "exact" if exact or res.match == "exact" else "ngram"
+        res.n_docs += 1
+        if len(res.doc_ids) < MAX_DOC_IDS:
+            res.doc_ids.append(doc_id)
+        self.result.contaminated_doc_ids.add(doc_id)
 
 
 def run_check(benchmarks: list[Source], corpora: list[Source], settings: Settings | None = None, *,
               workers: int = 1, batch_chars: int = 1_000_000, on_error: Callable[[str], None] | None = None,
-              advance: Callable[[int], None] | None = None) -> CheckResult:
-    """Check every item of ``benchmarks`` against every document of ``corpora``."""
+              advance: Callable[[int], None] | None = None, work_root: Path | None = None,
+              restart: bool = False, save_every_s: float = 30.0) -> CheckResult:
+    """Check every item of ``benchmarks`` against every document of ``corpora``.
+
+    With ``work_root`` the run is resumable (see `resume`): progress is saved in a folder below it, a rerun
+    of the same check picks up from there (``restart`` discards it), and the folder goes when the run ends.
+    """
     settings = settings or Settings()
     result = CheckResult(settings, {}, [c.name for c in corpora], workers=workers)
+    muted = False
 
     def error(message: str) -> None:
+        if muted:  # documents a resumed run skips were reported by the run that read them
+            return
         result.errors.append(message)
         if on_error is not None:
             on_error(message)
 
     rows = [(b.name, d.id, d.text) for b in benchmarks for d in b.documents(error)]
     index = BenchmarkIndex.build(rows, settings)
-    items = [ItemResult(it.id, it.checked) for it in index.items]
+    tally = _Tally(index, result)
+    checkpoint = None
+    if work_root is not None:
+        key = run_key(rows, [(c.name, c.location) for c in corpora], settings)
+        checkpoint = Checkpoint(work_root / f"contamination-{key[:16]}")
+        if restart:
+            checkpoint.discard()
+            checkpoint = Checkpoint(checkpoint.folder)
+        for record in checkpoint.records():
+            tally.add(*record)
     started = time.monotonic()
     for corpus in corpora:
-        batches = _batches(corpus.documents(error), batch_chars, result, advance or (lambda n: None))
-        for batch_ids, hits in scan_batches(index, batches, workers):
+        done = checkpoint.corpus(corpus.name) if checkpoint else {"docs": 0, "bytes": 0, "complete": False}
+        result.resumed_docs += done["docs"]
+        result.resumed_bytes += done["bytes"]
+        result.n_docs += done["docs"]
+        result.n_bytes += done["bytes"]
+        if done["complete"]:
+            continue
+        docs = corpus.documents(error)
+        if done["docs"]:
+            muted = True
+            for _ in islice(docs, done["docs"]):
+                pass
+            muted = False
+        pending: list[Record] = []
+        n_done, n_bytes, last_save = done["docs"], done["bytes"], time.monotonic()
+        batches = _batches(docs, batch_chars, advance or (lambda n: None))
+        for (batch_ids, batch_bytes), hits in scan_batches(index, batches, workers):
             for hit in hits:
-                it, res = index.items[hit.item], items[hit.item]
-                share = hit.matched / it.n_distinct
-                res.overlap = max(res.overlap, share)
-                res.longest_match_chars = max(res.longest_match_chars, hit.longest_chars)
-                exact = hit.exact
-                if not exact and (it.exact_only or share < settings.threshold):
-                    continue
-                res.contaminated = True
-                res.match = "exact" if exact or res.match == "exact" else "ngram"
-                res.n_docs += 1
-                doc_id = batch_ids[hit.doc]
-                if len(res.doc_ids) < MAX_DOC_IDS:
-                    res.doc_ids.append(doc_id)
-                result.contaminated_doc_ids.add(doc_id)
+                record = (hit.item, batch_ids[hit.doc], hit.matched, hit.longest_chars, hit.exact)
+                tally.add(*record)
+                pending.append(record)
+            n_done += len(batch_ids)
+            n_bytes += batch_bytes
+            result.n_docs += len(batch_ids)
+            result.n_bytes += batch_bytes
+            if checkpoint is not None and time.monotonic() - last_save >= save_every_s:
+                checkpoint.save(corpus.name, n_done, n_bytes, False, pending)
+                pending, last_save = [], time.monotonic()
+        if checkpoint is not None:
+            checkpoint.save(corpus.name, n_done, n_bytes, True, pending)
     result.seconds = time.monotonic() - started
-    for it, res in zip(index.items, items, strict=True):
+    for it, res in zip(index.items, tally.items, strict=True):
         result.benchmarks.setdefault(it.benchmark, []).append(res)
     for b in benchmarks:
         result.benchmarks.setdefault(b.name, [])
+    if checkpoint is not None:
+        checkpoint.discard()
     return result

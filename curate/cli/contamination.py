@@ -49,6 +49,10 @@ def contamination(
         help="Also list datasets of a stored snapshot whose id or card names each benchmark.")] = False,
     snapshot: Annotated[str, typer.Option(help="Snapshot for --hub-mentions: id or 'latest'.")] = "latest",
     fmt: Annotated[Format, typer.Option("--format", help="What to print on stdout.")] = Format.table,
+    work_dir: Annotated[Path | None, typer.Option(
+        help="Where progress is saved so a killed run resumes [default: .curate-work/ beside the store].",
+        show_default=False)] = None,
+    restart: Annotated[bool, typer.Option("--restart", help="Discard the saved progress of this check.")] = False,
     db: DbOption = None,
 ) -> None:
     """Check benchmark items against corpora: exact normalized matches and n-gram overlap, CJK-aware.
@@ -91,19 +95,23 @@ def contamination(
         elif n_errors == MAX_ERROR_LINES + 1:
             log.warning("more skipped records; the count is in the summary")
 
+    store_path = config.db_path(db)
     with track("scanning corpora", unit="docs") as tracker:
         result = run_check(benches, corpora, settings, workers=workers or os.cpu_count() or 1,
-                           on_error=on_error, advance=tracker.advance)
+                           on_error=on_error, advance=tracker.advance,
+                           work_root=work_dir or store_path.parent / ".curate-work", restart=restart)
     if not any(result.benchmarks.values()):
         raise CurateError("no benchmark items could be read (see the messages above)")
-    with Store(config.db_path(db)) as store:
+    with Store(store_path) as store:
         mentions = find_mentions(store.con, [b.name for b in benches], snapshot) if hub_mentions else None
         run_id = persist.save(store.con, result, mentions)
     if save_doc_ids is not None:
         persist.write_doc_ids(save_doc_ids, result.contaminated_doc_ids)
     mb = result.n_bytes / 1e6
-    typer.echo(f"run {run_id}: {result.n_docs} documents ({mb:.1f} MB) in {result.seconds:.1f} s "
-               f"({mb / max(result.seconds, 1e-9):.1f} MB/s, {result.workers} workers), {len(result.errors)} skipped "
+    resumed = f", {result.resumed_docs} of them checked by an interrupted run" if result.resumed_docs else ""
+    rate = (result.n_bytes - result.resumed_bytes) / 1e6 / max(result.seconds, 1e-9)
+    typer.echo(f"run {run_id}: {result.n_docs} documents{resumed} ({mb:.1f} MB) in {result.seconds:.1f} s "
+               f"({rate:.1f} MB/s, {result.workers} workers), {len(result.errors)} skipped "
                f"records", err=True)
     if fmt is Format.json:
         out = result.to_json()
