@@ -126,9 +126,8 @@ class _RecordReader:
         return Document(doc_id, text, str(lang) if lang else None, stem, line)
 
 
-def _read_jsonl(path: Path, reader: _RecordReader) -> Iterator[Document]:
+def _read_jsonl(path: Path, reader: _RecordReader, stem: str) -> Iterator[Document]:
     opener = gzip.open if path.name.endswith(".gz") else open
-    stem = source_name(path)
     try:
         with opener(path, "rb") as raw:
             stream = io.TextIOWrapper(raw, encoding="utf-8", errors="replace")
@@ -147,8 +146,8 @@ def _read_jsonl(path: Path, reader: _RecordReader) -> Iterator[Document]:
         reader.on_error(f"{path}: cannot read the rest of the file ({exc})")
 
 
-def _read_table_batches(batches: Iterable[Any], path: Path, reader: _RecordReader, first: int) -> Iterator[Document]:
-    stem = source_name(path)
+def _read_table_batches(batches: Iterable[Any], path: Path, reader: _RecordReader, first: int,
+                        stem: str) -> Iterator[Document]:
     row = first
     for batch in batches:
         for record in batch.to_pylist():
@@ -158,7 +157,7 @@ def _read_table_batches(batches: Iterable[Any], path: Path, reader: _RecordReade
                 yield doc
 
 
-def _read_parquet(path: Path, reader: _RecordReader) -> Iterator[Document]:
+def _read_parquet(path: Path, reader: _RecordReader, stem: str) -> Iterator[Document]:
     import pyarrow.parquet as pq
 
     try:
@@ -166,20 +165,20 @@ def _read_parquet(path: Path, reader: _RecordReader) -> Iterator[Document]:
         names = set(pf.schema_arrow.names)
         wanted = [c for c in [*reader.text_fields, reader.id_field, reader.lang_field] if c and c in names]
         batches = pf.iter_batches(batch_size=1024, columns=wanted or None)
-        yield from _read_table_batches(batches, path, reader, 0)
+        yield from _read_table_batches(batches, path, reader, 0, stem)
     except Exception as exc:  # pyarrow raises several types for corrupt files
         if isinstance(exc, GeneratorExit):
             raise
         reader.on_error(f"{path}: unreadable parquet ({type(exc).__name__}: {exc})")
 
 
-def _read_csv(path: Path, reader: _RecordReader) -> Iterator[Document]:
+def _read_csv(path: Path, reader: _RecordReader, stem: str) -> Iterator[Document]:
     import pyarrow.csv as pcsv
 
     try:
         batches = pcsv.open_csv(path, convert_options=pcsv.ConvertOptions(strings_can_be_null=False))
         # Line 1 is the header, so data row k sits on line k + 1.
-        yield from _read_table_batches(batches, path, reader, 1)
+        yield from _read_table_batches(batches, path, reader, 1, stem)
     except Exception as exc:
         if isinstance(exc, GeneratorExit):
             raise
@@ -209,8 +208,15 @@ def iter_documents(
     config_name: str | None = None,
     on_error: ErrorHandler | None = None,
     skip_empty: bool = True,
+    id_root: str | Path | None = None,
 ) -> Iterator[Document]:
-    """Stream the documents of one source (file, directory or Hub id) in a stable order."""
+    """Stream the documents of one source (file, directory or Hub id) in a stable order.
+
+    A record without an id is named ``NAME:LINE``: NAME is the file's name without its extension, or, for a
+    file read from a folder, its path below the folder (``en/train:12``), so same-named files in different
+    subfolders cannot collide. ``id_root`` names that folder when a caller reads the folder's files one by
+    one (the filter and the Ray engines do), so ids match those of a read of the whole folder.
+    """
     reader = _RecordReader(
         [f.strip() for f in text_field.split(",") if f.strip()], id_field, lang_field, on_error or _warn, skip_empty
     )
@@ -218,13 +224,17 @@ def iter_documents(
     if isinstance(expanded, str):
         yield from _read_hub(expanded, reader, split, config_name)
         return
+    root = Path(id_root) if id_root else Path(source) if Path(source).is_dir() else None
     for path in expanded:
+        stem = source_name(path)
+        if root is not None and path.is_relative_to(root):
+            stem = path.relative_to(root).with_name(stem).as_posix()
         if path.name.endswith((".jsonl", ".jsonl.gz", ".json")):
-            yield from _read_jsonl(path, reader)
+            yield from _read_jsonl(path, reader, stem)
         elif path.suffix == ".parquet":
-            yield from _read_parquet(path, reader)
+            yield from _read_parquet(path, reader, stem)
         else:
-            yield from _read_csv(path, reader)
+            yield from _read_csv(path, reader, stem)
 
 
 def batched(docs: Iterable[Document], size: int) -> Iterator[list[Document]]:

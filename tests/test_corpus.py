@@ -69,3 +69,15 @@ def test_missing_path_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_batched() -> None:
     assert [len(b) for b in batched(range(5), 2)] == [2, 2, 1]  # type: ignore[arg-type]
+
+
+def test_records_without_ids_in_same_named_files_get_distinct_ids(tmp_path: Path) -> None:
+    for lang in ("en", "ko"):
+        (tmp_path / "c" / lang).mkdir(parents=True)
+        (tmp_path / "c" / lang / "train.jsonl").write_text('{"text": "one"}\n{"text": "two"}\n', encoding="utf-8")
+    ids = [d.id for d in iter_documents(tmp_path / "c")]
+    assert ids == ["en/train:1", "en/train:2", "ko/train:1", "ko/train:2"]
+    # Read file by file (as the filter and Ray engines do), the ids are the same when the folder is named.
+    one = tmp_path / "c" / "ko" / "train.jsonl"
+    assert [d.id for d in iter_documents(one, id_root=tmp_path / "c")] == ["ko/train:1", "ko/train:2"]
+    assert [d.id for d in iter_documents(one)] == ["train:1", "train:2"]

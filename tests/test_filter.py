@@ -375,3 +375,21 @@ def test_filter_run_is_recorded(tmp_path: Path, corpus: Path, scores: Path, cli,
     with Store(db_path, read_only=True) as store:
         row = runs(store.con).row(0, named=True)
     assert row["kind"] == "filter" and row["output"] == str((tmp_path / "o").resolve()) and row["n_docs"] > 0
+
+
+def test_folder_without_ids_keeps_same_named_files_apart(tmp_path: Path, cli) -> None:
+    from curate.corpus import iter_documents
+
+    corpus = tmp_path / "c"
+    for lang in ("en", "ko"):
+        (corpus / lang).mkdir(parents=True)
+        (corpus / lang / "train.jsonl").write_text(
+            "".join(json.dumps({"text": f"{lang} document {i}", "lang": lang}) + "\n" for i in range(4)), encoding="utf-8")
+    ids = [d.id for d in iter_documents(corpus)]
+    pl.DataFrame({"doc_id": ids, "lang": [i[:2] for i in ids], "score": [float(i) for i in range(8)]}).write_parquet(
+        tmp_path / "scores.parquet")
+    res = cli("filter", "--input", corpus, "--scores", tmp_path / "scores.parquet", "--keep-top", "0.5",
+              "--per-language", "--out", tmp_path / "out")
+    assert res.code == 0, res.err
+    kept = _kept(tmp_path / "out")
+    assert sorted(kept["id"].to_list()) == ["en/train:3", "en/train:4", "ko/train:3", "ko/train:4"]

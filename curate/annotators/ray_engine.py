@@ -87,10 +87,11 @@ def _read_udf(batch: pa.Table, text_field: str, id_field: str, lang_field: str |
     """Documents of each source row, in batches; reader messages travel as rows with a null doc_id."""
     from curate.corpus import batched, iter_documents
 
-    for source in batch.column("source").to_pylist():
+    for source, root in zip(batch.column("source").to_pylist(), batch.column("root").to_pylist(), strict=True):
         messages: list[str] = []
+        # Named relative to the folder input, as the local engine's read of the whole folder names them.
         docs = iter_documents(source, text_field=text_field, id_field=id_field, lang_field=lang_field, split=split,
-                              on_error=messages.append)
+                              on_error=messages.append, id_root=root or None)
         for chunk in batched(docs, batch_size):
             n = len(chunk)
             yield pa.table({"doc_id": [d.id for d in chunk], "lang": [d.lang for d in chunk],
@@ -203,7 +204,10 @@ def annotate_ray(
     writer: pq.ParquetWriter | None = None
     with ray_session(address) as ray, ordered_quiet_data():
         size, actor_device, resources = plan_actors(ray, device, num_actors, cpus_per_actor)
-        ds = ray.data.from_items([{"source": s} for s in sources], override_num_blocks=len(sources))
+        folders = [i for i in inputs if Path(i).is_dir()]
+        roots = [max((f for f in folders if Path(s).is_relative_to(f)), key=len, default="") for s in sources]
+        ds = ray.data.from_items([{"source": s, "root": r} for s, r in zip(sources, roots, strict=True)],
+                                 override_num_blocks=len(sources))
         # Reading is light next to embedding: it takes no CPU slot, so it never waits behind the actors.
         ds = ds.map_batches(_read_udf, batch_size=1, batch_format="pyarrow", num_cpus=0,
                             fn_kwargs={"text_field": text_field, "id_field": id_field, "lang_field": lang_field,

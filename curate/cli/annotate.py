@@ -108,7 +108,7 @@ def annotate(
     device: DeviceOption = Device.auto,
     batch_tokens: BatchTokensOption = None,
     text_field: Annotated[str, typer.Option(help="Text field; several comma-separated are joined.")] = "text",
-    id_field: Annotated[str, typer.Option(help="Document id field (missing ids become FILE:LINE).")] = "id",
+    id_field: Annotated[str, typer.Option(help="Document id field (missing ids become NAME:LINE, NAME the file, or its path below a folder input, without extension).")] = "id",
     lang_field: Annotated[str, typer.Option(help="Language field copied to the lang column (null if absent).")] =
         "lang",
     backbone: Annotated[str | None, typer.Option(help="Override the embedding model paired with the heads.")] = None,

@@ -28,7 +28,7 @@ def contamination(
         help="Benchmark: file, folder or Hub dataset id, optionally NAME=SOURCE (NAME may be a Hub id); repeat.")],
     corpus: Annotated[list[str], typer.Option(help="Corpus: file, folder or Hub dataset id; repeat.")],
     text_field: Annotated[str, typer.Option(help="Corpus text field.")] = "text",
-    id_field: Annotated[str, typer.Option(help="Corpus id field (missing ids become FILE:LINE).")] = "id",
+    id_field: Annotated[str, typer.Option(help="Corpus id field (missing ids become NAME:LINE, NAME the file, or its path below a folder input, without extension).")] = "id",
     benchmark_text_field: Annotated[str | None, typer.Option(
         help="Benchmark text field(s), comma-separated and joined with newlines, e.g. question,choices "
              "[default: --text-field].")] = None,

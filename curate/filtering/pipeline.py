@@ -21,7 +21,7 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -235,6 +235,9 @@ def run_filter(options: FilterOptions, engine: Engine | None = None,
     if missing:
         raise CurateError(f"scores have no column {missing[0]!r} (columns: {', '.join(scores.frame.columns)})")
     sources = list_sources(options.inputs)
+    # Files of a folder input are named relative to it when records have no id, as a whole-folder read does.
+    options = replace(options, read=replace(options.read, folders=tuple(
+        str(i) for i in options.inputs if Path(i).is_dir())))
     if options.contaminated_ids:
         contaminated = read_contaminated_ids(options.contaminated_ids)
     elif options.contaminated is not None:

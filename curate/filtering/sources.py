@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
@@ -49,6 +50,12 @@ class ReadSpec:
     lang_field: str | None = "lang"
     split: str = "train"
     config_name: str | None = None
+    folders: tuple[str, ...] = ()  # folder inputs: a file below one is named relative to it (see iter_documents)
+
+    def id_root(self, source: str) -> str | None:
+        """The folder input ``source`` (one of its files) came from, if any."""
+        below = [f for f in self.folders if Path(source).is_relative_to(f)]
+        return max(below, key=len) if below else None
 
 
 def list_sources(inputs: list[str]) -> list[str]:
@@ -62,7 +69,8 @@ def list_sources(inputs: list[str]) -> list[str]:
 
 def _documents(source: str, spec: ReadSpec, on_error) -> Iterator:
     return iter_documents(source, text_field=spec.text_field, id_field=spec.id_field, lang_field=spec.lang_field,
-                          split=spec.split, config_name=spec.config_name, on_error=on_error)
+                          split=spec.split, config_name=spec.config_name, on_error=on_error,
+                          id_root=spec.id_root(source))
 
 
 def scan_source(index: int, source: str, spec: ReadSpec, detect: bool, lid_model: str | None,
