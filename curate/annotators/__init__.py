@@ -36,12 +36,13 @@ class Annotator:
         self.config = config
         self.head_names: list[str] = list(heads)
         self._heads = [heads[n] for n in self.head_names]
-        # Stack the heads so scoring is two batched matmuls, not one pass per head.
-        self._w1 = torch.stack([h.layer1.weight.detach().float() for h in self._heads])  # (H, hidden, dim)
-        self._b1 = torch.stack([h.layer1.bias.detach().float() for h in self._heads])  # (H, hidden)
-        self._w2 = torch.stack([h.layer2.weight.detach().float()[0] for h in self._heads])  # (H, hidden)
-        self._b2 = torch.stack([h.layer2.bias.detach().float()[0] for h in self._heads])  # (H,)
-        self._same_hidden = len({w.shape[0] for w in (h.layer1.weight for h in self._heads)}) == 1
+        # Heads of one hidden size are stacked, so scoring is two batched matmuls, not one pass per head.
+        self._same_hidden = len({int(h.layer1.weight.shape[0]) for h in self._heads}) == 1
+        if self._same_hidden:
+            self._w1 = torch.stack([h.layer1.weight.detach().float() for h in self._heads])  # (H, hidden, dim)
+            self._b1 = torch.stack([h.layer1.bias.detach().float() for h in self._heads])  # (H, hidden)
+            self._w2 = torch.stack([h.layer2.weight.detach().float()[0] for h in self._heads])  # (H, hidden)
+            self._b2 = torch.stack([h.layer2.bias.detach().float()[0] for h in self._heads])  # (H,)
 
     def score_embeddings(self, emb: np.ndarray) -> np.ndarray:
         """Scores of precomputed embeddings: float32, shape (n, number of heads)."""
@@ -53,7 +54,7 @@ class Annotator:
                 hidden = torch.relu(torch.einsum("nd,hkd->nhk", x, self._w1) + self._b1)
                 out = torch.einsum("nhk,hk->nh", hidden, self._w2) + self._b2
             else:
-                out = torch.stack([h(x) for h in self._heads], dim=1)
+                out = torch.cat([h.float()(x).reshape(-1, 1) for h in self._heads], dim=1)
         return out.numpy().astype(np.float32, copy=False)
 
     def score_texts_with_info(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

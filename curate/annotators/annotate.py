@@ -20,10 +20,10 @@ backbone spec, device, dtype, heads, label source), ``curate.annotator_spec`` an
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
-import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -148,15 +148,37 @@ def estimate_total(input: str | Path) -> int | None:
     return total
 
 
+def _fingerprint(location: str | Path) -> list[list[Any]]:
+    """(file, size, mtime) of every file below a local path (none for Hub ids): a changed file changes it."""
+    path = Path(location)
+    if not path.exists():
+        return []
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    return [[str(f.relative_to(path)) if path.is_dir() else f.name, f.stat().st_size, f.stat().st_mtime_ns]
+            for f in files]
+
+
 def _manifest(input: str | Path, annotator: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """What decides a run's shards: a work folder made under another manifest is not resumed."""
     path = Path(input)
     source = str(path.resolve()) if path.exists() else str(input)
-    return {"input": source, "annotator": str(annotator), **settings}
+    return {"input": source, "annotator": str(annotator), "input_files": _fingerprint(input),
+            "annotator_files": _fingerprint(annotator), **settings}
+
+
+def _remove_work(work: Path) -> None:
+    """Remove what a run put in its work folder (shards, their temp files, the manifest), then the folder if
+    that left it empty: a --work-dir that holds other files keeps them."""
+    for f in [*work.glob("shard-*.parquet"), *work.glob(".shard-*.tmp"), *work.glob(f".{MANIFEST}.*.tmp"),
+              work / MANIFEST]:
+        f.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        work.rmdir()
 
 
 def _prepare_work_dir(work: Path, manifest: dict[str, Any], restart: bool) -> None:
     if restart and work.exists():
-        shutil.rmtree(work)
+        _remove_work(work)
     work.mkdir(parents=True, exist_ok=True)
     mpath = work / MANIFEST
     if mpath.is_file():
@@ -262,11 +284,11 @@ def annotate_corpus(input: str | Path, annotator: str | Path | Any, out: str | P
             tracker.update_total(tracker.done)  # skipped records counted in the estimate: finish at 100%
     except BaseException:
         if not any(work.glob("shard-*.parquet")):  # nothing to resume: leave no trace
-            shutil.rmtree(work, ignore_errors=True)
+            _remove_work(work)
         raise
     summary.shards = len(shard_paths)
     if not shard_paths:
-        shutil.rmtree(work, ignore_errors=True)
+        _remove_work(work)
         raise CurateError(f"{input}: no documents to annotate ({summary.skipped_records} records skipped)")
     rows = _combine(shard_paths, out)
     import pyarrow.parquet as pq
@@ -280,7 +302,7 @@ def annotate_corpus(input: str | Path, annotator: str | Path | Any, out: str | P
     summary.docs_per_s = summary.scored_now / scoring if scoring else 0.0
     assert rows == summary.documents, (rows, summary.documents)
     if not keep_work:
-        shutil.rmtree(work, ignore_errors=True)
+        _remove_work(work)
     return summary
 
 

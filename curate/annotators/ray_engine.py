@@ -35,6 +35,7 @@ AnnotatorFactory = Callable[[str, str], Any]  # (spec, device) -> object with he
 # are read, so huge pages never travel whole; n_chars keeps the original length and such a text counts as
 # truncated. Far above any backbone's own character cut, so it never changes a score.
 HOLD_CHARS = 200_000
+DESCRIBE = "\x00curate.annotator:"  # prefix of the one message row each actor sends with its annotator's description
 
 
 def _column_name(head: str) -> str:
@@ -123,6 +124,7 @@ class _ScoreActor:
         else:
             self.annotator = factory(spec, device)
         self.heads = [_column_name(h) for h in self.annotator.head_names]
+        self._described = False
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         is_doc = batch.column("doc_id").is_valid()
@@ -138,9 +140,15 @@ class _ScoreActor:
                            truncated, self.heads)
         out = out.append_column("message", pa.nulls(out.num_rows, pa.string()))
         messages = batch.filter(pc.invert(is_doc)).column("message")
+        if not self._described:  # the driver writes the same provenance as the local engine
+            self._described = True
+            describe = getattr(self.annotator, "describe", dict)()
+            messages = pa.concat_arrays([pa.array([DESCRIBE + json.dumps(describe, ensure_ascii=False)], pa.string()),
+                                         messages.combine_chunks() if len(messages) else pa.array([], pa.string())])
         if len(messages):  # reader messages ride along as rows with a null doc_id
             extra = {f.name: pa.nulls(len(messages), f.type) for f in out.schema if f.name != "message"}
-            out = pa.concat_tables([out, pa.table({**extra, "message": messages}, schema=out.schema)])
+            # First, so the description reaches the driver before the first scores do.
+            out = pa.concat_tables([pa.table({**extra, "message": messages}, schema=out.schema), out])
         return out
 
 
@@ -200,6 +208,7 @@ def annotate_ray(
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     warn = on_message or (lambda m: None)
     n_docs = n_messages = 0
+    described: str | None = None
     heads: list[str] | None = None
     writer: pq.ParquetWriter | None = None
     with ray_session(address) as ray, ordered_quiet_data():
@@ -225,13 +234,17 @@ def annotate_ray(
                 for block in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
                     is_doc = block.column("doc_id").is_valid()
                     for line in block.filter(pc.invert(is_doc)).column("message").to_pylist():
+                        if line.startswith(DESCRIBE):
+                            described = described or line[len(DESCRIBE):]
+                            continue
                         n_messages += 1
                         warn(line)
                     table = block.filter(is_doc).drop_columns(["message"])
                     if writer is None:
                         heads = [c.removeprefix("score_") for c in table.column_names if c.startswith("score_")]
-                        meta = {"curate": json.dumps({"annotator": str(spec), "heads": heads,
-                                                      "engine": "ray", "device": actor_device})}
+                        meta = {"curate.annotator": described or "{}", "curate.annotator_spec": str(spec),
+                                "curate.input": str(Path(inputs[0]).resolve()) if len(inputs) == 1
+                                and Path(inputs[0]).exists() else json.dumps(inputs)}
                         writer = pq.ParquetWriter(tmp, scores_schema(heads).with_metadata(meta))
                     table = table.cast(scores_schema(heads or []))
                     if table.num_rows:

@@ -90,11 +90,15 @@ def read_labels(path: Path, text_field: str = "text", score_field: str = "score"
         (pl.col("lang").cast(pl.Utf8) if "lang" in df.columns else pl.lit(None, pl.Utf8)).alias("_lang"),
     )
     df = df.with_columns(pl.col("_judge").fill_null(DEFAULT_HEAD))
+    # A document is its doc_id; rows without one (no column, null or empty) are named by their text's hash, so
+    # distinct texts never merge into one document with an averaged target.
+    text_id = pl.col("_text").fill_null("").hash(seed=0).cast(pl.Utf8)
     if "doc_id" in df.columns:
-        df = df.with_columns(pl.col("doc_id").cast(pl.Utf8).alias("_id"))
+        given = pl.col("doc_id").cast(pl.Utf8)
+        df = df.with_columns(pl.when(given.is_null() | (given == "")).then(pl.lit("text:") + text_id)
+                             .otherwise(given).alias("_id"))
     else:
-        df = df.with_columns(pl.col("_text").map_elements(
-            lambda t: hashlib.sha1((t or "").encode()).hexdigest()[:16], return_dtype=pl.Utf8).alias("_id"))
+        df = df.with_columns((pl.lit("text:") + text_id).alias("_id"))
     usable = df.filter(pl.col("_score").is_not_null() & pl.col("_score").is_finite()
                        & pl.col("_text").is_not_null() & (pl.col("_text").str.strip_chars() != ""))
     dropped = n_rows - usable.height

@@ -27,7 +27,7 @@ def _ids_from_report(report: dict) -> list[str]:
 def read_contaminated_ids(path: Path) -> pl.Series:
     """The unique ids in ``path`` (a one-id-per-line file or a contamination JSON report)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM (editors on Windows add one) is not part of an id
     except FileNotFoundError as exc:
         raise CurateError(f"{path}: contaminated-ids file not found") from exc
     except (OSError, UnicodeDecodeError) as exc:
