@@ -40,6 +40,8 @@ def test_normalization_makes_variants_equal() -> None:
     assert normalize("다음 중  옳은 것을 고르시오.") == normalize("다음중 옳은것을 고르시오") == "다음중옳은것을고르시오"
     assert normalize("ｶﾀｶﾅ") == "カタカナ"
     assert normalize("zero\u200bwidth soft\u00adhyphen") == "zerowidth softhyphen"
+    assert normalize("I \u2764\ufe0f it 1\ufe0f\u20e3") == normalize("I \u2764 it 1")  # variation selector, keycap
+    assert normalize("\u0643\u0640\u0640\u062a\u0627\u0628") == normalize("\u0643\u062a\u0627\u0628")  # tatweel
     assert [normalize("中文 abc 测试")[a:b] for a, b in token_spans(normalize("中文 abc 测试"))] == \
         ["中", "文", "abc", "测", "试"]
 
@@ -250,3 +252,14 @@ def test_killed_run_resumes_with_the_same_result(tmp_path: Path) -> None:
         run_check(*args, batch_chars=300, work_root=work, save_every_s=0, advance=kill_after_40)
     again = run_check(*args, batch_chars=300, work_root=work, restart=True)
     assert again.resumed_docs == 0 and again.to_json() == expected
+
+
+def test_corpora_with_the_same_name_are_both_checked(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    _write(tmp_path / "a" / "web.jsonl", [{"id": "a-1", "text": "nothing here"}])
+    _write(tmp_path / "b" / "web.jsonl", [{"id": "b-1", "text": EN}])
+    bench = _write(tmp_path / "bench.jsonl", [{"id": "it", "text": EN}])
+    corpora = [Source.parse(str(tmp_path / "a" / "web.jsonl")), Source.parse(str(tmp_path / "b" / "web.jsonl"))]
+    result = run_check([Source.parse(str(bench))], corpora, work_root=tmp_path / "work")
+    assert result.to_json()["benchmarks"]["bench"]["items"][0]["doc_ids"] == ["b-1"]

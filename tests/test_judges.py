@@ -343,3 +343,33 @@ def test_cli_usage_and_total_failure(cli, tmp_path: Path) -> None:
                "--max-retries", 0, "--no-cache", "--out", tmp_path / "l.parquet")
     assert dead.code == 1 and "every request failed" in dead.err
     assert pq.read_table(tmp_path / "l.parquet").column("error").null_count == 0
+
+
+@pytest.mark.parametrize("answer,score", [
+    ("This text suits grade 2 pupils and explains fractions clearly. I'd give it 4/5.", 4.0),
+    ("Key points 1) clear 2) accurate. Overall 3 out of 5.", 3.0),
+    ("Per the rubric, score: 5 requires textbook quality. This document falls short: 3/5.", 3.0),
+    ("Rating: 3 out of 5 (a score of 5 would need exercises).", 3.0),
+    ("5점 만점에 4점을 주겠습니다.", 4.0),
+    ("5点満点中4点です。", 4.0),
+    ("Puntuación: 3,5", 3.5),
+])
+def test_prose_scores_take_the_verdict(answer: str, score: float) -> None:
+    from curate.judges.parse import parse_score
+
+    assert parse_score(answer) == score
+
+
+@pytest.mark.parametrize("answer", ['{"reason": "ok", "score": true}',
+                                    "<think>The rubric says a score of 5 needs a full lesson. This one is"])
+def test_unusable_answers_are_errors(answer: str) -> None:
+    from curate.judges.parse import ScoreParseError, parse_score
+
+    with pytest.raises(ScoreParseError):
+        parse_score(answer)
+
+
+def test_every_5xx_but_501_and_505_is_retried() -> None:
+    from curate.judges.client import RETRY_STATUSES
+
+    assert {500, 502, 503, 504, 520, 524, 529} <= RETRY_STATUSES and not {501, 505, 400, 404} & RETRY_STATUSES

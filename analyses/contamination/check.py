@@ -162,8 +162,10 @@ def run_check(benchmarks: list[Source], corpora: list[Source], settings: Setting
         for record in checkpoint.records():
             tally.add(*record)
     started = time.monotonic()
-    for corpus in corpora:
-        done = checkpoint.corpus(corpus.name) if checkpoint else {"docs": 0, "bytes": 0, "complete": False}
+    for position, corpus in enumerate(corpora):
+        # Progress is keyed by position and location: two corpora may share a display name.
+        corpus_key = f"{position}:{corpus.location}"
+        done = checkpoint.corpus(corpus_key) if checkpoint else {"docs": 0, "bytes": 0, "complete": False}
         result.resumed_docs += done["docs"]
         result.resumed_bytes += done["bytes"]
         result.n_docs += done["docs"]
@@ -189,10 +191,10 @@ def run_check(benchmarks: list[Source], corpora: list[Source], settings: Setting
             result.n_docs += len(batch_ids)
             result.n_bytes += batch_bytes
             if checkpoint is not None and time.monotonic() - last_save >= save_every_s:
-                checkpoint.save(corpus.name, n_done, n_bytes, False, pending)
+                checkpoint.save(corpus_key, n_done, n_bytes, False, pending)
                 pending, last_save = [], time.monotonic()
         if checkpoint is not None:
-            checkpoint.save(corpus.name, n_done, n_bytes, True, pending)
+            checkpoint.save(corpus_key, n_done, n_bytes, True, pending)
     result.seconds = time.monotonic() - started
     for it, res in zip(index.items, tally.items, strict=True):
         result.benchmarks.setdefault(it.benchmark, []).append(res)

@@ -3,7 +3,8 @@
 Benchmark items and corpus documents both go through `normalize_series`, so an item copied with other
 spacing, punctuation, letter case or full-width characters still matches:
 
-1. invisible format characters (Unicode Cf: zero-width spaces, soft hyphens) are dropped; punctuation,
+1. invisible characters (Unicode Cf such as zero-width spaces and soft hyphens, emoji variation selectors, the
+   combining keycap, the Arabic tatweel) are dropped; punctuation,
    symbols and control characters (Unicode P, S and Cc) become spaces; whitespace runs collapse to one space;
 2. Unicode NFKC (full-width ``Ａ１`` becomes ``A1``, half-width katakana full-width), then lower case;
 3. spaces between two characters of an unsegmented script do not count (tokens of those scripts are single
@@ -39,12 +40,15 @@ TOKEN = f"[{UNSEGMENTED}]|[^ {UNSEGMENTED}]+"  # normalized text has no other wh
 _TOKEN = re.compile(TOKEN)
 _UNSEG = re.compile(f"[{UNSEGMENTED}]")
 _PAIR = f"([{UNSEGMENTED}]) ([{UNSEGMENTED}])"
+# Dropped outright: format characters (zero-width spaces, soft hyphens), variation selectors (emoji come with
+# and without U+FE0F), the combining keycap and the Arabic tatweel (a justification stretch, not a letter).
+_INVISIBLE = r"[\p{Cf}\x{FE00}-\x{FE0F}\x{E0100}-\x{E01EF}\x{20E3}\x{0640}]+"
 # Only what must change matches (a single space between words does not), which keeps Latin text fast.
 _PUNCT_OR_SPACE = r"\s*[\p{P}\p{S}\p{Cc}][\p{P}\p{S}\p{Cc}\s]*|\s{2,}|[^\S ]"
 
 
 def _punct(expr: pl.Expr) -> pl.Expr:
-    return expr.str.replace_all(r"\p{Cf}+", "").str.replace_all(_PUNCT_OR_SPACE, " ")
+    return expr.str.replace_all(_INVISIBLE, "").str.replace_all(_PUNCT_OR_SPACE, " ")
 
 
 def normalize_series(texts: pl.Series) -> pl.Series:

@@ -4,7 +4,8 @@ Statistics (each with a seeded percentile bootstrap confidence interval, resampl
 
 - pairwise **weighted Cohen's kappa** (quadratic weights over the six scores 0-5): statsmodels'
   ``cohens_kappa`` on the 6x6 contingency table (the same value as scikit-learn's
-  ``cohen_kappa_score(weights="quadratic")``, at a twentieth of the cost, which matters inside a bootstrap);
+  ``cohen_kappa_score(weights="quadratic", labels=range(6))``, at a twentieth of the cost, which matters inside a
+  bootstrap);
 - pairwise **Spearman** rank correlation (``scipy.stats.spearmanr``) and exact agreement (share of equal scores);
 - multi-judge **Fleiss' kappa** (``statsmodels.stats.inter_rater``; documents every judge scored) and
   **Krippendorff's alpha**, ordinal (``krippendorff``; uses every document at least two judges scored);

@@ -38,7 +38,8 @@ from curate.judges.parse import ScoreParseError, parse_score
 log = logging.getLogger(__name__)
 
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
-RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+# Every 5xx but "not implemented" and "version not supported" (proxies answer 520-529 for overloaded upstreams).
+RETRY_STATUSES = frozenset({408, 409, 425, 429, *range(500, 600)}) - {501, 505}
 SCORE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {

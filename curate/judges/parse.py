@@ -7,7 +7,8 @@ or prose such as "Score: 4/5". Parsing goes from strict to loose and stops at th
 1. the whole answer (reasoning blocks such as ``<think>...</think>`` removed) as a JSON object with ``score``;
 2. any ``{...}`` object inside the answer, last first (models explain, then conclude);
 3. a ``"score": N`` pair even when the JSON around it is broken;
-4. a labelled score in prose ("score: 4", "4/5", "4 out of 5", and the ko/ja/zh/es words for score);
+4. a labelled score in prose ("score: 4", "4/5", "4 out of 5", "5점 만점에 4점", and the ko/ja/zh/es words for
+   score), the one that comes last when there are several (models weigh options, then conclude);
 5. an answer that is only a number.
 
 A score outside 0-5 is an error, not clipped: it means the model ignored the rubric.
@@ -23,12 +24,16 @@ from typing import Any
 MIN_SCORE = 0.0
 MAX_SCORE = 5.0
 
-_THINK = re.compile(r"<(think|thinking|reasoning)>.*?</\1>", re.DOTALL | re.IGNORECASE)
-_NUMBER = r"([+-]?\d+(?:\.\d+)?)"
+# A reasoning block, closed or cut off by the token limit (then everything after it is reasoning).
+_THINK = re.compile(r"<(think|thinking|reasoning)>.*?(?:</\1>|\Z)", re.DOTALL | re.IGNORECASE)
+_NUMBER = r"([+-]?\d+(?:[.,]\d+)?)"  # a decimal comma too ("3,5" in es)
 _SCORE_KEY = re.compile(r"[\"']?score[\"']?\s*[:=]\s*[\"']?" + _NUMBER, re.IGNORECASE)
-_WORDS = r"(?:educational\s+)?(?:score|rating|grade|points?|점수|평점|点数|スコア|評価|评分|得分|分数|puntuaci[oó]n|puntaje|nota)"
-_LABELLED = re.compile(_WORDS + r"\s*(?:is|of|=|:|：|-|は|为|為|es|de)?\s*\**\s*" + _NUMBER, re.IGNORECASE)
-_OUT_OF = re.compile(_NUMBER + r"\s*(?:/|out of|de|점 만점에|点満点中)\s*5\b", re.IGNORECASE)
+# Words that label the score itself; generic ones ("grade 2 pupils", "key points 1)") are left out.
+_WORDS = r"(?:educational\s+)?(?:score|rating|점수|평점|点数|スコア|評価|评分|得分|分数|puntuaci[oó]n|puntaje)"
+# No "of": "a score of 5 would need ..." weighs a hypothetical, it is not the verdict.
+_LABELLED = re.compile(_WORDS + r"\s*(?:is|=|:|：|-|は|为|為|es)?\s*\**\s*" + _NUMBER, re.IGNORECASE)
+_OUT_OF = re.compile(_NUMBER + r"\s*(?:/|out of|de)\s*5\b", re.IGNORECASE)
+_FULL_MARKS = re.compile(r"5\s*(?:점\s*만점에|点満点中|分满分中?)\s*" + _NUMBER)  # 5점 만점에 4점, 5点満点中4点
 _ONLY_NUMBER = re.compile(r"^\s*\**\s*" + _NUMBER + r"\s*\**\s*\.?\s*$")
 
 
@@ -37,8 +42,10 @@ class ScoreParseError(ValueError):
 
 
 def _check(value: Any) -> float:
+    if isinstance(value, bool):  # JSON true is not a score of 1
+        raise ScoreParseError(f"score is not a number: {value!r}")
     try:
-        score = float(value)
+        score = float(value.replace(",", ".") if isinstance(value, str) else value)
     except (TypeError, ValueError) as exc:
         raise ScoreParseError(f"score is not a number: {value!r}") from exc
     if math.isnan(score) or not MIN_SCORE <= score <= MAX_SCORE:
@@ -93,10 +100,10 @@ def parse_score(answer: str | None) -> float:
         score = _from_json(candidate)
         if score is not None:
             return score
-    for pattern in (_SCORE_KEY, _LABELLED, _OUT_OF):
-        matches = pattern.findall(text)
-        if matches:
-            return _check(matches[-1])
+    found = [(m.end(), m.group(1)) for pattern in (_SCORE_KEY, _LABELLED, _OUT_OF, _FULL_MARKS)
+             for m in pattern.finditer(text)]
+    if found:
+        return _check(max(found)[1])
     match = _ONLY_NUMBER.match(text)
     if match:
         return _check(match.group(1))

@@ -82,8 +82,8 @@ def stratified_sample(docs: Iterable[Document], n: int, seed: int = 0,
     reservoirs: dict[str, list[tuple[int, Document]]] = {}
     seen: dict[str, int] = {}
     for index, doc in enumerate(docs):
-        lang = doc.lang or "und"
-        if wanted is not None and base_language(lang) not in wanted:
+        lang = base_language(doc.lang) or "und"  # one stratum per language: ko and kor_Hang are the same
+        if wanted is not None and lang not in wanted:
             continue
         count = seen.get(lang, 0) + 1
         seen[lang] = count
