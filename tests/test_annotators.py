@@ -538,3 +538,23 @@ def test_labels_without_doc_ids_stay_separate_documents(tmp_path: Path) -> None:
     labels = read_labels(path)
     assert labels.texts == ["text 0", "text 1", "text 2", "text 3"]
     assert list(next(iter(labels.targets.values()))) == [0.0, 2.0, 2.0, 3.0]  # text 1: mean of 1 and 3
+
+
+def test_naming_the_paired_backbone_keeps_its_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    import curate.annotators.embedders as embedders
+    from curate.annotators import load_annotator
+    from curate.annotators.heads import make_head
+
+    torch.save({"state_dict": make_head(768, 8).state_dict()}, tmp_path / "edu-head.ckpt")
+    seen: dict = {}
+
+    def fake(spec: dict, device: str = "auto", **kw: object) -> None:
+        seen["spec"] = spec
+        raise RuntimeError("stop before loading a model")
+
+    monkeypatch.setattr(embedders, "make_embedder", fake)
+    with pytest.raises(RuntimeError, match="stop"):
+        load_annotator(tmp_path / "edu-head.ckpt", "cpu", backbone="Snowflake/snowflake-arctic-embed-m-v2.0")
+    assert seen["spec"]["pooling"] == "cls" and seen["spec"]["max_tokens"] == 8192

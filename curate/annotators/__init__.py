@@ -98,7 +98,7 @@ def load_annotator(spec: str | Path, device: str = "auto", *, backbone: str | No
         else:
             raise CurateError(f"{spec}: not an annotator folder (no {CONFIG_FILE}), .ckpt head or hub:REPO")
     bb = config["backbone"]
-    if backbone is not None:
+    if backbone is not None and backbone != bb.get("name"):  # naming the paired backbone keeps its pooling etc.
         from curate.annotators.embedders import backbone_spec
 
         bb = backbone_spec(backbone)
