@@ -195,3 +195,18 @@ def test_cli_agree_table_json_and_heatmap(cli, tmp_path: Path) -> None:
     assert table.code == 0 and "Fleiss" in table.out and "a / b" in table.out
     bad = cli("judges", "agree", tmp_path / "missing.parquet")
     assert bad.code == 1 and "no such file" in bad.err
+
+
+def test_a_failure_retried_in_a_later_labels_file_is_not_counted(tmp_path) -> None:
+    import polars as pl
+
+    from curate.judges.agree import AgreeOptions, agreement_report, load_ratings
+
+    pl.DataFrame({"doc_id": ["d1", "d2", "d3", "d4"] * 2, "judge": ["A"] * 4 + ["B"] * 4,
+                  "score": [1.0, 2, 3, 4, 1, 2, None, 4], "lang": ["ko"] * 8}).write_parquet(tmp_path / "run1.parquet")
+    pl.DataFrame({"doc_id": ["d3"], "judge": ["B"], "score": [3.0], "lang": ["ko"]}).write_parquet(tmp_path / "run2.parquet")
+    report = agreement_report(load_ratings([tmp_path / "run1.parquet", tmp_path / "run2.parquet"]), AgreeOptions(n_boot=20))
+    assert report["failed"] == {"A": 0, "B": 0}
+    assert report["scopes"]["overall"]["pairs"][0]["n"] == 4
+    only_first = agreement_report(load_ratings([tmp_path / "run1.parquet"]), AgreeOptions(n_boot=20))
+    assert only_first["failed"] == {"A": 0, "B": 1}

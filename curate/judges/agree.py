@@ -225,10 +225,12 @@ def load_ratings(paths: Sequence[str | Path], gold: str | Path | None = None) ->
     labels = pl.concat(frames)
     if labels.is_empty():
         raise CurateError("no labels to compare")
-    fails = (labels.filter(pl.col("score").is_null() | pl.col("score").is_nan())
+    scored = labels.filter(pl.col("score").is_not_null() & pl.col("score").is_not_nan())
+    # A failure counts once per (document, judge), and not at all when another labels file has that score.
+    fails = (labels.filter(pl.col("score").is_null() | pl.col("score").is_nan()).select("doc_id", "judge").unique()
+             .join(scored.select("doc_id", "judge").unique(), on=["doc_id", "judge"], how="anti")
              .group_by(["doc_id", "judge"]).len()
              .pivot(on="judge", index="doc_id", values="len"))
-    scored = labels.filter(pl.col("score").is_not_null() & pl.col("score").is_not_nan())
     judges = sorted(labels.get_column("judge").unique().to_list())
     langs = (labels.group_by("doc_id", maintain_order=True)
              .agg(pl.col("lang").drop_nulls().first().fill_null("und")))
