@@ -8,6 +8,12 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from curate.errors import CurateError
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 @contextmanager
@@ -38,3 +44,24 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def read_table(path: str | Path, what: str = "table") -> pl.DataFrame:
+    """A small table (labels, gold scores): ``.parquet``, ``.csv``, or JSON Lines (``.jsonl``, ``.json``,
+    ``.jsonl.gz``). A missing or unreadable file is one clear error naming it and ``what`` it should hold."""
+    import polars as pl
+
+    path = Path(path)
+    if not path.is_file():
+        raise CurateError(f"{path}: no such file (expected {what})")
+    name = path.name.lower()
+    try:
+        if name.endswith(".parquet"):
+            return pl.read_parquet(path)
+        if name.endswith(".csv"):
+            return pl.read_csv(path, infer_schema_length=10_000)
+        if name.endswith((".jsonl", ".json", ".jsonl.gz")):
+            return pl.read_ndjson(path)
+    except Exception as exc:
+        raise CurateError(f"{path}: cannot read the {what} ({type(exc).__name__}: {exc})") from exc
+    raise CurateError(f"{path}: a {what} file must be .parquet, .csv or .jsonl")

@@ -9,6 +9,7 @@ fastText predicts one line at a time, so newlines are folded into spaces; labels
 from __future__ import annotations
 
 import os
+import re
 import threading
 from functools import cache
 from importlib import resources
@@ -20,6 +21,20 @@ from curate.errors import CurateError
 # fastText's score for very long inputs barely moves past a few thousand characters; cap the work.
 MAX_CHARS = 4000
 UNKNOWN = "und"
+
+
+# Three-letter codes as FineWeb-2-style corpora label documents (``kor_Hang``), for the languages curate ships
+# localized rubrics for; other codes keep their primary subtag.
+ISO639_3 = {"eng": "en", "kor": "ko", "jpn": "ja", "zho": "zh", "cmn": "zh", "spa": "es"}
+
+
+def base_language(code: str | None) -> str | None:
+    """One spelling per language: ``zh-Hant`` / ``pt_BR`` / `` KO `` / ``kor_Hang`` -> ``zh`` / ``pt`` / ``ko`` /
+    ``ko``; blank or None -> None. Thresholds, sampling strata and rubric files are all per base language."""
+    if code is None:
+        return None
+    base = re.split(r"[-_]", str(code).strip(), maxsplit=1)[0].lower()
+    return ISO639_3.get(base, base) or None
 
 
 def default_model_path() -> Path:

@@ -330,10 +330,15 @@ def test_shard_bytes_do_not_depend_on_how_rows_are_batched(tmp_path: Path) -> No
 
 
 def test_language_codes_are_normalised() -> None:
-    from curate.filtering.langs import normalize_lang
+    import polars as pl
 
-    assert [normalize_lang(c) for c in ["ko-KR", "zh_Hant", " JA ", "", None, "und"]] == \
-        ["ko", "zh", "ja", None, None, "und"]
+    from curate.filtering.langs import base_language_expr
+    from curate.langid import base_language
+
+    codes = ["ko-KR", "zh_Hant", " JA ", "", None, "und", "kor_Hang"]
+    expected = ["ko", "zh", "ja", None, None, "und", "ko"]
+    assert [base_language(c) for c in codes] == expected
+    assert pl.DataFrame({"c": codes}).select(base_language_expr("c"))["c"].to_list() == expected
 
 
 def test_all_heads_can_be_limited_to_some_heads(tmp_path: Path, corpus: Path, scores: Path, cli) -> None:

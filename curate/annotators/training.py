@@ -35,6 +35,7 @@ from curate.annotators.heads import (
     train_head,
 )
 from curate.errors import CurateError
+from curate.files import read_table
 
 log = logging.getLogger(__name__)
 
@@ -54,22 +55,6 @@ class LabelSet:
     source: dict[str, Any]
 
 
-def _read_table(path: Path) -> Any:
-    import polars as pl
-
-    name = path.name.lower()
-    try:
-        if name.endswith(".parquet"):
-            return pl.read_parquet(path)
-        if name.endswith((".jsonl", ".json", ".jsonl.gz")):
-            return pl.read_ndjson(path)
-        if name.endswith(".csv"):
-            return pl.read_csv(path)
-    except Exception as exc:
-        raise CurateError(f"{path}: cannot read labels ({type(exc).__name__}: {exc})") from exc
-    raise CurateError(f"{path}: labels must be .parquet, .jsonl or .csv")
-
-
 def read_labels(path: Path, text_field: str = "text", score_field: str = "score") -> LabelSet:
     """Read a labels file into distinct documents and per-judge targets (plus an ensemble target)."""
     import polars as pl
@@ -77,7 +62,7 @@ def read_labels(path: Path, text_field: str = "text", score_field: str = "score"
     path = Path(path)
     if not path.is_file():
         raise CurateError(f"{path}: no such labels file")
-    df = _read_table(path)
+    df = read_table(path, "labels")
     missing = [c for c in (text_field, score_field) if c not in df.columns]
     if missing:
         raise CurateError(f"{path}: labels need columns {text_field!r} and {score_field!r}; missing {missing} "

@@ -2,7 +2,7 @@
 
 The pieces are small modules so each rule can be read and tested on its own:
 
-- `curate.filtering.langs`: language codes (normalising, the unknown bucket);
+- `curate.filtering.langs`: language codes as a polars expression, and the unknown bucket;
 - `curate.filtering.scores`: reading and checking a scores parquet from ``curate annotate``;
 - `curate.filtering.contaminated`: the document ids to drop for decontamination;
 - `curate.filtering.rules`: thresholds (top x% per language, absolute, all heads) and the keep decision;

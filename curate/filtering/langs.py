@@ -8,17 +8,15 @@ codes are reduced to their primary subtag, lower-cased, before grouping. Documen
 
 from __future__ import annotations
 
-import re
+import polars as pl
 
-UNKNOWN = "und"
-_SPLIT = re.compile(r"[-_]")
+from curate.langid import ISO639_3, UNKNOWN
+
+__all__ = ["UNKNOWN", "base_language_expr"]
 
 
-def normalize_lang(code: str | None) -> str | None:
-    """``ko-KR`` -> ``ko``; ``zh_Hant`` -> ``zh``; blank or None -> None (the caller decides what unknown means)."""
-    if code is None:
-        return None
-    text = str(code).strip()
-    if not text:
-        return None
-    return _SPLIT.split(text, maxsplit=1)[0].lower() or None
+def base_language_expr(column: str) -> pl.Expr:
+    """`curate.langid.base_language` as a polars expression: ``ko-KR``/``kor_Hang`` -> ``ko``, blank -> null."""
+    text = pl.col(column).str.strip_chars()
+    base = text.str.replace(r"[-_].*$", "").str.to_lowercase()
+    return pl.when(text.str.len_chars() > 0).then(base.replace(ISO639_3))

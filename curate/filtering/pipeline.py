@@ -11,7 +11,7 @@ local and the Ray engine cannot drift apart):
 5. card and manifest; then, and only then, everything is moved from the staging directory into ``out``.
 
 A document's language is the first of: the scores file's ``lang``, the corpus's language field, fastText
-language id on its text; codes are reduced to their primary subtag (`curate.filtering.langs`), and a document
+language id on its text; codes are reduced to one spelling per language (`curate.langid.base_language`), and a document
 with none of these is ``und``. Duplicate corpus ids keep their first occurrence.
 """
 
@@ -31,7 +31,7 @@ import pyarrow as pa
 from curate.errors import CurateError
 from curate.filtering import card
 from curate.filtering.contaminated import read_contaminated_ids
-from curate.filtering.langs import UNKNOWN, normalize_lang
+from curate.filtering.langs import UNKNOWN, base_language_expr
 from curate.filtering.rules import Rule, compute_thresholds, keep_mask
 from curate.filtering.scores import Scores, read_scores
 from curate.filtering.shards import ShardWriter
@@ -43,6 +43,7 @@ from curate.filtering.sources import (
     output_schema,
     scan_source,
 )
+from curate.langid import base_language
 from curate.progress import track
 
 log = logging.getLogger(__name__)
@@ -124,12 +125,6 @@ class Messages:
             self.handler(f"more than {MAX_MESSAGES} messages; the rest are counted in the manifest")
 
 
-def _norm(column: str) -> pl.Expr:
-    """Primary subtag, lower case; blank -> null (see `curate.filtering.langs.normalize_lang`)."""
-    text = pl.col(column).str.strip_chars()
-    return pl.when(text.str.len_chars() > 0).then(text.str.replace(r"[-_].*$", "").str.to_lowercase())
-
-
 def _examples(ids: pl.Series, n: int = 3) -> str:
     return ", ".join(repr(x) for x in ids.head(n).to_list())
 
@@ -159,9 +154,9 @@ def decide(docs: pl.DataFrame, scores: Scores, rule: Rule, columns: list[str], l
     frame = scores.frame.rename({"lang": "score_lang"}).with_columns(pl.lit(True).alias("scored"))
     j = docs.with_columns(pl.col("id").is_first_distinct().alias("first")).join(
         frame, left_on="id", right_on="doc_id", how="left", maintain_order="left")
-    wanted = sorted({lang for lang in (normalize_lang(x) for x in langs or []) if lang})
+    wanted = sorted({lang for lang in (base_language(x) for x in langs or []) if lang})
     j = j.with_columns(
-        pl.coalesce(_norm("score_lang"), _norm("corpus_lang"), _norm("detected_lang"), pl.lit(UNKNOWN)).alias("lang"),
+        pl.coalesce(base_language_expr("score_lang"), base_language_expr("corpus_lang"), base_language_expr("detected_lang"), pl.lit(UNKNOWN)).alias("lang"),
         pl.col("scored").fill_null(False),
     )
     j = j.with_columns(
@@ -328,7 +323,7 @@ def _counts(j: pl.DataFrame, docs: pl.DataFrame, scores: Scores, contaminated: p
 
 def _check_languages(languages: dict[str, dict[str, Any]], options: FilterOptions, messages: Messages) -> None:
     for code in options.langs or []:
-        norm = normalize_lang(code)
+        norm = base_language(code)
         if norm and norm not in languages:
             messages(f"--lang {code}: no documents in this language")
     known = _lid_labels(options.lid_model)

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from curate.errors import CurateError
+from curate.files import read_table
 
 N_CATEGORIES = 6  # scores 0..5
 OVERALL = "overall"
@@ -189,32 +190,13 @@ class Ratings:
         return {j: int(c) for j, c in zip(self.judges, counts, strict=True)}
 
 
-def _read_table(path: str | Path) -> Any:
-    import polars as pl
-
-    path = Path(path)
-    if not path.is_file():
-        raise CurateError(f"{path}: no such file")
-    name = path.name
-    try:
-        if name.endswith(".parquet"):
-            return pl.read_parquet(path)
-        if name.endswith(".csv"):
-            return pl.read_csv(path, infer_schema_length=10_000)
-        if name.endswith((".jsonl", ".json")):
-            return pl.read_ndjson(path)
-    except Exception as exc:
-        raise CurateError(f"{path}: unreadable ({type(exc).__name__}: {exc})") from exc
-    raise CurateError(f"{path}: expected .parquet, .csv or .jsonl")
-
-
 def load_ratings(paths: Sequence[str | Path], gold: str | Path | None = None) -> Ratings:
     """Read one or more labels files (doc_id, judge, score[, lang]) and optional gold (doc_id, score)."""
     import polars as pl
 
     frames = []
     for path in paths:
-        df = _read_table(path)
+        df = read_table(path, "labels")
         missing = {"doc_id", "judge", "score"} - set(df.columns)
         if missing:
             raise CurateError(f"{path}: missing column(s) {', '.join(sorted(missing))} (is this a labels parquet?)")
@@ -249,7 +231,7 @@ def load_ratings(paths: Sequence[str | Path], gold: str | Path | None = None) ->
     doc_ids = table.get_column("doc_id").to_list()
     ratings = Ratings(doc_ids, table.get_column("lang").to_list(), judges, matrix, failures)
     if gold is not None:
-        g = _read_table(gold)
+        g = read_table(gold, "gold labels")
         if not {"doc_id", "score"} <= set(g.columns):
             raise CurateError(f"{gold}: gold labels need columns doc_id and score")
         g = (g.select(pl.col("doc_id").cast(pl.String), pl.col("score").cast(pl.Float64))

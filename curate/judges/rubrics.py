@@ -23,6 +23,7 @@ from pathlib import Path
 
 from curate import config
 from curate.errors import CurateError
+from curate.langid import base_language
 
 MARKER = "<<DOCUMENT>>"
 DEFAULT_LANGUAGE = "en"
@@ -32,18 +33,6 @@ class PromptLanguage(StrEnum):
     en = "en"
     native = "native"
 
-
-# Three-letter codes of the shipped localizations, as FineWeb-2-style corpora label documents (``kor_Hang``).
-_ISO639_3 = {"eng": "en", "kor": "ko", "jpn": "ja", "zho": "zh", "cmn": "zh", "spa": "es"}
-
-
-def base_language(code: str | None) -> str | None:
-    """``zh-Hant`` / ``pt_BR`` / ``KO`` / ``kor_Hang`` -> ``zh`` / ``pt`` / ``ko`` / ``ko``: rubric files are
-    named by base language."""
-    if not code:
-        return None
-    base = code.replace("_", "-").split("-")[0].lower()
-    return _ISO639_3.get(base, base) or None
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from curate.corpus import Document, iter_documents
-from curate.judges.rubrics import base_language
+from curate.langid import base_language
 from curate.progress import Tracker
 
 DETECT_BATCH = 512
