@@ -558,3 +558,21 @@ def test_naming_the_paired_backbone_keeps_its_spec(tmp_path: Path, monkeypatch: 
     with pytest.raises(RuntimeError, match="stop"):
         load_annotator(tmp_path / "edu-head.ckpt", "cpu", backbone="Snowflake/snowflake-arctic-embed-m-v2.0")
     assert seen["spec"]["pooling"] == "cls" and seen["spec"]["max_tokens"] == 8192
+
+
+def test_cli_passes_the_ray_address(tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    import curate.annotators.ray_engine as ray_engine
+
+    seen: dict = {}
+
+    def fake_annotate_ray(**kwargs: object) -> dict:
+        seen.update(kwargs)
+        return {"documents": 0}
+
+    monkeypatch.setattr(ray_engine, "annotate_ray", fake_annotate_ray)
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"id": "a", "text": "x"}\n', encoding="utf-8")
+    r = cli("annotate", "--input", corpus, "--annotator", tmp_path / "ann", "--out", tmp_path / "s.parquet",
+            "--engine", "ray", "--ray-address", "ray://head:10001", "--db", tmp_path / "db.duckdb")
+    assert r.code == 0, r.err
+    assert seen["address"] == "ray://head:10001" and seen["annotator"] == str(tmp_path / "ann")

@@ -122,6 +122,9 @@ def annotate(
     split: Annotated[str, typer.Option(help="Split of a Hub dataset.")] = "train",
     endpoint: EndpointOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
+    ray_address: Annotated[str | None, typer.Option("--ray-address", envvar="RAY_ADDRESS",
+                                                    help="With --engine ray: the cluster to join, e.g. "
+                                                         "ray://head:10001 (default: a local Ray).")] = None,
     db: DbOption = None,
 ) -> None:
     """Score every document of a corpus with an annotator's heads and write a scores parquet.
@@ -154,7 +157,7 @@ def annotate(
             raise
         result = annotate_ray(input=input, annotator=annotator, out=out, device=device.value,
                               batch_tokens=batch_tokens, text_field=text_field, id_field=id_field,
-                              lang_field=lang_field or None, backbone=backbone, split=split)
+                              lang_field=lang_field or None, backbone=backbone, split=split, address=ray_address)
         record(db, "annotate", [input], out, {"annotator": annotator, "engine": "ray", "device": device.value,
                                               "backbone": backbone})
         typer.echo(json.dumps(result, default=str) if as_json else f"scores written to {out}")
