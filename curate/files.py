@@ -37,6 +37,19 @@ def write_text_atomic(path: Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def fingerprint(location: str | Path) -> list[list[str | int]]:
+    """(name, size, mtime) of every file at a local path, sorted (nothing for a Hub id or a missing path).
+
+    Resumable runs key their saved progress on it: a file changed in place changes the fingerprint.
+    """
+    path = Path(location)
+    if not path.exists():
+        return []
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    return [[f.relative_to(path).as_posix() if path.is_dir() else f.name, f.stat().st_size, f.stat().st_mtime_ns]
+            for f in files]
+
+
 def sha256_file(path: Path) -> str:
     """Hex SHA-256 of a file, read in 1 MB chunks (shards can be large)."""
     digest = hashlib.sha256()

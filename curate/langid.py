@@ -58,6 +58,12 @@ def _load(path: str) -> Any:
         return fasttext.load_model(path)
 
 
+def known_languages(model_path: str | Path | None = None) -> set[str]:
+    """The language codes the model can answer with."""
+    model = _load(str(model_path or default_model_path()))
+    return {label.removeprefix("__label__") for label in model.get_labels()}
+
+
 def _clean(text: str) -> str:
     return " ".join(text[:MAX_CHARS].split())
 

@@ -17,11 +17,14 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 log = logging.getLogger("curate")
 
@@ -64,14 +67,30 @@ class Tracker:
         log.info("%s: %.0f%s %s (%.1f %s/s)", self.description, self.done, of, self.unit, self.rate, self.unit)
 
 
+class _RateColumn(ProgressColumn):
+    """Items per second since the start (rich's own speed column is for bytes)."""
+
+    def __init__(self, unit: str) -> None:
+        super().__init__()
+        self.unit = unit
+
+    def render(self, task: Task) -> Text:
+        elapsed = task.elapsed or 0.0
+        rate = task.completed / elapsed if elapsed > 0 else 0.0
+        return Text(f"{rate:,.1f} {self.unit}/s", style="progress.data.speed")
+
+
 @contextmanager
 def track(description: str, total: float | None = None, unit: str = "items",
-          console: Console | None = None) -> Iterator[Tracker]:
-    """A progress context: a rich bar when stderr is a terminal, periodic log lines when it is not."""
+          console: Console | None = None, show_rate: bool = False) -> Iterator[Tracker]:
+    """A progress context: a rich bar when stderr is a terminal, periodic log lines when it is not (those
+    always carry the rate; ``show_rate`` adds it to the bar)."""
     console = console or Console(stderr=True)
     if console.is_terminal and not console.is_dumb_terminal:
         columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TaskProgressColumn(), TimeElapsedColumn(), TimeRemainingColumn()]
+        if show_rate:
+            columns.append(_RateColumn(unit))
         with Progress(*columns, console=console, transient=False) as progress:
             task = progress.add_task(description, total=total)
             yield Tracker(progress, task, description, total, unit)

@@ -20,8 +20,7 @@ from typing import Any
 import polars as pl
 
 from analyses.contamination.index import Settings
-from curate.corpus import expand_source
-from curate.files import write_text_atomic
+from curate.files import fingerprint, write_text_atomic
 
 Record = tuple[int, str, int, int, bool]  # item index, document id, matched n-grams, longest chars, exact
 _SCHEMA = {"item": pl.Int64, "doc_id": pl.String, "matched": pl.Int64, "longest": pl.Int64, "exact": pl.Boolean}
@@ -33,11 +32,7 @@ def run_key(rows: list[tuple[str, str, str]], corpora: list[tuple[str, str]], se
     for bench, item_id, text in rows:
         digest.update(f"{bench}\0{item_id}\0{text}\0".encode("utf-8", "surrogatepass"))
     for name, location in corpora:
-        digest.update(f"{name}\0{location}\0".encode())
-        files = expand_source(location)
-        for f in files if isinstance(files, list) else []:
-            stat = f.stat()
-            digest.update(f"{f}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+        digest.update(json.dumps([name, location, fingerprint(location)]).encode())
     return digest.hexdigest()
 
 

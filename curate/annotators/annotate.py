@@ -23,8 +23,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
@@ -36,8 +34,8 @@ import pyarrow as pa
 
 from curate.corpus import Document, batched, expand_source, iter_documents
 from curate.errors import CurateError
-from curate.files import atomic_path, write_text_atomic
-from curate.progress import Tracker, track
+from curate.files import atomic_path, fingerprint, write_text_atomic
+from curate.progress import track
 
 log = logging.getLogger(__name__)
 
@@ -113,13 +111,6 @@ def score_rows(annotator: Any, ids: list[str], texts: list[str], langs: list[str
     return pa.table(columns)
 
 
-def _show_rate(tracker: Tracker, description: str) -> None:
-    """Put docs/s in the bar's label (the plain-log fallback already prints a rate)."""
-    progress, task = getattr(tracker, "_progress", None), getattr(tracker, "_task", None)
-    if progress is not None and task is not None:
-        progress.update(task, description=f"{description} [{tracker.rate:,.1f} docs/s]")
-
-
 COUNT_LINES_UP_TO = 1 << 30  # count JSONL/CSV lines for the progress total only below 1 GB in all
 
 
@@ -148,22 +139,12 @@ def estimate_total(input: str | Path) -> int | None:
     return total
 
 
-def _fingerprint(location: str | Path) -> list[list[Any]]:
-    """(file, size, mtime) of every file below a local path (none for Hub ids): a changed file changes it."""
-    path = Path(location)
-    if not path.exists():
-        return []
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    return [[str(f.relative_to(path)) if path.is_dir() else f.name, f.stat().st_size, f.stat().st_mtime_ns]
-            for f in files]
-
-
 def _manifest(input: str | Path, annotator: str, settings: dict[str, Any]) -> dict[str, Any]:
     """What decides a run's shards: a work folder made under another manifest is not resumed."""
     path = Path(input)
     source = str(path.resolve()) if path.exists() else str(input)
-    return {"input": source, "annotator": str(annotator), "input_files": _fingerprint(input),
-            "annotator_files": _fingerprint(annotator), **settings}
+    return {"input": source, "annotator": str(annotator), "input_files": fingerprint(input),
+            "annotator_files": fingerprint(annotator), **settings}
 
 
 def _remove_work(work: Path) -> None:
@@ -197,26 +178,21 @@ def _combine(shards: list[Path], out: Path) -> int:
     """Concatenate the shard files into ``out`` atomically; returns the row count."""
     import pyarrow.parquet as pq
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
     rows = 0
-    try:
-        writer = None
-        for shard in shards:
-            table = pq.read_table(shard)
-            if writer is None:
-                writer = pq.ParquetWriter(tmp, table.schema)
-            elif table.schema != writer.schema:
-                raise CurateError(f"{shard}: schema differs from the first shard's; rerun with --restart")
-            writer.write_table(table)
-            rows += table.num_rows
-        if writer is not None:
-            writer.close()
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    writer = None
+    with atomic_path(out) as tmp:
+        try:
+            for shard in shards:
+                table = pq.read_table(shard)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                elif table.schema != writer.schema:
+                    raise CurateError(f"{shard}: schema differs from the first shard's; rerun with --restart")
+                writer.write_table(table)
+                rows += table.num_rows
+        finally:
+            if writer is not None:
+                writer.close()
     return rows
 
 
@@ -259,7 +235,7 @@ def annotate_corpus(input: str | Path, annotator: str | Path | Any, out: str | P
     started = time.monotonic()
     scoring = 0.0  # seconds spent embedding and scoring, without model loading and I/O
     try:
-        with track("annotate", total=estimate_total(input), unit="docs") as tracker:
+        with track("annotate", total=estimate_total(input), unit="docs", show_rate=True) as tracker:
             for k, shard_docs in enumerate(batched(docs, shard_size)):
                 path = work / f"shard-{k:06d}.parquet"
                 shard_paths.append(path)
@@ -277,7 +253,6 @@ def annotate_corpus(input: str | Path, annotator: str | Path | Any, out: str | P
                     scoring += time.monotonic() - t0
                     summary.scored_now += len(chunk)
                     tracker.advance(len(chunk))
-                    _show_rate(tracker, "annotate")
                 provenance = {"curate.annotator": json.dumps(ann.describe(), ensure_ascii=False),
                               "curate.input": manifest["input"], "curate.annotator_spec": manifest["annotator"]}
                 _atomic_write_table(pa.concat_tables(tables).replace_schema_metadata(provenance), path)

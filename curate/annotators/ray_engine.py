@@ -18,7 +18,6 @@ already initialised in the process (a notebook, a test) is used as it is.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.errors import CurateError
+from curate.files import atomic_path
 
 AnnotatorFactory = Callable[[str, str], Any]  # (spec, device) -> object with head_names and score_texts
 
@@ -204,8 +204,6 @@ def annotate_ray(
     inputs = [str(x) for x in input] if isinstance(input, (list, tuple)) else [str(input)]
     sources = list_sources(inputs)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     warn = on_message or (lambda m: None)
     n_docs = n_messages = 0
     described: str | None = None
@@ -229,36 +227,33 @@ def annotate_ray(
                                                    "load_kwargs": {"backbone": backbone,
                                                                    "batch_tokens": batch_tokens}},
                             **resources)
-        try:
-            with track(f"annotate (ray, {size} {actor_device} actors)", unit="docs") as tracker:
-                for block in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
-                    is_doc = block.column("doc_id").is_valid()
-                    for line in block.filter(pc.invert(is_doc)).column("message").to_pylist():
-                        if line.startswith(DESCRIBE):
-                            described = described or line[len(DESCRIBE):]
-                            continue
-                        n_messages += 1
-                        warn(line)
-                    table = block.filter(is_doc).drop_columns(["message"])
-                    if writer is None:
-                        heads = [c.removeprefix("score_") for c in table.column_names if c.startswith("score_")]
-                        meta = {"curate.annotator": described or "{}", "curate.annotator_spec": str(spec),
-                                "curate.input": str(Path(inputs[0]).resolve()) if len(inputs) == 1
-                                and Path(inputs[0]).exists() else json.dumps(inputs)}
-                        writer = pq.ParquetWriter(tmp, scores_schema(heads).with_metadata(meta))
-                    table = table.cast(scores_schema(heads or []))
-                    if table.num_rows:
-                        writer.write_table(table)
-                        n_docs += table.num_rows
-                        tracker.advance(table.num_rows)
-            if writer is None:
-                raise CurateError(f"no documents to annotate in {', '.join(inputs)}")
-            writer.close()
-            writer = None
-            os.replace(tmp, out)
-        finally:
-            if writer is not None:
-                writer.close()
-            tmp.unlink(missing_ok=True)
+        with atomic_path(out) as tmp:
+            try:
+                with track(f"annotate (ray, {size} {actor_device} actors)", unit="docs") as tracker:
+                    for block in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+                        is_doc = block.column("doc_id").is_valid()
+                        for line in block.filter(pc.invert(is_doc)).column("message").to_pylist():
+                            if line.startswith(DESCRIBE):
+                                described = described or line[len(DESCRIBE):]
+                                continue
+                            n_messages += 1
+                            warn(line)
+                        table = block.filter(is_doc).drop_columns(["message"])
+                        if writer is None:
+                            heads = [c.removeprefix("score_") for c in table.column_names if c.startswith("score_")]
+                            meta = {"curate.annotator": described or "{}", "curate.annotator_spec": str(spec),
+                                    "curate.input": str(Path(inputs[0]).resolve()) if len(inputs) == 1
+                                    and Path(inputs[0]).exists() else json.dumps(inputs)}
+                            writer = pq.ParquetWriter(tmp, scores_schema(heads).with_metadata(meta))
+                        table = table.cast(scores_schema(heads or []))
+                        if table.num_rows:
+                            writer.write_table(table)
+                            n_docs += table.num_rows
+                            tracker.advance(table.num_rows)
+                if writer is None:
+                    raise CurateError(f"no documents to annotate in {', '.join(inputs)}")
+            finally:
+                if writer is not None:
+                    writer.close()
     return {"out": str(out), "documents": n_docs, "messages": n_messages, "heads": heads, "actors": size,
             "device": actor_device}

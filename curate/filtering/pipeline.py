@@ -140,10 +140,9 @@ def _existing_output(out: Path) -> list[Path]:
 def _lid_labels(lid_model: Path | None) -> set[str] | None:
     """The languages the language-ID model knows, to flag codes nobody will recognise."""
     try:
-        from curate.langid import _load, default_model_path
+        from curate.langid import known_languages
 
-        model = _load(str(lid_model or default_model_path()))
-        return {label.removeprefix("__label__") for label in model.get_labels()}
+        return known_languages(lid_model)
     except Exception:  # no model, or a model without labels: skip the check, it is advisory only
         return None
 
