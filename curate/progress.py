@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
@@ -110,6 +110,28 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     @stream.setter
     def stream(self, value: TextIO) -> None:
         pass
+
+
+class Messages:
+    """Bad-input lines of a run: the first ``limit`` go to ``handler`` as they come (and are kept in ``lines``),
+    the rest are only counted, with one line saying so, so a corpus full of broken records cannot flood the
+    terminal."""
+
+    def __init__(self, handler: Callable[[str], None] | None = None, *, limit: int = 20,
+                 rest: str = "the rest are counted in the summary") -> None:
+        self.handler = handler or log.warning
+        self.limit = limit
+        self.rest = rest
+        self.lines: list[str] = []
+        self.count = 0
+
+    def __call__(self, message: str) -> None:
+        self.count += 1
+        if self.count <= self.limit:
+            self.lines.append(message)
+            self.handler(message)
+        elif self.count == self.limit + 1:
+            self.handler(f"more than {self.limit} messages; {self.rest}")
 
 
 def setup_logging(debug: bool = False) -> None:

@@ -74,7 +74,7 @@ def contamination(
     from analyses.contamination.mentions import find_mentions
     from curate import config
     from curate.errors import CurateError
-    from curate.progress import setup_logging, track
+    from curate.progress import Messages, setup_logging, track
     from curate.store import Store
 
     setup_logging(state.debug)
@@ -85,15 +85,7 @@ def contamination(
     benches = [Source.parse(b, text_field=benchmark_text_field or text_field, id_field=benchmark_id_field or id_field,
                             split=benchmark_split) for b in benchmark]
     corpora = [Source.parse(c, text_field=text_field, id_field=id_field, split=split) for c in corpus]
-    n_errors = 0
-
-    def on_error(message: str) -> None:
-        nonlocal n_errors
-        n_errors += 1
-        if n_errors <= MAX_ERROR_LINES:
-            log.warning("skipped: %s", message)
-        elif n_errors == MAX_ERROR_LINES + 1:
-            log.warning("more skipped records; the count is in the summary")
+    on_error = Messages(lambda message: log.warning("skipped: %s", message), limit=MAX_ERROR_LINES)
 
     store_path = config.db_path(db)
     with track("scanning corpora", unit="docs") as tracker:

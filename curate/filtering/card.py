@@ -22,10 +22,11 @@ from curate.filtering.langs import UNKNOWN
 if TYPE_CHECKING:
     import polars as pl
 
-    from curate.filtering.pipeline import FilterOptions, Messages
+    from curate.filtering.pipeline import FilterOptions
     from curate.filtering.rules import Rule
     from curate.filtering.scores import Scores
     from curate.filtering.shards import Shard
+    from curate.progress import Messages
 
 
 def _version() -> str:

@@ -44,7 +44,7 @@ from curate.filtering.sources import (
     scan_source,
 )
 from curate.langid import base_language
-from curate.progress import track
+from curate.progress import Messages, track
 
 log = logging.getLogger(__name__)
 
@@ -106,23 +106,6 @@ class LocalEngine:
         for index, source in enumerate(sources):
             if index in kept:
                 yield from export_source(source, spec, kept[index], score_columns, batch_size)
-
-
-class Messages:
-    """Bad-input lines: the first few go to the handler as they come, the rest are only counted."""
-
-    def __init__(self, handler: Callable[[str], None] | None) -> None:
-        self.handler = handler or log.warning
-        self.lines: list[str] = []
-        self.count = 0
-
-    def __call__(self, message: str) -> None:
-        self.count += 1
-        if self.count <= MAX_MESSAGES:
-            self.lines.append(message)
-            self.handler(message)
-        elif self.count == MAX_MESSAGES + 1:
-            self.handler(f"more than {MAX_MESSAGES} messages; the rest are counted in the manifest")
 
 
 def _examples(ids: pl.Series, n: int = 3) -> str:
@@ -222,7 +205,7 @@ def run_filter(options: FilterOptions, engine: Engine | None = None,
     if existing and not options.overwrite:
         raise CurateError(f"{options.out} already holds a filtered dataset ({existing[0].name}); "
                           "pass --overwrite to replace it or choose another --out")
-    messages = Messages(on_message)
+    messages = Messages(on_message, limit=MAX_MESSAGES, rest="the rest are counted in the manifest")
     scores = read_scores(options.scores, messages)
     columns = rule.columns(scores.head_columns)
     missing = [c for c in columns if c not in scores.frame.columns]
