@@ -8,6 +8,10 @@ expensive part (parsing, language id, reading texts) across a machine's cores or
 
 Which cluster: ``address`` (``--ray-address``), else ``RAY_ADDRESS``, else a local Ray started for the run
 (and shut down after it). An already-initialised Ray (a notebook, a test) is used as it is.
+
+Ray's driver prints the cluster's error messages ("(raylet) A worker died ...") to ``sys.stdout`` from a
+background thread, whatever ``log_to_driver`` says; during a session ``sys.stdout`` points at ``sys.stderr``
+so a command's stdout (``--format json``) stays machine-readable.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ from __future__ import annotations
 import io
 import logging
 import os
+import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -45,23 +50,27 @@ def local_runtime_env() -> dict[str, Any]:
 
 @contextmanager
 def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iterator[Any]:
-    """Ray for the length of a run: joined at ``address``/``RAY_ADDRESS``, or local; reused if already up."""
+    """Ray for the length of a run: joined at ``address``/``RAY_ADDRESS``, or local; reused if already up.
+
+    Ray's own messages go to stderr while the session lasts (see the module docstring).
+    """
     ray = _import_ray()
-    if ray.is_initialized():
-        yield ray
-        return
-    target = address or os.environ.get("RAY_ADDRESS") or None
-    kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
-    if target is None:
-        kwargs.update(num_cpus=num_cpus, runtime_env=local_runtime_env())
-    try:
-        ray.init(address=target, **kwargs)
-    except Exception as exc:  # ConnectionError, ValueError, RuntimeError depending on what is wrong
-        raise CurateError(f"cannot start or join Ray at {target or 'a new local instance'}: {exc}") from exc
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
+    with redirect_stdout(sys.stderr):
+        if ray.is_initialized():
+            yield ray
+            return
+        target = address or os.environ.get("RAY_ADDRESS") or None
+        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+        if target is None:
+            kwargs.update(num_cpus=num_cpus, runtime_env=local_runtime_env())
+        try:
+            ray.init(address=target, **kwargs)
+        except Exception as exc:  # ConnectionError, ValueError, RuntimeError depending on what is wrong
+            raise CurateError(f"cannot start or join Ray at {target or 'a new local instance'}: {exc}") from exc
+        try:
+            yield ray
+        finally:
+            ray.shutdown()  # stops the thread that prints cluster errors before stdout is given back
 
 
 @contextmanager
