@@ -146,6 +146,18 @@ def test_bad_inputs_are_reported_and_the_rest_goes_on(trained: dict, tmp_path: P
     assert all(np.isfinite(r["score"]) for r in rows.values())
 
 
+def test_a_flood_of_bad_records_is_capped_in_the_log(trained: dict, tmp_path: Path, cli,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    records = [{"id": f"e{i}", "text": ""} for i in range(30)] + [{"id": "ok", "text": "Water boils at 100 C."}]
+    corpus = _write_jsonl(tmp_path / "c.jsonl", records)
+    result = cli("annotate", "--input", corpus, "--annotator", trained["annotator"], "--out",
+                 tmp_path / "s.parquet", "--device", "cpu")
+    assert result.code == 0, result.err
+    assert caplog.text.count("empty text") == 20 and "more than 20 messages" in caplog.text
+    assert "30 records skipped" in result.out
+
+
+
 def test_annotate_resumes_by_shard(trained: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from curate.annotators import Annotator
     from curate.annotators.annotate import annotate_corpus

@@ -35,7 +35,7 @@ import pyarrow as pa
 from curate.corpus import Document, batched, expand_source, iter_documents
 from curate.errors import CurateError
 from curate.files import atomic_path, fingerprint, write_text_atomic
-from curate.progress import track
+from curate.progress import Messages, track
 
 log = logging.getLogger(__name__)
 
@@ -223,11 +223,13 @@ def annotate_corpus(input: str | Path, annotator: str | Path | Any, out: str | P
             log.info("annotator: %s", json.dumps(loaded.describe(), ensure_ascii=False))
         return loaded
 
+    report = Messages(lambda m: log.warning("skipped: %s", m))
+
     def on_error(message: str) -> None:
         summary.skipped_records += 1
         if len(summary.errors) < 1000:
             summary.errors.append(message)
-        log.warning("skipped: %s", message)
+        report(message)
 
     docs = _capped(iter_documents(input, text_field=text_field, id_field=id_field, lang_field=lang_field,
                                   split=split, on_error=on_error))

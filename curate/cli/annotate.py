@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +12,10 @@ import typer
 
 from curate.cli.app import DbOption, EndpointOption, app, state
 from curate.errors import CurateError
+from curate.progress import Messages
 from curate.runs import record
+
+log = logging.getLogger("curate.annotate")
 
 
 class Device(StrEnum):
@@ -157,7 +161,8 @@ def annotate(
             raise
         result = annotate_ray(input=input, annotator=annotator, out=out, device=device.value,
                               batch_tokens=batch_tokens, text_field=text_field, id_field=id_field,
-                              lang_field=lang_field or None, backbone=backbone, split=split, address=ray_address)
+                              lang_field=lang_field or None, backbone=backbone, split=split, address=ray_address,
+                              on_message=Messages(lambda m: log.warning("skipped: %s", m)))
         record(db, "annotate", [input], out, {"annotator": annotator, "engine": "ray", "device": device.value,
                                               "backbone": backbone})
         typer.echo(json.dumps(result, default=str) if as_json else f"scores written to {out}")
