@@ -14,6 +14,7 @@ import pytest
 ray = pytest.importorskip("ray")
 
 from curate.corpus import iter_documents  # noqa: E402
+from curate.errors import CurateError  # noqa: E402
 from curate.filtering.pipeline import FilterOptions, LocalEngine, run_filter  # noqa: E402
 from curate.filtering.ray_engine import RayEngine, local_runtime_env  # noqa: E402
 from curate.filtering.rules import Rule  # noqa: E402
@@ -107,6 +108,51 @@ def test_annotate_ray_matches_direct_scoring(local_ray, tmp_path: Path) -> None:
     np.testing.assert_allclose(got, expected, rtol=1e-6)
     np.testing.assert_allclose(table.column("score").to_numpy(), expected.mean(axis=1), rtol=1e-6)
     assert summary["documents"] == len(docs) == table.num_rows
+
+
+class VersionedAnnotator(CharAnnotator):
+    """CharAnnotator plus ``shift``: tells which run scored a row (the class travels to the actors by value)."""
+
+    shift = 0.0
+
+    def score_texts(self, texts: list[str]) -> np.ndarray:
+        return super().score_texts(texts) + self.shift
+
+
+def test_annotate_ray_resumes_by_source(local_ray, tmp_path: Path, monkeypatch) -> None:
+    from curate.annotators.ray_engine import annotate_ray
+
+    corpus = make_corpus(tmp_path / "corpus", per_lang=10, files=4)
+    (corpus / "only-bad.jsonl").write_text('{"id": "x", "text": ""}\n', encoding="utf-8")
+    out, work = tmp_path / "scores.parquet", tmp_path / "scores.parquet.work"
+    monkeypatch.setattr(VersionedAnnotator, "shift", 0.0)
+    first = annotate_ray(corpus, "v", out, "cpu", batch_size=7, annotator_factory=VersionedAnnotator, keep_work=True)
+    shards = sorted(work.glob("shard-*.parquet"))
+    assert first["resumed_sources"] == 0 and len(shards) == 5  # four corpus files and the one without documents
+    assert [pq.read_metadata(s).num_rows for s in shards].count(0) == 1
+    expected = pq.read_table(out)
+
+    # As after a run killed part-way: two shards and the output are gone; the rerun scores only those two.
+    again = {d for s in shards[1:3] for d in pq.read_table(s).column("doc_id").to_pylist()}
+    assert again
+    for s in shards[1:3]:
+        s.unlink()
+    out.unlink()
+    monkeypatch.setattr(VersionedAnnotator, "shift", 100.0)
+    second = annotate_ray(corpus, "v", out, "cpu", batch_size=7, annotator_factory=VersionedAnnotator)
+    assert second["resumed_sources"] == 3 and second["documents"] == first["documents"] == expected.num_rows
+    table = pq.read_table(out)
+    assert table.column("doc_id").to_pylist() == expected.column("doc_id").to_pylist()
+    assert table.schema == expected.schema and table.schema.metadata == expected.schema.metadata
+    rescored = np.asarray(table.column("score").to_numpy() - expected.column("score").to_numpy())
+    np.testing.assert_allclose(rescored, [100.0 if d in again else 0.0 for d in table.column("doc_id").to_pylist()],
+                               atol=1e-4)
+    assert not work.exists()
+
+    # Another annotator (or settings) must not reuse the shards of this one.
+    annotate_ray(corpus, "v", out, "cpu", annotator_factory=VersionedAnnotator, keep_work=True)
+    with pytest.raises(CurateError, match="different run"):
+        annotate_ray(corpus, "other", out, "cpu", annotator_factory=VersionedAnnotator)
 
 
 def test_ray_messages_go_to_stderr(local_ray, capsys) -> None:

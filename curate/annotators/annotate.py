@@ -72,7 +72,7 @@ def _atomic_write_table(table: Any, path: Path) -> None:
         pq.write_table(table, tmp)
 
 
-def _shard_ok(path: Path) -> bool:
+def shard_ok(path: Path) -> bool:
     import pyarrow.parquet as pq
 
     if not path.is_file():
@@ -139,7 +139,7 @@ def estimate_total(input: str | Path) -> int | None:
     return total
 
 
-def _manifest(input: str | Path, annotator: str, settings: dict[str, Any]) -> dict[str, Any]:
+def run_manifest(input: str | Path, annotator: str, settings: dict[str, Any]) -> dict[str, Any]:
     """What decides a run's shards: a work folder made under another manifest is not resumed."""
     path = Path(input)
     source = str(path.resolve()) if path.exists() else str(input)
@@ -147,7 +147,7 @@ def _manifest(input: str | Path, annotator: str, settings: dict[str, Any]) -> di
             "annotator_files": fingerprint(annotator), **settings}
 
 
-def _remove_work(work: Path) -> None:
+def remove_work(work: Path) -> None:
     """Remove what a run put in its work folder (shards, their temp files, the manifest), then the folder if
     that left it empty: a --work-dir that holds other files keeps them."""
     for f in [*work.glob("shard-*.parquet"), *work.glob(".shard-*.tmp"), *work.glob(f".{MANIFEST}.*.tmp"),
@@ -157,9 +157,10 @@ def _remove_work(work: Path) -> None:
         work.rmdir()
 
 
-def _prepare_work_dir(work: Path, manifest: dict[str, Any], restart: bool) -> None:
+def prepare_work_dir(work: Path, manifest: dict[str, Any], restart: bool) -> None:
+    """Make (or reuse) the work folder of a run; shards made under another manifest are never mixed in."""
     if restart and work.exists():
-        _remove_work(work)
+        remove_work(work)
     work.mkdir(parents=True, exist_ok=True)
     mpath = work / MANIFEST
     if mpath.is_file():
@@ -174,7 +175,7 @@ def _prepare_work_dir(work: Path, manifest: dict[str, Any], restart: bool) -> No
     write_text_atomic(mpath, json.dumps(manifest, indent=2))
 
 
-def _combine(shards: list[Path], out: Path) -> int:
+def combine_shards(shards: list[Path], out: Path) -> int:
     """Concatenate the shard files into ``out`` atomically; returns the row count."""
     import pyarrow.parquet as pq
 
@@ -208,10 +209,10 @@ def annotate_corpus(input: str | Path, annotator: str | Path | Any, out: str | P
     out = Path(out)
     work = Path(work_dir) if work_dir else out.with_name(out.name + ".work")
     spec = annotator if isinstance(annotator, (str, Path)) else annotator.config.get("label_source", {})
-    manifest = _manifest(input, str(spec), {"text_field": text_field, "id_field": id_field,
+    manifest = run_manifest(input, str(spec), {"text_field": text_field, "id_field": id_field,
                                             "lang_field": lang_field, "shard_size": shard_size,
                                             "backbone": backbone})
-    _prepare_work_dir(work, manifest, restart)
+    prepare_work_dir(work, manifest, restart)
     summary = AnnotateSummary(out=str(out))
     loaded: Annotator | None = None if isinstance(annotator, (str, Path)) else annotator
 
@@ -242,7 +243,7 @@ def annotate_corpus(input: str | Path, annotator: str | Path | Any, out: str | P
                 path = work / f"shard-{k:06d}.parquet"
                 shard_paths.append(path)
                 summary.documents += len(shard_docs)
-                if _shard_ok(path):
+                if shard_ok(path):
                     summary.resumed_shards += 1
                     tracker.advance(len(shard_docs))
                     continue
@@ -261,13 +262,13 @@ def annotate_corpus(input: str | Path, annotator: str | Path | Any, out: str | P
             tracker.update_total(tracker.done)  # skipped records counted in the estimate: finish at 100%
     except BaseException:
         if not any(work.glob("shard-*.parquet")):  # nothing to resume: leave no trace
-            _remove_work(work)
+            remove_work(work)
         raise
     summary.shards = len(shard_paths)
     if not shard_paths:
-        _remove_work(work)
+        remove_work(work)
         raise CurateError(f"{input}: no documents to annotate ({summary.skipped_records} records skipped)")
-    rows = _combine(shard_paths, out)
+    rows = combine_shards(shard_paths, out)
     import pyarrow.parquet as pq
 
     table = pq.read_table(out, columns=["truncated"])
@@ -279,7 +280,7 @@ def annotate_corpus(input: str | Path, annotator: str | Path | Any, out: str | P
     summary.docs_per_s = summary.scored_now / scoring if scoring else 0.0
     assert rows == summary.documents, (rows, summary.documents)
     if not keep_work:
-        _remove_work(work)
+        remove_work(work)
     return summary
 
 

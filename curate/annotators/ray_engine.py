@@ -6,10 +6,15 @@ one loaded annotator, scores batches of documents. One actor per GPU when the de
 actor its own GPU), else one per CPU slot with one compute thread each, so actors do not fight over cores.
 Loading the embedding model once per actor, not once per batch, is what makes the pool worth it.
 
-Blocks come back to the driver in corpus order and are written to one scores parquet with the schema of the
-local engine (doc_id, lang, n_chars int32, truncated bool, one score_<head> float32 per head, score float32
-= mean of the heads), first to a temp file, renamed when complete. The per-batch arithmetic lives in
-`scores_table`, so both engines can share it and produce the same numbers.
+Blocks come back to the driver in corpus order with the schema of the local engine's scores parquet
+(doc_id, lang, n_chars int32, truncated bool, one score_<head> float32 per head, score float32 = mean of the
+heads). The per-batch arithmetic lives in `scores_table`, so both engines produce the same numbers.
+
+Resumable by source: the scores of each source go to ``<out>.work/shard-NNNNNN.parquet`` (NNNNNN = the
+source's place in the sorted list of sources) through a temp file and a rename, as soon as a later source's
+rows show the source is complete. A rerun with the same input, annotator and settings sends only the
+sources without a shard to Ray; when all exist they are concatenated into ``out`` and the work folder goes.
+The work folder's manifest names the engine, so local and Ray shards (cut differently) never mix.
 
 Which cluster: ``address`` (``--ray-address``), else ``RAY_ADDRESS``, else a local Ray for the run; a Ray
 already initialised in the process (a notebook, a test) is used as it is.
@@ -80,7 +85,7 @@ def scores_table(ids: list[str], langs: list[str | None], n_chars: list[int], sc
 
 
 DOCS_SCHEMA = pa.schema([("doc_id", pa.string()), ("lang", pa.string()), ("text", pa.string()),
-                         ("n_chars", pa.int32()), ("message", pa.string())])
+                         ("n_chars", pa.int32()), ("message", pa.string()), ("source", pa.int64())])
 
 
 def _read_udf(batch: pa.Table, text_field: str, id_field: str, lang_field: str | None, split: str,
@@ -88,7 +93,9 @@ def _read_udf(batch: pa.Table, text_field: str, id_field: str, lang_field: str |
     """Documents of each source row, in batches; reader messages travel as rows with a null doc_id."""
     from curate.corpus import batched, iter_documents
 
-    for source, root in zip(batch.column("source").to_pylist(), batch.column("root").to_pylist(), strict=True):
+    rows = zip(batch.column("source").to_pylist(), batch.column("root").to_pylist(),
+               batch.column("index").to_pylist(), strict=True)
+    for source, root, index in rows:
         messages: list[str] = []
         # Named relative to the folder input, as the local engine's read of the whole folder names them.
         docs = iter_documents(source, text_field=text_field, id_field=id_field, lang_field=lang_field, split=split,
@@ -97,12 +104,12 @@ def _read_udf(batch: pa.Table, text_field: str, id_field: str, lang_field: str |
             n = len(chunk)
             yield pa.table({"doc_id": [d.id for d in chunk], "lang": [d.lang for d in chunk],
                             "text": [d.text[:HOLD_CHARS] for d in chunk], "n_chars": [len(d.text) for d in chunk],
-                            "message": pa.nulls(n, pa.string())}, schema=DOCS_SCHEMA)
+                            "message": pa.nulls(n, pa.string()), "source": [index] * n}, schema=DOCS_SCHEMA)
         if messages:
             n = len(messages)
             yield pa.table({"doc_id": pa.nulls(n, pa.string()), "lang": pa.nulls(n, pa.string()),
                             "text": pa.nulls(n, pa.string()), "n_chars": pa.nulls(n, pa.int32()),
-                            "message": messages}, schema=DOCS_SCHEMA)
+                            "message": messages, "source": pa.nulls(n, pa.int64())}, schema=DOCS_SCHEMA)
 
 
 class _ScoreActor:
@@ -139,6 +146,7 @@ class _ScoreActor:
         out = scores_table(docs.column("doc_id").to_pylist(), docs.column("lang").to_pylist(), n_chars, scores,
                            truncated, self.heads)
         out = out.append_column("message", pa.nulls(out.num_rows, pa.string()))
+        out = out.append_column("source", docs.column("source"))
         messages = batch.filter(pc.invert(is_doc)).column("message")
         if not self._described:  # the driver writes the same provenance as the local engine
             self._described = True
@@ -146,7 +154,7 @@ class _ScoreActor:
             messages = pa.concat_arrays([pa.array([DESCRIBE + json.dumps(describe, ensure_ascii=False)], pa.string()),
                                          messages.combine_chunks() if len(messages) else pa.array([], pa.string())])
         if len(messages):  # reader messages ride along as rows with a null doc_id
-            extra = {f.name: pa.nulls(len(messages), f.type) for f in out.schema if f.name != "message"}
+            extra = {f.name: pa.nulls(len(messages), f.type) for f in out.schema if f.name != "message"}  # source too
             # First, so the description reaches the driver before the first scores do.
             out = pa.concat_tables([pa.table({**extra, "message": messages}, schema=out.schema), out])
         return out
@@ -184,6 +192,9 @@ def annotate_ray(
     cpus_per_actor: float = 1.0,
     annotator_factory: AnnotatorFactory | None = None,
     on_message: Callable[[str], None] | None = None,
+    work_dir: str | Path | None = None,
+    restart: bool = False,
+    keep_work: bool = False,
 ) -> dict[str, Any]:
     """Score every document of ``input`` on Ray and write ``out`` (scores parquet); returns a summary.
 
@@ -191,30 +202,90 @@ def annotate_ray(
     `curate.annotators.load_annotator` takes, loaded once in each actor with ``backbone`` and ``batch_tokens``.
     ``annotator_factory(spec, device)`` replaces that loader (tests, custom models); it runs inside the
     actors, so it must be importable or picklable there. ``address`` (else ``RAY_ADDRESS``) picks the cluster.
+    ``work_dir`` (default ``<out>.work``), ``restart`` and ``keep_work`` work as in the local engine.
     """
-    import pyarrow.parquet as pq
-
-    from curate.filtering.ray_engine import ordered_quiet_data, ray_session
+    from curate.annotators.annotate import (
+        combine_shards,
+        prepare_work_dir,
+        remove_work,
+        run_manifest,
+        shard_ok,
+    )
     from curate.filtering.sources import list_sources
-    from curate.progress import track
 
     spec = annotator_spec if annotator_spec is not None else annotator
     if spec is None or out is None:
         raise CurateError("annotate_ray needs an annotator and an output path")
     inputs = [str(x) for x in input] if isinstance(input, (list, tuple)) else [str(input)]
-    sources = list_sources(inputs)
+    sources = list_sources(inputs)  # a missing input fails here, before a work folder is made
     out = Path(out)
-    warn = on_message or (lambda m: None)
-    n_docs = n_messages = 0
+    work = Path(work_dir) if work_dir else out.with_name(out.name + ".work")
+    settings = {"engine": "ray", "text_field": text_field, "id_field": id_field, "lang_field": lang_field,
+                "split": split, "backbone": backbone}
+    runs = [run_manifest(i, str(spec), {}) for i in inputs]
+    manifest = {**runs[0], **settings} if len(runs) == 1 else {"inputs": runs, **settings}
+    prepare_work_dir(work, manifest, restart)
+    shards = [work / f"shard-{i:06d}.parquet" for i in range(len(sources))]
+    todo = [i for i, path in enumerate(shards) if not shard_ok(path)]
+    summary: dict[str, Any] = {"out": str(out), "documents": 0, "messages": 0, "heads": None, "actors": 0,
+                               "device": None, "resumed_sources": len(sources) - len(todo)}
+    try:
+        if todo:
+            _score_sources(summary, sources, todo, shards, inputs, spec, device, address=address,
+                           backbone=backbone, batch_tokens=batch_tokens, text_field=text_field, id_field=id_field,
+                           lang_field=lang_field, split=split, batch_size=batch_size, num_actors=num_actors,
+                           cpus_per_actor=cpus_per_actor, annotator_factory=annotator_factory,
+                           warn=on_message or (lambda m: None))
+    except BaseException:
+        if not any(path.is_file() for path in shards):  # nothing to resume: leave no trace
+            remove_work(work)
+        raise
+    rows = combine_shards(shards, out)
+    if not keep_work:
+        remove_work(work)
+    if rows == 0:
+        out.unlink(missing_ok=True)
+        raise CurateError(f"no documents to annotate in {', '.join(inputs)}")
+    import pyarrow.parquet as pq
+
+    summary["documents"] = rows
+    summary["heads"] = [c.removeprefix("score_") for c in pq.read_schema(out).names if c.startswith("score_")]
+    return summary
+
+
+def _score_sources(summary: dict[str, Any], sources: list[str], todo: list[int], shards: list[Path],
+                   inputs: list[str], spec: str | Path, device: str, *, address: str | None, backbone: str | None,
+                   batch_tokens: int | None, text_field: str, id_field: str, lang_field: str | None, split: str,
+                   batch_size: int, num_actors: int | None, cpus_per_actor: float,
+                   annotator_factory: AnnotatorFactory | None, warn: Callable[[str], None]) -> None:
+    """Run the Ray pipeline over the ``todo`` sources, writing each source's shard once it is complete."""
+    import pyarrow.parquet as pq
+
+    from curate.filtering.ray_engine import ordered_quiet_data, ray_session
+    from curate.progress import track
+
+    done = [path for path in shards if path.is_file()]
+    schema: pa.Schema | None = pq.read_schema(done[0]) if done else None  # resumed: the first run's provenance
     described: str | None = None
-    heads: list[str] | None = None
-    writer: pq.ParquetWriter | None = None
+    waiting: list[int] = list(todo)  # sources not yet written, in corpus order
+    parts: dict[int, list[pa.Table]] = {}
+
+    def write_through(last: int) -> None:
+        """Write every waiting source up to ``last``: Ray returns rows in corpus order, so they are complete."""
+        while waiting and waiting[0] <= last and schema is not None:
+            i = waiting.pop(0)
+            tables = [t.cast(schema) for t in parts.pop(i, [])]
+            with atomic_path(shards[i]) as tmp:
+                pq.write_table(pa.concat_tables(tables) if tables else schema.empty_table(), tmp)
+
     with ray_session(address) as ray, ordered_quiet_data():
         size, actor_device, resources = plan_actors(ray, device, num_actors, cpus_per_actor)
+        summary.update(actors=size, device=actor_device)
         folders = [i for i in inputs if Path(i).is_dir()]
-        roots = [max((f for f in folders if Path(s).is_relative_to(f)), key=len, default="") for s in sources]
-        ds = ray.data.from_items([{"source": s, "root": r} for s, r in zip(sources, roots, strict=True)],
-                                 override_num_blocks=len(sources))
+        roots = [max((f for f in folders if Path(sources[i]).is_relative_to(f)), key=len, default="") for i in todo]
+        ds = ray.data.from_items([{"source": sources[i], "root": r, "index": i} for i, r in zip(todo, roots,
+                                                                                               strict=True)],
+                                 override_num_blocks=len(todo))
         # Reading is light next to embedding: it takes no CPU slot, so it never waits behind the actors.
         ds = ds.map_batches(_read_udf, batch_size=1, batch_format="pyarrow", num_cpus=0,
                             fn_kwargs={"text_field": text_field, "id_field": id_field, "lang_field": lang_field,
@@ -227,33 +298,29 @@ def annotate_ray(
                                                    "load_kwargs": {"backbone": backbone,
                                                                    "batch_tokens": batch_tokens}},
                             **resources)
-        with atomic_path(out) as tmp:
-            try:
-                with track(f"annotate (ray, {size} {actor_device} actors)", unit="docs") as tracker:
-                    for block in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
-                        is_doc = block.column("doc_id").is_valid()
-                        for line in block.filter(pc.invert(is_doc)).column("message").to_pylist():
-                            if line.startswith(DESCRIBE):
-                                described = described or line[len(DESCRIBE):]
-                                continue
-                            n_messages += 1
-                            warn(line)
-                        table = block.filter(is_doc).drop_columns(["message"])
-                        if writer is None:
-                            heads = [c.removeprefix("score_") for c in table.column_names if c.startswith("score_")]
-                            meta = {"curate.annotator": described or "{}", "curate.annotator_spec": str(spec),
-                                    "curate.input": str(Path(inputs[0]).resolve()) if len(inputs) == 1
-                                    and Path(inputs[0]).exists() else json.dumps(inputs)}
-                            writer = pq.ParquetWriter(tmp, scores_schema(heads).with_metadata(meta))
-                        table = table.cast(scores_schema(heads or []))
-                        if table.num_rows:
-                            writer.write_table(table)
-                            n_docs += table.num_rows
-                            tracker.advance(table.num_rows)
-                if writer is None:
-                    raise CurateError(f"no documents to annotate in {', '.join(inputs)}")
-            finally:
-                if writer is not None:
-                    writer.close()
-    return {"out": str(out), "documents": n_docs, "messages": n_messages, "heads": heads, "actors": size,
-            "device": actor_device}
+        with track(f"annotate (ray, {size} {actor_device} actors)", unit="docs") as tracker:
+            for block in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+                is_doc = block.column("doc_id").is_valid()
+                for line in block.filter(pc.invert(is_doc)).column("message").to_pylist():
+                    if line.startswith(DESCRIBE):
+                        described = described or line[len(DESCRIBE):]
+                        continue
+                    summary["messages"] += 1
+                    warn(line)
+                table = block.filter(is_doc).drop_columns(["message"])
+                if not table.num_rows:
+                    continue
+                if schema is None:
+                    heads = [c.removeprefix("score_") for c in table.column_names if c.startswith("score_")]
+                    meta = {"curate.annotator": described or "{}", "curate.annotator_spec": str(spec),
+                            "curate.input": str(Path(inputs[0]).resolve()) if len(inputs) == 1
+                            and Path(inputs[0]).exists() else json.dumps(inputs)}
+                    schema = scores_schema(heads).with_metadata(meta)
+                source = table.column("source").to_numpy()
+                for i in np.unique(source).tolist():  # a batch may span sources; corpus order within it
+                    write_through(i - 1)
+                    parts.setdefault(i, []).append(table.filter(pa.array(source == i)).drop_columns(["source"]))
+                tracker.advance(table.num_rows)
+        if schema is None:
+            raise CurateError(f"no documents to annotate in {', '.join(inputs)}")
+        write_through(len(sources))

@@ -118,7 +118,7 @@ def annotate(
     backbone: Annotated[str | None, typer.Option(help="Override the embedding model paired with the heads.")] = None,
     engine: Annotated[Engine, typer.Option(help="local: this process. ray: a Ray Data pipeline (RAY_ADDRESS or "
                                                 "a local Ray).")] = Engine.local,
-    shard_size: Annotated[int, typer.Option(min=1, help="Documents per resumable shard.")] = 10_000,
+    shard_size: Annotated[int, typer.Option(min=1, help="Documents per resumable shard (the Ray engine resumes by source file instead).")] = 10_000,
     work_dir: Annotated[Path | None, typer.Option(help="Where shards go until the run ends (default OUT.work).")] =
         None,
     restart: Annotated[bool, typer.Option("--restart", help="Discard shards of an earlier run and start over.")] =
@@ -162,7 +162,8 @@ def annotate(
         result = annotate_ray(input=input, annotator=annotator, out=out, device=device.value,
                               batch_tokens=batch_tokens, text_field=text_field, id_field=id_field,
                               lang_field=lang_field or None, backbone=backbone, split=split, address=ray_address,
-                              on_message=Messages(lambda m: log.warning("skipped: %s", m)))
+                              on_message=Messages(lambda m: log.warning("skipped: %s", m)), work_dir=work_dir,
+                              restart=restart)
         record(db, "annotate", [input], out, {"annotator": annotator, "engine": "ray", "device": device.value,
                                               "backbone": backbone})
         typer.echo(json.dumps(result, default=str) if as_json else f"scores written to {out}")
