@@ -242,15 +242,63 @@ class _FailingEngine(LocalEngine):
         raise RuntimeError("disk full")
 
 
+class _KilledEngine(LocalEngine):
+    """Dies during pass 1 inside source ``survive``, as a killed run would; records what it was asked to read."""
+
+    def __init__(self, survive: int | None = None) -> None:
+        self.survive = survive
+        self.scanned: list[str] = []
+
+    def scan(self, sources, *args, **kwargs):
+        self.scanned = list(sources)
+        for table in super().scan(sources, *args, **kwargs):
+            yield table
+            if self.survive is not None and max(table.column("source").to_pylist()) >= self.survive:
+                raise KeyboardInterrupt
+
+
+def test_a_rerun_skips_the_first_pass_of_files_already_read(tmp_path: Path) -> None:
+    corpus = make_corpus(tmp_path / "corpus", per_lang=15, files=4, with_lang=False)
+    scores = make_scores(tmp_path / "scores.parquet", corpus, null_lang_share=1.0)  # language id on every doc
+    fresh = run_filter(FilterOptions([str(corpus)], [scores], tmp_path / "fresh", Rule(keep_top=0.5,
+                                                                                      per_language=True)))
+    out = tmp_path / "out"
+    options = FilterOptions([str(corpus)], [scores], out, Rule(keep_top=0.5, per_language=True))
+    with pytest.raises(KeyboardInterrupt):
+        run_filter(options, _KilledEngine(survive=2))
+    assert len(list((out / ".curate-filter-scan").glob("*.parquet"))) == 2
+    again = _KilledEngine()
+    result = run_filter(options, again)
+    files = sorted(str(p) for p in corpus.rglob("*.jsonl"))
+    assert again.scanned == files[2:]  # the first two files came from the saved pass
+    assert result.manifest["counts"] == fresh.manifest["counts"]
+    assert result.manifest["languages"] == fresh.manifest["languages"]
+    assert [s["sha256"] for s in result.manifest["shards"]] == [s["sha256"] for s in fresh.manifest["shards"]]
+    assert not (out / ".curate-filter-scan").exists()
+
+    # A file changed in place is read again.
+    with pytest.raises(KeyboardInterrupt):
+        run_filter(FilterOptions([str(corpus)], [scores], tmp_path / "b", Rule(keep_top=0.5)), _KilledEngine(2))
+    Path(files[0]).write_text(Path(files[0]).read_text(encoding="utf-8"), encoding="utf-8")
+    import os
+
+    os.utime(files[0], ns=(1, 1))
+    again = _KilledEngine()
+    run_filter(FilterOptions([str(corpus)], [scores], tmp_path / "b", Rule(keep_top=0.5)), again)
+    assert again.scanned == [files[0], *files[2:]]
+
+
 def test_nothing_half_written(tmp_path: Path, corpus: Path, scores: Path, cli) -> None:
     out = tmp_path / "out"
     options = FilterOptions([str(corpus)], [scores], out, Rule(keep_top=1.0), shard_size_mb=0.016)
     with pytest.raises(RuntimeError, match="disk full"):
         run_filter(options, _FailingEngine())
-    assert sorted(p.name for p in out.iterdir()) == []  # no shard, card, manifest or staging folder left
+    # No shard, card, manifest or staging folder left; only the saved first pass, for the rerun.
+    assert sorted(p.name for p in out.iterdir()) == [".curate-filter-scan"]
 
     first = run_filter(options)
     assert len(first.manifest["shards"]) >= 2
+    assert not (out / ".curate-filter-scan").exists()
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     res = cli("filter", "--input", corpus, "--scores", scores, "--keep-top", "0.1", "--out", out)
     errors = [line for line in res.err.splitlines() if line.startswith("error:")]  # log lines may precede it

@@ -10,6 +10,9 @@ local and the Ray engine cannot drift apart):
 4. pass 2 over the corpus: the kept texts, in corpus order, into bounded-size shards;
 5. card and manifest; then, and only then, everything is moved from the staging directory into ``out``.
 
+Pass 1 of each local file is saved as it completes (`curate.filtering.scan_cache`), so a rerun after a kill
+or a failure skips it; pass 2 starts over (it only reads the kept texts and writes shards).
+
 A document's language is the first of: the scores file's ``lang``, the corpus's language field, fastText
 language id on its text; codes are reduced to one spelling per language (`curate.langid.base_language`), and a document
 with none of these is ``und``. Duplicate corpus ids keep their first occurrence.
@@ -33,6 +36,7 @@ from curate.filtering import card
 from curate.filtering.contaminated import read_contaminated_ids
 from curate.filtering.langs import UNKNOWN, base_language_expr
 from curate.filtering.rules import Rule, compute_thresholds, keep_mask
+from curate.filtering.scan_cache import CACHE_DIR, remove_cache, scan_with_cache
 from curate.filtering.scores import Scores, read_scores
 from curate.filtering.shards import ShardWriter
 from curate.filtering.sources import (
@@ -183,8 +187,9 @@ def language_table(j: pl.DataFrame) -> dict[str, dict[str, Any]]:
 def _scan(engine: Engine, sources: list[str], options: FilterOptions, detect: bool) -> pl.DataFrame:
     tables: list[pa.Table] = []
     with track("filter: reading ids", unit="docs") as tracker:
-        for table in engine.scan(sources, options.read, detect, str(options.lid_model) if options.lid_model else None,
-                                 options.batch_size):
+        for table in scan_with_cache(engine, sources, options.read, detect,
+                                     str(options.lid_model) if options.lid_model else None, options.batch_size,
+                                     options.out / CACHE_DIR):
             tables.append(table)
             tracker.advance(table.num_rows)
     frame = pl.from_arrow(pa.concat_tables(tables) if tables else SCAN_SCHEMA.empty_table())
@@ -255,6 +260,7 @@ def run_filter(options: FilterOptions, engine: Engine | None = None,
                                  shards=shards, staging=staging, messages=messages)
         card.write_files(staging, manifest)
         _publish(staging, options.out, options.overwrite)
+        remove_cache(options.out / CACHE_DIR)
     except BaseException:
         writer.abort()
         raise
