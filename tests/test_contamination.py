@@ -263,3 +263,22 @@ def test_corpora_with_the_same_name_are_both_checked(tmp_path: Path) -> None:
     corpora = [Source.parse(str(tmp_path / "a" / "web.jsonl")), Source.parse(str(tmp_path / "b" / "web.jsonl"))]
     result = run_check([Source.parse(str(bench))], corpora, work_root=tmp_path / "work")
     assert result.to_json()["benchmarks"]["bench"]["items"][0]["doc_ids"] == ["b-1"]
+
+
+def test_tokenize_fast_paths_give_the_regex_tokens() -> None:
+    """Latin-only texts are split at spaces and CJK-only texts cut into characters instead of running the
+    TOKEN regex; the tokens (and so the hashes) must be the regex's, for every kind of text."""
+    import numpy as np
+    import polars as pl
+
+    from analyses.contamination.hashing import SEED, tokenize
+    from analyses.contamination.normalize import TOKEN, normalize_series
+
+    texts = ["", None, "  ", "Hello, World!", "日本語 の テキスト", "日本 abc 語 2024年", "한국어 문장 입니다",
+             "ｱｲｳ ＡＢＣ", "a", "日", "x 日 y", "สวัสดี ครับ", "Привет мир", "...", "1 2 3 4"]
+    normalized = normalize_series(pl.Series(texts, dtype=pl.String))
+    hashes, lengths = tokenize(normalized)
+    regex = normalized.to_frame("t").select(pl.col("t").str.extract_all(TOKEN)).to_series()
+    assert lengths.tolist() == regex.list.len().fill_null(0).to_list()
+    assert lengths.tolist() == [0, 0, 0, 2, 8, 6, 8, 4, 1, 1, 3, 10, 2, 0, 4]
+    assert np.array_equal(hashes, regex.explode().drop_nulls().hash(seed=SEED).to_numpy())
