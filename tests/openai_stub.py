@@ -16,6 +16,8 @@ document text (the part of the prompt between ``<document>`` tags), so one test 
 
 ``reject_response_format=True`` makes the server answer 400 to any request carrying ``response_format``
 (as servers without structured output do) and answer ``Score: N`` in prose otherwise.
+``reasoning_model=True`` answers 400 to ``temperature`` other than 1 and to ``max_tokens``, with the error
+bodies a hosted API sends for reasoning models.
 
 Run standalone (used by ``bench/judge.py`` so the server has its own process):
 ``python tests/openai_stub.py --latency 0.2`` prints the API base URL on stdout and serves until killed.
@@ -50,6 +52,7 @@ _DOC = re.compile(r"<document>\n?(.*?)\n?</document>", re.DOTALL)
 class OpenAIStub:
     latency: float = 0.0
     reject_response_format: bool = False
+    reasoning_model: bool = False
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
     attempts: Counter[str] = field(default_factory=Counter)
@@ -99,6 +102,14 @@ class OpenAIStub:
             delay += float(slow.group(1))
         if delay:
             await asyncio.sleep(delay)
+        if self.reasoning_model and body.get("temperature", 1) != 1:
+            return JSONResponse({"error": {"message": "Unsupported value: 'temperature' does not support 0 with this "
+                                           "model. Only the default (1) value is supported.",
+                                           "param": "temperature", "code": "unsupported_value"}}, status_code=400)
+        if self.reasoning_model and "max_tokens" in body:
+            return JSONResponse({"error": {"message": "Unsupported parameter: 'max_tokens' is not supported with "
+                                           "this model. Use 'max_completion_tokens' instead.",
+                                           "param": "max_tokens", "code": "unsupported_parameter"}}, status_code=400)
         if self.reject_response_format and "response_format" in body:
             return JSONResponse({"error": {"message": "response_format json_schema is not supported"}},
                                 status_code=400)

@@ -237,6 +237,18 @@ def test_server_without_structured_output_falls_back_once() -> None:
     assert stub.n_requests == 4
 
 
+def test_reasoning_model_without_temperature_and_max_tokens_falls_back_once() -> None:
+    stub = OpenAIStub(reasoning_model=True)
+    with serve(stub) as url:
+        result = run_judges(docs("[score=1] a", "[score=5] b", "[score=2] c"), [JudgeSpec("r", "o-model", url)],
+                            options(concurrency=1))
+    assert [r["score"] for r in result.rows] == [1.0, 5.0, 2.0] and all(r["error"] is None for r in result.rows)
+    assert stub.n_requests == 5  # refused once for temperature, once for max_tokens, then one per document
+    assert [("temperature" in b, "max_tokens" in b) for b in stub.requests[:2]] == [(True, True), (False, True)]
+    assert all("temperature" not in b and "max_completion_tokens" in b for b in stub.requests[2:])
+    assert all("response_format" in b for b in stub.requests)  # the schema is a separate matter
+
+
 def test_structured_fallback_with_requests_in_flight() -> None:
     # Every request of the first wave is rejected; each must be asked again, none recorded as a failure.
     stub = OpenAIStub(latency=0.05, reject_response_format=True)

@@ -11,6 +11,9 @@ client absorbs:
 - **Deterministic, structured answers**: temperature 0, and a ``response_format`` JSON schema
   (``{"reason": str, "score": 0..5}``). A server that rejects the schema (400/422 naming it) is asked again
   without it, and this judge stops sending it; the answer is then parsed leniently (`curate.judges.parse`).
+  Reasoning models on hosted APIs refuse ``temperature`` 0 and ``max_tokens`` (they want
+  ``max_completion_tokens``): such a 400 is answered the same way, once per judge, with a warning (without
+  temperature 0 the answers may vary between runs; the cache keeps the first).
 - **Failures are results**: `Answer` always comes back, with ``score=None`` and an ``error`` when the
   document could not be scored, so the run records it instead of dropping the document.
 
@@ -155,6 +158,8 @@ class JudgeClient:
         self.options = options or ClientOptions()
         self.url = spec.chat_url
         self.structured = self.options.structured
+        self.send_temperature = True  # off for models that only accept their default temperature
+        self.tokens_param = "max_tokens"  # "max_completion_tokens" for models that refuse max_tokens
         self._api_key_env = api_key_env
         self._sem = asyncio.Semaphore(max(1, self.options.concurrency))
         self._rng = rng or random.Random()
@@ -186,9 +191,10 @@ class JudgeClient:
         body: dict[str, Any] = {
             "model": self.spec.model,
             "messages": [{"role": "user", "content": prompt}],
-            "temperature": 0,
-            "max_tokens": self.options.max_tokens,
+            self.tokens_param: self.options.max_tokens,
         }
+        if self.send_temperature:
+            body["temperature"] = 0
         if self.structured:
             body["response_format"] = {
                 "type": "json_schema",
@@ -219,7 +225,8 @@ class JudgeClient:
         while True:
             retry_after: float | None = None
             self.requests += 1
-            sent_schema = self.structured  # other requests may switch it off while this one is in flight
+            # Other requests may switch these off while this one is in flight.
+            sent_schema, sent_temperature, sent_tokens = self.structured, self.send_temperature, self.tokens_param
             try:
                 response = await http.post(self.url, json=self.payload(prompt))
             except httpx.TimeoutException as exc:
@@ -233,6 +240,8 @@ class JudgeClient:
                     if answer is not None:
                         return answer
                     error = f"unreadable response body: {_short(response.text, 120)!r}"
+                elif status in (400, 422) and self._adapt(response.text, sent_temperature, sent_tokens):
+                    continue
                 elif status in (400, 422) and sent_schema and _mentions_schema(response.text):
                     if self.structured:
                         log.warning("%s: server rejected response_format; asking without it (lenient parsing)",
@@ -250,6 +259,22 @@ class JudgeClient:
                               time.monotonic() - started, attempts=attempt + 1)
             await asyncio.sleep(self._backoff(attempt, retry_after))
             attempt += 1
+
+    def _adapt(self, body: str, sent_temperature: bool, sent_tokens: str) -> bool:
+        """Whether a 400/422 names a parameter this judge can drop or rename (then the request is sent again)."""
+        lowered = body.lower()
+        if sent_temperature and "temperature" in lowered:
+            if self.send_temperature:
+                log.warning("%s: the model refuses temperature 0; asking with its default temperature (answers "
+                            "may vary between runs)", self.spec.name)
+            self.send_temperature = False
+            return True
+        if sent_tokens == "max_tokens" and "max_completion_tokens" in lowered:
+            if self.tokens_param == "max_tokens":
+                log.warning("%s: the model wants max_completion_tokens instead of max_tokens", self.spec.name)
+            self.tokens_param = "max_completion_tokens"
+            return True
+        return False
 
     def _answer(self, response: httpx.Response, started: float, attempt: int) -> Answer | None:
         try:
