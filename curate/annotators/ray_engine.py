@@ -154,7 +154,7 @@ class _ScoreActor:
             messages = pa.concat_arrays([pa.array([DESCRIBE + json.dumps(describe, ensure_ascii=False)], pa.string()),
                                          messages.combine_chunks() if len(messages) else pa.array([], pa.string())])
         if len(messages):  # reader messages ride along as rows with a null doc_id
-            extra = {f.name: pa.nulls(len(messages), f.type) for f in out.schema if f.name != "message"}  # source too
+            extra = {f.name: pa.nulls(len(messages), f.type) for f in out.schema if f.name != "message"}
             # First, so the description reaches the driver before the first scores do.
             out = pa.concat_tables([pa.table({**extra, "message": messages}, schema=out.schema), out])
         return out
