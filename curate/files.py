@@ -78,3 +78,21 @@ def read_table(path: str | Path, what: str = "table") -> pl.DataFrame:
     except Exception as exc:
         raise CurateError(f"{path}: cannot read the {what} ({type(exc).__name__}: {exc})") from exc
     raise CurateError(f"{path}: a {what} file must be .parquet, .csv or .jsonl")
+
+
+def refuse_output_over_input(out: str | Path, inputs: list[str | Path], flag: str = "--out") -> None:
+    """Refuse, before any work, an output that is an input, lies inside an input folder, or holds an input.
+
+    A run that writes where it reads would overwrite the user's corpus (or read its own output). Inputs
+    that are not local paths (Hub dataset ids) are skipped.
+    """
+    target = Path(out).expanduser().resolve()
+    for item in inputs:
+        source = Path(item).expanduser()
+        if not source.exists():
+            continue
+        source = source.resolve()
+        if target == source or source in target.parents:
+            raise CurateError(f"{flag} {out} would overwrite the input {item}: write it somewhere else")
+        if target in source.parents:
+            raise CurateError(f"{flag} {out} holds the input {item}: write it somewhere else")
