@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import importlib.util
 import warnings
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 from matplotlib import font_manager
 
@@ -23,6 +25,28 @@ NATIVE = {"ko": "한국어", "ja": "日本語", "zh": "中文", "en": "English"}
 FAMILY_COLORS = {"permissive": "#4c9f70", "public_domain": "#8fd19e", "copyleft": "#f2b134",
                  "noncommercial": "#d1495b", "unknown": "#9e9e9e", "other": "#6c8ebf"}
 _fonts_ready = False
+
+
+def instruction_cumulative(by_month: dict[str, int]) -> tuple[list[datetime], list[int]]:
+    """Months (first day, in time order) and the running total of instruction datasets created up to each.
+
+    The report keeps months as ``YYYY-MM`` keys; plotting those strings would make a categorical axis in
+    the order they first appear, so months are turned into dates and sorted before summing. Keys that are
+    not ``YYYY-MM`` are left out.
+    """
+    months = []
+    for key, count in by_month.items():
+        try:
+            months.append((datetime.strptime(key, "%Y-%m"), int(count)))
+        except (TypeError, ValueError):
+            continue
+    months.sort()
+    xs, ys, total = [], [], 0
+    for month, count in months:
+        total += count
+        xs.append(month)
+        ys.append(total)
+    return xs, ys
 
 
 def setup_fonts() -> list[str]:
@@ -131,20 +155,19 @@ def write_figures(report: dict[str, Any], details: dict[str, Any], out: Path) ->
         _stacked(ax, langs, {x: L[x]["license_family"] for x in langs}, list(FAMILY_COLORS), FAMILY_COLORS)
         ax.set_title("Figure 4. License families")
         written += _save(fig, out, "fig4_licenses")
-        # Figure 5: instruction datasets over time (cumulative by creation month).
+        # Figure 5: instruction datasets over time (cumulative by creation month, on a real time axis).
         fig, ax = plt.subplots(figsize=(7, 3.5))
         for lang in langs:
-            months = sorted(L[lang]["instruction"]["by_month"].items())
-            total, xs, ys = 0, [], []
-            for m, c in months:
-                total += c
-                xs.append(m)
-                ys.append(total)
-            ax.step(xs, ys, where="post", label=_label(lang))
+            xs, ys = instruction_cumulative(L[lang]["instruction"]["by_month"])
+            if xs:
+                ax.step(xs, ys, where="post", label=_label(lang))
+        locator = mdates.AutoDateLocator()
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
         ax.set_ylabel("instruction datasets (cumulative)")
-        ax.tick_params(axis="x", rotation=60, labelsize=7)
         ax.set_title("Figure 5. Instruction-tuning datasets over time")
-        ax.legend()
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend()
         written += _save(fig, out, "fig5_instruction")
         # Figure 6: documentation quality.
         fig, ax = plt.subplots(figsize=(7, 3.5))
