@@ -22,13 +22,24 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,  # plain help: rich markup ate every "[default: ...]" and cut option names at 80 columns
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from curate import __version__
+
+        typer.echo(f"curate {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
 ) -> None:
     """curate: snapshots and analyses of Hub datasets, contamination checks, LLM judges, JQL-style filtering."""
     state.debug = debug
