@@ -15,13 +15,13 @@ import yaml
 from curate import config
 
 FAMILIES = ("permissive", "public_domain", "copyleft", "noncommercial", "unknown", "other")
-# Several licenses on one dataset: the most restrictive wins (SPEC.md). Lower rank = more restrictive.
+# Several licenses on one dataset: the most restrictive wins (docs/report.md). Lower rank = more restrictive.
 FAMILY_RANK = {"noncommercial": 0, "copyleft": 1, "other": 2, "permissive": 3, "public_domain": 4, "unknown": 5}
 PROVENANCE = ("commercial", "non-commercial", "academic-only", "unspecified")
 PROVENANCE_RANK = {"academic-only": 0, "non-commercial": 1, "unspecified": 2, "commercial": 3}
 OWNERSHIP = ("individual", "institute", "company", "unknown")
 SIZES = ("S", "M", "L", "XL", "unknown")
-# size_categories tag → (order, SPEC bucket); the largest tag wins when there are several.
+# size_categories tag → (order, docs/report.md bucket); the largest tag wins when there are several.
 SIZE_TAGS = {
     "n<1K": (0, "S"), "1K<n<10K": (1, "S"), "10K<n<100K": (2, "S"), "100K<n<1M": (3, "S"), "1M<n<10M": (4, "S"),
     "10M<n<100M": (5, "M"), "100M<n<1B": (6, "L"), "1B<n<10B": (7, "XL"), "10B<n<100B": (8, "XL"),

@@ -108,7 +108,7 @@ def to_html(report: dict[str, Any], details: dict[str, Any] | None = None, figur
 def write_report(con: duckdb.DuckDBPyConnection, out: Path, *, langs: list[str] | None = None,
                  snapshot: str | int = "latest", overrides_file: Path | None = None,
                  compare: str | int | None = None) -> Path:
-    """report.json (the SPEC object), details.json, report.md, report.html and the figures, in ``out``."""
+    """report.json (the docs/report.md object), details.json, report.md, report.html and the figures, in ``out``."""
     from analyses import diff, figures, study
 
     result = study.compute(con, snapshot=snapshot, langs=langs, overrides_file=overrides_file)

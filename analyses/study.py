@@ -1,6 +1,6 @@
-"""The study's measurements for each language of a snapshot: the SPEC report object plus details.
+"""The study's measurements for each language of a snapshot: the report object (docs/report.md) plus details.
 
-``compute()`` returns the exact SPEC.md JSON (``report``) and a ``details`` object with what the figures need
+``compute()`` returns the exact docs/report.md JSON (``report``) and a ``details`` object with what the figures need
 beyond it (download curves and a cutoff, cross-language overlap, the provenance view, license mismatches,
 creation over time).
 """

@@ -76,7 +76,7 @@ class CheckResult:
         return out
 
     def to_json(self) -> dict:
-        """The SPEC's JSON shape (plus per-item ``overlap`` and ``n_docs`` and per-benchmark counts)."""
+        """The documented JSON shape (docs/contamination.md) (plus per-item ``overlap`` and ``n_docs`` and per-benchmark counts)."""
         summary = self.summary()
         return {"benchmarks": {
             name: {**summary[name], "items": [

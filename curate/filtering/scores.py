@@ -1,6 +1,6 @@
 """Reading a scores parquet written by ``curate annotate`` (or several shards of one).
 
-The contract (see HELPER_RULES / SPEC): ``doc_id`` (str), ``lang`` (str|null), ``n_chars``, ``truncated``, one
+The contract (docs/annotate.md): ``doc_id`` (str), ``lang`` (str|null), ``n_chars``, ``truncated``, one
 ``score_<head>`` float32 column per head and ``score`` = mean of heads. Only the id, the language and the score
 columns are loaded, so memory is a few dozen bytes per document whatever the corpus size.
 

@@ -1,0 +1,45 @@
+"""report.json is what docs/report.md and docs/report.schema.json say it is."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from curate import config
+from curate.store import Store
+
+SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "docs" / "report.schema.json").read_text())
+
+
+def _validate(doc: dict[str, Any]) -> None:
+    jsonschema.Draft202012Validator(SCHEMA, format_checker=jsonschema.FormatChecker()).validate(doc)
+
+
+def test_the_schema_rejects_a_wrong_report() -> None:
+    bad = {"snapshot": {"id": 1, "taken_at": "2026-01-01T00:00:00+00:00", "endpoint": None},
+           "languages": {"ko": {"n_datasets": 1}}}
+    try:
+        _validate(bad)
+    except jsonschema.ValidationError:
+        return
+    raise AssertionError("a report without its measurements passed the schema")
+
+
+def test_report_on_the_offline_sample_follows_the_schema(tmp_path: Path, cli: Any) -> None:
+    from collectors.hub_server import serve
+    from collectors.snapshot import SnapshotOptions, take_snapshot
+
+    db = tmp_path / "s.duckdb"
+    with serve(config.data_dir() / "hub-sample") as server, Store(db) as store:
+        take_snapshot(store, SnapshotOptions(langs=["ko", "ja", "zh", "en"], endpoint=server.url, rate=None), token="")
+    printed = cli("report", "--db", db, "--format", "json")
+    assert printed.code == 0, printed.err
+    _validate(json.loads(printed.out))
+    written = cli("report", "--db", db, "--out", tmp_path / "report")
+    assert written.code == 0, written.err
+    doc = json.loads((tmp_path / "report" / "report.json").read_text())
+    _validate(doc)
+    assert doc == json.loads(printed.out)
