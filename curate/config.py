@@ -11,12 +11,24 @@ import os
 from pathlib import Path
 
 DEFAULT_DB = "curate.duckdb"
+DEMO_DB = "curate-demo/curate.duckdb"  # where `curate demo` writes its store by default
 DEFAULT_ENDPOINT = "https://huggingface.co"
 
 
-def db_path(explicit: str | Path | None = None) -> Path:
-    """The store file: ``--db`` wins, then ``CURATE_DB``, then ``./curate.duckdb``."""
-    return Path(explicit or os.environ.get("CURATE_DB") or DEFAULT_DB)
+def db_path(explicit: str | Path | None = None, *, reading: bool = False) -> Path:
+    """The store file: ``--db`` wins, then ``CURATE_DB``, then ``./curate.duckdb``.
+
+    Commands that only read (``reading``: report, dashboard) fall back to the demo's store when
+    ``./curate.duckdb`` does not exist and ``./curate-demo/curate.duckdb`` does, so the command the demo
+    suggests next finds what the demo wrote. Writers never fall back: a first real snapshot must not land in
+    the demo's store.
+    """
+    chosen = explicit or os.environ.get("CURATE_DB")
+    if chosen:
+        return Path(chosen)
+    if reading and not Path(DEFAULT_DB).exists() and Path(DEMO_DB).exists():
+        return Path(DEMO_DB)
+    return Path(DEFAULT_DB)
 
 
 def hub_endpoint(explicit: str | None = None) -> str:

@@ -53,3 +53,13 @@ EndpointOption = Annotated[
     str | None,
     typer.Option("--endpoint", help="Hub endpoint; overrides HF_ENDPOINT [default: https://huggingface.co]."),
 ]
+
+
+def store_to_read(db: Path | None) -> Path:
+    """The store a read-only command opens (see `curate.config.db_path`), saying so when it is the demo's."""
+    from curate import config
+
+    path = config.db_path(db, reading=True)
+    if db is None and path == Path(config.DEMO_DB):
+        typer.echo(f"reading the demo's store {path} (no ./curate.duckdb; pass --db to choose)", err=True)
+    return path

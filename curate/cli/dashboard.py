@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from curate.cli.app import DbOption, app
+from curate.cli.app import DbOption, app, store_to_read
 
 
 @app.command()
@@ -27,10 +28,9 @@ def dashboard(
 
       curate dashboard --db curate-demo/curate.duckdb --port 8501
     """
-    from curate import config
     from curate.errors import CurateError
 
-    path = config.db_path(db)
+    path = store_to_read(db)
     if not path.exists():
         raise CurateError(f"no store at {path} (run `curate snapshot` or `curate demo` first)")
     try:
@@ -46,4 +46,31 @@ def dashboard(
            "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false",
            "--", "--db", str(path), *(["--scores", str(scores)] if scores else [])]
     typer.echo(f"dashboard on http://{host}:{port} (store {path}); Ctrl-C stops")
-    raise typer.Exit(subprocess.call(cmd))
+    raise typer.Exit(_serve(cmd))
+
+
+def _serve(cmd: list[str]) -> int:
+    """Run Streamlit as a child and pass SIGTERM/SIGHUP on to it, so stopping curate stops the server too
+    (otherwise the child keeps serving the port after curate is gone)."""
+    child = subprocess.Popen(cmd)
+
+    def forward(signum: int, _frame: object) -> None:
+        child.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        return child.wait()
+    except KeyboardInterrupt:  # Ctrl-C reached the child too (same process group): give it a moment to stop
+        try:
+            return child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            return 130
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from curate.cli.app import DbOption, app
+from curate.cli.app import DbOption, app, store_to_read
 
 
 class Format(StrEnum):
@@ -43,10 +43,9 @@ def report(
       curate report --out report/ --compare 1
     """
     from analyses import diff, render, study
-    from curate import config
     from curate.store import Store
 
-    with Store(config.db_path(db), read_only=True) as store:
+    with Store(store_to_read(db), read_only=True) as store:
         if out is not None:
             render.write_report(store.con, out, langs=lang, snapshot=snapshot, overrides_file=ownership_overrides,
                                 compare=compare)
