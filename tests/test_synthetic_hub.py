@@ -43,7 +43,7 @@ def test_spread_and_edge_cases() -> None:
 
 def test_demo_snapshots_the_sample(tmp_path: Path) -> None:
     sample = write_sample(tmp_path / "hub", n_per_lang=12, seed=3)
-    result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "out"), "--sample", str(sample)])
+    result = CliRunner().invoke(app, ["demo", "--quick", "--out", str(tmp_path / "out"), "--sample", str(sample)])
     assert result.exit_code == 0, result.output
     with Store(tmp_path / "out" / "curate.duckdb", read_only=True) as store:
         langs = dict(store.con.execute("SELECT lang, count(*) FROM listings GROUP BY lang").fetchall())

