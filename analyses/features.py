@@ -7,11 +7,12 @@ one pass of vectorized expressions instead of Python loops per card.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import duckdb
 import polars as pl
 
-from analyses.reference import FAMILY_RANK, PROVENANCE_RANK, SIZE_TAGS, Reference
+from analyses.reference import FAMILY_RANK, PROVENANCE_RANK, Reference
 
 LEGACY_CREATED_AT = "2022-03-02T23:29:04"  # every repo created before this date carries it (FACTS.md)
 CJK = r"\p{Han}\p{Hiragana}\p{Katakana}"
@@ -101,11 +102,9 @@ def _section_filled(clean: pl.Expr, names: list[str]) -> pl.Expr:
     return clean.str.contains(pattern).fill_null(False)
 
 
-def _size(frame: pl.DataFrame) -> pl.DataFrame:
-    order = pl.DataFrame({"size_tag": [k.lower() for k in SIZE_TAGS], "order": [v[0] for v in SIZE_TAGS.values()],
-                          "size": [v[1] for v in SIZE_TAGS.values()]})
+def _size(frame: pl.DataFrame, ref: Reference) -> pl.DataFrame:
     return (frame.select("repo_id", pl.col("size_tags").alias("size_tag")).explode("size_tag")
-            .join(order, on="size_tag", how="inner").sort("order", descending=True)
+            .join(ref.sizes, on="size_tag", how="inner").sort("order", descending=True)
             .group_by("repo_id").agg(pl.col("size").first()))
 
 
@@ -130,18 +129,17 @@ def _tasks(frame: pl.DataFrame, ref: Reference) -> pl.DataFrame:
             .group_by("repo_id").agg(pl.col("category").unique().sort().alias("tasks")))
 
 
-def license_text_family(card: pl.Expr) -> pl.Expr:
-    """The license family a card's prose names, when it names one (used to flag YAML/text disagreement)."""
-    t = card  # lower-cased by the caller
-    return (pl.when(t.str.contains(r"cc[- ]by[- ]nc|non-?commercial|cc[- ]by[- ](?:nc[- ])?nd|非商用|비상업|非商业"))
-            .then(pl.lit("noncommercial"))
-            .when(t.str.contains(rf"{B}gpl{B}|gnu general public|cc[- ]by[- ]sa|share-?alike|{B}odbl{B}"))
-            .then(pl.lit("copyleft"))
-            .when(t.str.contains(rf"{B}cc0{B}|public domain|{B}unlicense{B}"))
-            .then(pl.lit("public_domain"))
-            .when(t.str.contains(rf"mit license|apache license|apache-2\.0|{B}bsd{B}|cc[- ]by[- ]4\.0|creative commons attribution 4"))
-            .then(pl.lit("permissive"))
-            .otherwise(pl.lit(None, dtype=pl.String)))
+def license_text_family(card: pl.Expr, ref: Reference) -> pl.Expr:
+    """The license family a card's prose names, when it names one (used to flag YAML/text disagreement).
+
+    ``card`` is lower-cased by the caller; the phrases per family are data (``license_phrases.yaml``), tried
+    in order so the most restrictive family a card names wins.
+    """
+    expr: Any = None
+    for family, patterns in ref.license_phrases:
+        matches = card.str.contains("|".join(p.replace("{B}", B) for p in patterns))
+        expr = (pl.when(matches) if expr is None else expr.when(matches)).then(pl.lit(family))
+    return pl.lit(None, dtype=pl.String) if expr is None else expr.otherwise(pl.lit(None, dtype=pl.String))
 
 
 def build(frame: pl.DataFrame, ref: Reference, overrides: dict[str, str] | None = None) -> pl.DataFrame:
@@ -183,14 +181,14 @@ def build(frame: pl.DataFrame, ref: Reference, overrides: dict[str, str] | None 
         .otherwise(pl.lit("unknown")).alias("ownership"),
         pl.struct(**{d: pl.col("_search").str.contains(_alternation(kw)) for d, kw in ref.domains.items()})
         .alias("domains"),
-        license_text_family(pl.col("_card_low")).alias("license_text_family"),
+        license_text_family(pl.col("_card_low"), ref).alias("license_text_family"),
     )
     n = pl.col("langs").list.len()
     out = out.with_columns(
         pl.when(n <= 1).then(pl.lit("monolingual"))
         .when((n == 2) & pl.col("langs").list.contains("en")).then(pl.lit("english_paired"))
         .otherwise(pl.lit("multilingual")).alias("makeup"))
-    out = (out.join(_size(out), on="repo_id", how="left").join(_licenses(out, ref), on="repo_id", how="left")
+    out = (out.join(_size(out, ref), on="repo_id", how="left").join(_licenses(out, ref), on="repo_id", how="left")
            .join(_tasks(out, ref), on="repo_id", how="left"))
     return out.drop("_clean", "_search", "_card_low").with_columns(
         pl.col("size").fill_null("unknown"), pl.col("license_family").fill_null("unknown"),

@@ -21,6 +21,8 @@ import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 from matplotlib import font_manager
 
+from analyses.reference import FAMILIES, MAKEUP, OWNERSHIP, SIZES
+
 NATIVE = {"ko": "한국어", "ja": "日本語", "zh": "中文", "en": "English"}
 FAMILY_COLORS = {"permissive": "#4c9f70", "public_domain": "#8fd19e", "copyleft": "#f2b134",
                  "noncommercial": "#d1495b", "unknown": "#9e9e9e", "other": "#6c8ebf"}
@@ -136,7 +138,7 @@ def write_figures(report: dict[str, Any], details: dict[str, Any], out: Path) ->
         written += _save(fig, out, "fig1_downloads")
         # Figure 2a: language make-up; 2b: overlap across languages.
         fig, ax = plt.subplots(figsize=(7, 3))
-        _stacked(ax, langs, {x: L[x]["makeup"] for x in langs}, ["monolingual", "english_paired", "multilingual"])
+        _stacked(ax, langs, {x: L[x]["makeup"] for x in langs}, list(MAKEUP))
         ax.set_title("Figure 2a. Language make-up")
         written += _save(fig, out, "fig2a_makeup")
         fig, ax = plt.subplots(figsize=(5, 4))
@@ -152,7 +154,7 @@ def write_figures(report: dict[str, Any], details: dict[str, Any], out: Path) ->
         written += _save(fig, out, "fig3_tasks")
         # Figure 4: license families.
         fig, ax = plt.subplots(figsize=(7, 3))
-        _stacked(ax, langs, {x: L[x]["license_family"] for x in langs}, list(FAMILY_COLORS), FAMILY_COLORS)
+        _stacked(ax, langs, {x: L[x]["license_family"] for x in langs}, list(FAMILIES), FAMILY_COLORS)
         ax.set_title("Figure 4. License families")
         written += _save(fig, out, "fig4_licenses")
         # Figure 5: instruction datasets over time (cumulative by creation month, on a real time axis).
@@ -184,12 +186,12 @@ def write_figures(report: dict[str, Any], details: dict[str, Any], out: Path) ->
         written += _save(fig, out, "fig6_docs")
         # Figure 7: ownership.
         fig, ax = plt.subplots(figsize=(7, 3))
-        _stacked(ax, langs, {x: L[x]["ownership"] for x in langs}, ["individual", "institute", "company", "unknown"])
+        _stacked(ax, langs, {x: L[x]["ownership"] for x in langs}, list(OWNERSHIP))
         ax.set_title("Figure 7. Ownership")
         written += _save(fig, out, "fig7_ownership")
         # Table 2: size categories.
         fig, ax = plt.subplots(figsize=(7, 3))
-        _stacked(ax, langs, {x: L[x]["size"] for x in langs}, ["S", "M", "L", "XL", "unknown"])
+        _stacked(ax, langs, {x: L[x]["size"] for x in langs}, list(SIZES))
         ax.set_title("Table 2. Size categories (S ≤ 10M, M ≤ 100M, L ≤ 1B, XL > 1B examples)")
         written += _save(fig, out, "table2_sizes")
     return written

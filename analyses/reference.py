@@ -21,12 +21,7 @@ PROVENANCE = ("commercial", "non-commercial", "academic-only", "unspecified")
 PROVENANCE_RANK = {"academic-only": 0, "non-commercial": 1, "unspecified": 2, "commercial": 3}
 OWNERSHIP = ("individual", "institute", "company", "unknown")
 SIZES = ("S", "M", "L", "XL", "unknown")
-# size_categories tag → (order, docs/report.md bucket); the largest tag wins when there are several.
-SIZE_TAGS = {
-    "n<1K": (0, "S"), "1K<n<10K": (1, "S"), "10K<n<100K": (2, "S"), "100K<n<1M": (3, "S"), "1M<n<10M": (4, "S"),
-    "10M<n<100M": (5, "M"), "100M<n<1B": (6, "L"), "1B<n<10B": (7, "XL"), "10B<n<100B": (8, "XL"),
-    "100B<n<1T": (9, "XL"), "n>1T": (10, "XL"),
-}
+MAKEUP = ("monolingual", "english_paired", "multilingual")
 
 
 def _csv(path: Path) -> list[dict[str, str]]:
@@ -47,6 +42,8 @@ class Reference:
     domains: dict[str, list[str]]
     instruction: dict[str, list[str]]
     sections: dict[str, Any]
+    sizes: pl.DataFrame           # size_tag (lower-cased), order, size: the largest tag wins
+    license_phrases: list[tuple[str, list[str]]]  # (family, regexes) in the order they are tried
 
 
 def load_ownership_table(path: Path) -> dict[str, str]:
@@ -77,4 +74,8 @@ def load(data_dir: Path | None = None) -> Reference:
         licenses=lic, tasks=tasks, orgs=load_ownership_table(root / "ownership" / "orgs.csv"), cues=cues,
         domains={k: [str(x) for x in v] for k, v in _yaml(a / "domains.yaml").items()},
         instruction=_yaml(a / "instruction.yaml"), sections=_yaml(a / "card_sections.yaml"),
+        sizes=pl.DataFrame([{"size_tag": r["tag"].lower(), "order": int(r["order"]), "size": r["bucket"]}
+                            for r in _csv(a / "sizes.csv")]),
+        license_phrases=[(str(r["family"]), [str(p) for p in r["patterns"]])
+                         for r in _yaml(a / "license_phrases.yaml")],
     )

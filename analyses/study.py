@@ -17,10 +17,8 @@ import polars as pl
 
 from analyses import features, reference
 from analyses.contamination import persist
-from analyses.reference import FAMILIES, OWNERSHIP, PROVENANCE, SIZES
+from analyses.reference import FAMILIES, MAKEUP, OWNERSHIP, PROVENANCE, SIZES
 from curate.errors import CurateError
-
-MAKEUP = ("monolingual", "english_paired", "multilingual")
 
 
 @dataclass
