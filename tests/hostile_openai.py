@@ -15,6 +15,7 @@ the request body, i.e. in the document text: ``[hostile=MODE]``.
 - ``huge-declared``: the same, announcing a ``Content-Length`` of 1.2 GB.
 - ``huge500``: a 500 whose body is as large.
 - ``gzip-bomb``: a 200 with ``Content-Encoding: gzip``, ~50 KB on the wire that inflate to ``huge_bytes``.
+- ``gzip`` / ``deflate`` / ``raw-deflate``: a valid answer (score 4), compressed although not asked to be.
 - ``wait-forever``: 429 with ``Retry-After: 1000000000`` (31 years).
 - anything else (or no marker): a valid answer, score 3.
 
@@ -113,6 +114,11 @@ class HostileServer:
                 await self._body(writer, mode, _CHUNK)
         elif mode == "gzip-bomb":
             await send(200, _bomb(self.huge_bytes), {"Content-Encoding": "gzip"})
+        elif mode in ("gzip", "deflate", "raw-deflate"):  # compressed although curate asks for identity
+            wbits = {"gzip": zlib.MAX_WBITS | 16, "deflate": zlib.MAX_WBITS, "raw-deflate": -zlib.MAX_WBITS}[mode]
+            packer = zlib.compressobj(6, zlib.DEFLATED, wbits)
+            payload = packer.compress(answer(json.dumps({"reason": "packed", "score": 4}))) + packer.flush()
+            await send(200, payload, {"Content-Encoding": "gzip" if mode == "gzip" else "deflate"})
         elif mode == "wait-forever":
             await send(429, b'{"error": {"message": "come back later"}}', {"Retry-After": "1000000000"})
         else:

@@ -178,6 +178,19 @@ def test_answer_size_cap_is_an_option(api: str) -> None:
     assert judge(docs("fine"), api, max_response_bytes=1024)[0]["score"] == 3.0
 
 
+def test_compressed_answers_are_still_read(api: str) -> None:
+    rows = judge(docs("[hostile=gzip] a", "[hostile=deflate] b", "[hostile=raw-deflate] c"), api)
+    assert [r["score"] for r in rows] == [4.0, 4.0, 4.0], [r["error"] for r in rows]
+
+
+def test_http_policy_is_shared_with_curate_http() -> None:
+    import curate.http
+    import curate.judges.client
+
+    assert curate.judges.client.retry_after_seconds is curate.http.retry_after_seconds
+    assert curate.judges.client.RETRY_STATUSES is curate.http.RETRY_STATUSES
+
+
 def test_huge_error_bodies_are_cut_and_retried(api: str, hostile: HostileServer) -> None:
     rows = judge(docs("[hostile=huge500] big error"), api, max_retries=1)
     assert rows[0]["score"] is None and rows[0]["error"].startswith("HTTP 500") and "2 attempts" in rows[0]["error"]

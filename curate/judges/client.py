@@ -263,7 +263,7 @@ class JudgeClient:
         while True:
             retry_after: float | None = None
             if self.refusal is not None:  # another request was told to wait too long while this one waited
-                return self._failed(f"not sent: {self.refusal}", started, attempt)
+                return self._failed(f"not sent: {self.refusal}", started, attempt)  # `attempt` requests went out
             self.requests += 1
             # Other requests may switch these off while this one is in flight.
             sent_schema, sent_temperature, sent_tokens = self.structured, self.send_temperature, self.tokens_param
@@ -278,7 +278,7 @@ class JudgeClient:
                 error = f"timeout after {self.options.timeout_s:g}s ({type(exc).__name__})"
             except BodyTooLarge as exc:  # the model would write the same again: not retried
                 return self._failed(f"{exc}, the limit for one answer (max_response_bytes); not retried",
-                                    started, attempt)
+                                    started, attempt + 1)
             except httpx.RequestError as exc:  # dropped connections, protocol errors, undecodable bodies
                 error = f"connection error ({type(exc).__name__}: {_short(str(exc), 120)})"
             else:
@@ -307,16 +307,17 @@ class JudgeClient:
                             if self.refusal is None:
                                 log.warning("%s: %s", self.spec.name, exc)
                             self.refusal = self.refusal or str(exc)
-                            return self._failed(str(exc), started, attempt)
+                            return self._failed(str(exc), started, attempt + 1)
                 else:
-                    return self._failed(f"HTTP {status}: {_short(text)}", started, attempt, raw=text[:2000])
+                    return self._failed(f"HTTP {status}: {_short(text)}", started, attempt + 1, raw=text[:2000])
             if attempt >= self.options.max_retries:
-                return self._failed(f"{error} (gave up after {attempt + 1} attempts)", started, attempt)
+                return self._failed(f"{error} (gave up after {attempt + 1} attempts)", started, attempt + 1)
             await asyncio.sleep(self._backoff(attempt, retry_after))
             attempt += 1
 
-    def _failed(self, error: str, started: float, attempt: int, raw: str = "") -> Answer:
-        return Answer(None, self.redact(raw), self.redact(error), time.monotonic() - started, attempts=attempt + 1)
+    def _failed(self, error: str, started: float, attempts: int, raw: str = "") -> Answer:
+        """A failed `Answer`, redacted: error texts quote what the server sent."""
+        return Answer(None, self.redact(raw), self.redact(error), time.monotonic() - started, attempts=attempts)
 
     def _adapt(self, body: str, sent_temperature: bool, sent_tokens: str) -> bool:
         """Whether a 400/422 names a parameter this judge can drop or rename (then the request is sent again)."""
