@@ -19,6 +19,7 @@ from analyses import features, reference
 from analyses.contamination import persist
 from analyses.reference import FAMILIES, MAKEUP, OWNERSHIP, PROVENANCE, SIZES
 from curate.errors import CurateError
+from curate.http import public_url
 
 
 @dataclass
@@ -45,7 +46,8 @@ def resolve_snapshot(con: duckdb.DuckDBPyConnection, snapshot: str | int = "late
         row = rows[0] if rows else None
         if row is None:
             raise CurateError(f"no snapshot {sid} in the store")
-    return {"id": row[0], "taken_at": row[1].isoformat(), "endpoint": row[2], "status": row[3]}
+    # public_url: a mirror given as https://user:token@host must not carry its token into reports
+    return {"id": row[0], "taken_at": row[1].isoformat(), "endpoint": public_url(row[2]), "status": row[3]}
 
 
 def _counts(frame: pl.DataFrame, col: str, keys: tuple[str, ...]) -> dict[str, int]:

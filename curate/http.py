@@ -15,11 +15,16 @@ from __future__ import annotations
 
 import email.utils
 import re
+import zlib
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from curate.errors import CurateError
+
+if TYPE_CHECKING:  # httpx is imported where a client is built, not by every command that redacts a URL
+    import httpx
 
 # Every 5xx but "not implemented" and "version not supported" (proxies answer 520-529 for overloaded
 # upstreams), plus the 4xx that mean "try again later".
@@ -117,3 +122,72 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
 
 
 # --- asynchronous clients (judges) --------------------------------------------------------------------
+
+ERROR_BODY_BYTES = 4096  # what is read of an error answer: enough for its message, never a flood
+
+
+class BodyTooLarge(CurateError):
+    """An answer larger than the limit set for it; nothing past the limit was read or kept."""
+
+    def __init__(self, size: int | None, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        told = f" ({size:,} bytes announced)" if size is not None else ""
+        super().__init__(f"answer larger than {limit:,} bytes{told}")
+
+
+class _BoundedInflater:
+    """gzip/deflate decoding that never produces more than asked for: a 1 MB bomb cannot become 1 GB in memory."""
+
+    def __init__(self, encoding: str) -> None:
+        self._wbits = zlib.MAX_WBITS | 16 if encoding in ("gzip", "x-gzip") else zlib.MAX_WBITS
+        self._zlib = zlib.decompressobj(self._wbits)
+        self._first = True
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        """Up to ``room + 1`` decoded bytes of ``data`` (one more than fits says the limit was passed)."""
+        try:
+            out = self._zlib.decompress(data, room + 1)
+        except zlib.error:
+            if not (self._first and self._wbits == zlib.MAX_WBITS):
+                raise
+            self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)  # "deflate" sent raw, without the zlib header
+            out = self._zlib.decompress(data, room + 1)
+        self._first = False
+        return out
+
+
+async def read_capped(response: httpx.Response, limit: int, *, truncate: bool = False) -> bytes:
+    """The body of a streamed ``response``, decoded, at most ``limit`` bytes of it.
+
+    Past the limit: `BodyTooLarge` (``truncate=False``: the answer itself is wanted whole), or the first
+    ``limit`` bytes (``truncate=True``: an error body, of which the start is enough). Reading stops there, so
+    memory stays bounded whatever the server sends or announces; gzip and deflate are decoded under the same
+    bound, other content encodings are refused (curate asks for ``identity``).
+    """
+    import httpx
+
+    if not truncate:
+        announced = response.headers.get("content-length", "")
+        if announced.isdigit() and int(announced) > limit and not response.headers.get("content-encoding"):
+            raise BodyTooLarge(int(announced), limit)
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    inflater: _BoundedInflater | None = None
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        inflater = _BoundedInflater(encoding)
+    elif encoding not in ("", "identity"):
+        raise httpx.DecodingError(f"unsupported Content-Encoding {encoding[:40]!r}", request=response.request)
+    body = bytearray()
+    async for chunk in response.aiter_raw():
+        if inflater is not None:
+            try:
+                chunk = inflater.feed(chunk, limit - len(body))
+            except zlib.error as exc:
+                raise httpx.DecodingError(f"undecodable {encoding} body ({exc})", request=response.request) from exc
+        body += chunk
+        if len(body) > limit:
+            if truncate:
+                return bytes(body[:limit])
+            raise BodyTooLarge(None, limit)
+    return bytes(body)
+

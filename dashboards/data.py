@@ -8,6 +8,8 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from curate.http import public_url
+
 
 def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
@@ -16,7 +18,7 @@ def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 def snapshots(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Every snapshot with its languages and counts, newest first."""
-    return con.sql("""
+    frame = con.sql("""
         SELECT s.id, s.taken_at, s.status, s.endpoint,
                (SELECT string_agg(DISTINCT lang, ', ' ORDER BY lang) FROM listings l WHERE l.snapshot_id = s.id)
                    AS languages,
@@ -24,6 +26,8 @@ def snapshots(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
                (SELECT count(*) FROM cards c WHERE c.snapshot_id = s.id) AS cards,
                (SELECT count(*) FROM errors e WHERE e.snapshot_id = s.id) AS errors
         FROM snapshots s ORDER BY s.id DESC""").pl()
+    # An endpoint given as https://user:token@host is shown without its credentials.
+    return frame.with_columns(pl.col("endpoint").map_elements(public_url, return_dtype=pl.Utf8))
 
 
 def languages(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> list[str]:

@@ -12,7 +12,8 @@ import typer
 
 from curate.cli.app import DbOption, app
 from curate.errors import CurateError
-from curate.judges.client import DEFAULT_KEY_ENV
+from curate.http import DEFAULT_MAX_WAIT_S
+from curate.judges.client import DEFAULT_KEY_ENV, DEFAULT_MAX_RESPONSE_BYTES
 from curate.judges.rubrics import PromptLanguage
 from curate.runs import record
 
@@ -51,8 +52,10 @@ def judge(
     judge_key_env: Annotated[list[str] | None, typer.Option("--judge-key-env", help="NAME=VAR: judge NAME reads its key from VAR instead; repeat.")] = None,
     max_chars: Annotated[int, typer.Option(min=1, help="Characters of each document sent to the judge.")] = 12_000,
     max_tokens: Annotated[int, typer.Option(min=1, help="Completion token limit per answer.")] = 512,
-    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds per request before it is retried.")] = 120.0,
+    timeout: Annotated[float, typer.Option(min=0.1, help="Seconds for one request, answer read in full, before it is retried.")] = 120.0,
     max_retries: Annotated[int, typer.Option(min=0, help="Retries per document on 429/5xx/timeouts.")] = 5,
+    max_wait: Annotated[float, typer.Option(min=0, help="Longest Retry-After honoured, in seconds; a server asking for longer fails the document at once and gets no more requests this run.")] = DEFAULT_MAX_WAIT_S,
+    max_response_kb: Annotated[int, typer.Option(min=1, help="Largest answer read, in KB; a larger one fails its document (not retried).")] = DEFAULT_MAX_RESPONSE_BYTES // 1024,
     structured: Annotated[bool, typer.Option(help="Ask for a JSON-schema answer (response_format); falls back automatically.")] = True,
     db: DbOption = None,
 ) -> None:
@@ -71,8 +74,14 @@ def judge(
     from rich.console import Console
     from rich.table import Table
 
-    from curate.judges.cache import FILENAME, AnswerCache
-    from curate.judges.client import ClientOptions, JudgeSpec, chat_completions_url, parse_judge_spec
+    from curate.judges.cache import FILENAME, open_cache
+    from curate.judges.client import (
+        ClientOptions,
+        JudgeSpec,
+        chat_completions_url,
+        display_url,
+        parse_judge_spec,
+    )
     from curate.judges.rubrics import load_rubric
     from curate.judges.run import RunOptions, run_judges, write_labels
     from curate.judges.sample import sample_corpus
@@ -112,9 +121,10 @@ def judge(
     options = RunOptions(
         rubric=loaded, prompt_mode=prompt_language, max_chars=max_chars, api_key_env=api_key_env,
         client=ClientOptions(concurrency=concurrency, timeout_s=timeout, max_retries=max_retries,
-                             max_tokens=max_tokens, structured=structured),
+                             max_tokens=max_tokens, structured=structured, max_wait_s=max_wait,
+                             max_response_bytes=max_response_kb * 1024),
     )
-    store = None if no_cache else AnswerCache((cache or out.resolve().parent) / FILENAME)
+    store = None if no_cache else open_cache((cache or out.resolve().parent) / FILENAME)
     try:
         with track("judging", total=len(docs) * len(specs), unit="labels") as tracker:
             result = run_judges(docs, specs, options, store, tracker)
@@ -122,8 +132,11 @@ def judge(
         if store is not None:
             store.close()
     write_labels(result.rows, out)
-    record(db, "judge", [input], out, {"judges": {s.name: s.model for s in specs}, "rubric": rubric,
-                                       "prompt_language": prompt_language, "sample": sample, "seed": seed},
+    # Endpoints as display_url gives them: a user:token@ in --api-base is sent, never stored.
+    record(db, "judge", [input], out, {"judges": {s.name: s.model for s in specs},
+                                       "endpoints": {s.name: display_url(s.api_base) for s in specs},
+                                       "rubric": rubric, "prompt_language": prompt_language, "sample": sample,
+                                       "seed": seed},
            n_docs=len(docs), seconds=result.elapsed_s)
 
     console = Console(stderr=True)

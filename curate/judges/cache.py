@@ -7,18 +7,22 @@ not part of the key: the same model served elsewhere gives the same answer at te
 Only successful answers are stored: a failure (timeout, 5xx, unparseable answer) is retried on the next run.
 An interrupted run therefore resumes for free: everything answered before the interruption is a cache hit.
 
-Storage is one SQLite file (``judge-cache.sqlite``), written as answers arrive.
+Storage is one SQLite file (``judge-cache.sqlite``), written as answers arrive. A cache that cannot be opened
+(read-only or full disk, a file that is not a database) is not a reason to stop: `open_cache` warns and the
+run goes on without one.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 FILENAME = "judge-cache.sqlite"
+log = logging.getLogger(__name__)
 
 
 def cache_key(model: str, rubric_name: str, template: str, prompt_language: str, text: str) -> str:
@@ -42,14 +46,18 @@ class AnswerCache:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._con = sqlite3.connect(self.path)
-        self._con.execute("PRAGMA journal_mode=WAL")
-        self._con.execute("PRAGMA synchronous=NORMAL")
-        self._con.execute(
-            "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, model TEXT, score REAL NOT NULL, "
-            "raw TEXT, latency_s REAL, prompt_tokens INTEGER, completion_tokens INTEGER, "
-            "created_at TEXT DEFAULT CURRENT_TIMESTAMP)"
-        )
-        self._con.commit()
+        try:
+            self._con.execute("PRAGMA journal_mode=WAL")
+            self._con.execute("PRAGMA synchronous=NORMAL")
+            self._con.execute(
+                "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, model TEXT, score REAL NOT NULL, "
+                "raw TEXT, latency_s REAL, prompt_tokens INTEGER, completion_tokens INTEGER, "
+                "created_at TEXT DEFAULT CURRENT_TIMESTAMP)"
+            )
+            self._con.commit()
+        except BaseException:
+            self._con.close()
+            raise
         self.hits = 0
         self.misses = 0
 
@@ -82,3 +90,13 @@ class AnswerCache:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def open_cache(path: str | Path) -> AnswerCache | None:
+    """`AnswerCache` at ``path``, or None with a warning when it cannot be opened: judging goes on uncached."""
+    try:
+        return AnswerCache(path)
+    except (sqlite3.Error, OSError) as exc:
+        log.warning("answer cache %s cannot be opened (%s: %s); judging without it: answers are not cached",
+                    path, type(exc).__name__, exc)
+        return None

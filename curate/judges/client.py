@@ -16,33 +16,59 @@ client absorbs:
   temperature 0 the answers may vary between runs; the cache keeps the first).
 - **Failures are results**: `Answer` always comes back, with ``score=None`` and an ``error`` when the
   document could not be scored, so the run records it instead of dropping the document.
+- **Hostile servers stay bounded** (`curate.http`): ``timeout_s`` is a deadline for the whole attempt (a
+  server trickling a byte a second cannot hold a slot longer), an answer is read up to ``max_response_bytes``
+  (past it the document fails, not retried: the model would write the same again) and an error body up to
+  a few KB; a ``Retry-After`` longer than ``max_wait_s`` fails the document at once and this judge sends
+  nothing more in the run (the server said it will not answer in time), instead of sleeping.
 
 The API key comes from an environment variable at call time and is only ever put in the request header.
+Anything the server sends back is redacted before it is stored or shown (`curate.http.redact`): the key,
+any ``Authorization`` value and the userinfo of the URL become ``***``, so an endpoint that echoes the
+request cannot leak them into labels, the cache or logs. URLs are shown without userinfo (`public_url`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
+import base64
+import json
 import logging
 import os
 import random
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from curate.errors import CurateError
+from curate.http import (
+    DEFAULT_MAX_WAIT_S,
+    ERROR_BODY_BYTES,
+    RETRY_STATUSES,
+    BodyTooLarge,
+    WaitTooLong,
+    check_wait,
+    public_url,
+    read_capped,
+    redact,
+    retry_after_seconds,
+    url_secrets,
+)
 from curate.judges.parse import ScoreParseError, parse_score
+
+__all__ = ["DEFAULT_KEY_ENV", "DEFAULT_MAX_RESPONSE_BYTES", "RETRY_STATUSES", "Answer", "ClientOptions",
+           "JudgeClient", "JudgeSpec", "chat_completions_url", "display_url", "parse_judge_spec",
+           "retry_after_seconds"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
-# Every 5xx but "not implemented" and "version not supported" (proxies answer 520-529 for overloaded upstreams).
-RETRY_STATUSES = frozenset({408, 409, 425, 429, *range(500, 600)}) - {501, 505}
+# An answer of max_tokens=512 is a few KB; 512 KB leaves room for long reasoning while a runaway or hostile
+# server cannot fill memory (a 1.2 GB answer took 7 GB before answers were capped).
+DEFAULT_MAX_RESPONSE_BYTES = 512 * 1024
 SCORE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
@@ -67,13 +93,23 @@ class JudgeSpec:
     def chat_url(self) -> str:
         return chat_completions_url(self.api_base)
 
+    def __repr__(self) -> str:  # the URL may carry user:password@; a logged spec must not
+        return (f"JudgeSpec(name={self.name!r}, model={self.model!r}, api_base={display_url(self.api_base)!r}, "
+                f"api_key_env={self.api_key_env!r})")
+
+
+def display_url(url: str) -> str:
+    """``url`` as it may be stored and shown: no ``user:password@``, no query string or fragment (keys hide there)."""
+    parts = urlsplit(public_url(url.strip()))
+    return urlunsplit(parts._replace(query="", fragment=""))
+
 
 def chat_completions_url(api_base: str) -> str:
     """``http://host:8000/v1`` -> ``.../v1/chat/completions``; a bare ``http://host:8000`` gets ``/v1`` added."""
     base = api_base.strip().rstrip("/")
     parts = urlsplit(base)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise CurateError(f"invalid API base URL {api_base!r} (expected http(s)://host[:port]/v1)")
+        raise CurateError(f"invalid API base URL {display_url(api_base)!r} (expected http(s)://host[:port]/v1)")
     if base.endswith("/chat/completions"):
         return base
     if parts.path in ("", "/"):
@@ -86,6 +122,7 @@ def parse_judge_spec(spec: str) -> JudgeSpec:
     name, sep, rest = spec.partition("=")
     model, at, url = rest.partition("@")
     if not (sep and at and name.strip() and model.strip() and url.strip()):
+        spec = redact(spec, url_secrets(url.strip()))
         raise CurateError(f"bad --judge {spec!r}: expected NAME=MODEL@URL, e.g. gemma=google/gemma-3-27b-it@http://gpu1:8000/v1")
     judge = JudgeSpec(name.strip(), model.strip(), url.strip())
     chat_completions_url(judge.api_base)  # validate now, not after sampling the corpus
@@ -95,13 +132,14 @@ def parse_judge_spec(spec: str) -> JudgeSpec:
 @dataclass(frozen=True, slots=True)
 class ClientOptions:
     concurrency: int = 32
-    timeout_s: float = 120.0
+    timeout_s: float = 120.0  # deadline of one attempt, from sending to the last byte of the answer
     max_retries: int = 5
     backoff_base_s: float = 1.0
     backoff_max_s: float = 60.0
-    retry_after_max_s: float = 300.0
+    max_wait_s: float | None = DEFAULT_MAX_WAIT_S  # longest Retry-After honoured; None: any
     max_tokens: int = 512
     structured: bool = True
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES  # a larger answer fails its document
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,24 +153,6 @@ class Answer:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     attempts: int = 1
-
-
-def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
-    """A ``Retry-After`` header as seconds to wait: delta-seconds or an HTTP date; None if absent or bad."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def _short(text: str, limit: int = 300) -> str:
@@ -164,15 +184,20 @@ class JudgeClient:
         self._sem = asyncio.Semaphore(max(1, self.options.concurrency))
         self._rng = rng or random.Random()
         self._pool: list[httpx.AsyncClient] = []
+        self._secrets: list[str] = []
+        self.refusal: str | None = None  # set when the server asked for a wait past max_wait_s: send no more
         self.requests = 0
 
     async def __aenter__(self) -> JudgeClient:
         # One single-connection client per slot rather than one pool of n: httpcore's pool rescans every
         # connection on every request and response, which costs more CPU than the request itself at n=32.
-        headers = {"Content-Type": "application/json"}
+        # identity: a compressed answer could inflate past the size cap before it is counted (read_capped
+        # still decodes gzip/deflate under the cap for servers that compress anyway).
+        headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
         key = os.environ.get(self._api_key_env)
         if key:
             headers["Authorization"] = f"Bearer {key}"
+        self._secrets = _secrets(key, self.spec.api_base)
         verify = httpx.create_ssl_context()  # built once and shared: loading CA certificates takes ~25 ms
         timeout = httpx.Timeout(self.options.timeout_s, connect=min(10.0, self.options.timeout_s))
         self._pool = [
@@ -202,9 +227,13 @@ class JudgeClient:
             }
         return body
 
+    def redact(self, text: str) -> str:
+        """``text`` (from the server, or naming its URL) with this judge's key and URL credentials masked."""
+        return redact(text, self._secrets)
+
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
-            return min(retry_after, self.options.retry_after_max_s)
+            return retry_after  # within max_wait_s: longer ones ended the document before this
         ceiling = min(self.options.backoff_max_s, self.options.backoff_base_s * 2**attempt)
         return ceiling * (0.5 + 0.5 * self._rng.random())
 
@@ -212,6 +241,8 @@ class JudgeClient:
         """Send one prompt (retrying as needed) and parse the score; never raises for server trouble."""
         if not self._pool:
             raise RuntimeError("JudgeClient must be used inside 'async with'")
+        if self.refusal is not None:
+            return Answer(None, "", f"not sent: {self.refusal}", 0.0, attempts=0)
         async with self._sem:  # at most `concurrency` holders, so a free client is always there
             http = self._pool.pop()
             try:
@@ -219,46 +250,74 @@ class JudgeClient:
             finally:
                 self._pool.append(http)
 
+    async def _post(self, http: httpx.AsyncClient, payload: dict[str, Any]) -> tuple[int, httpx.Headers, bytes]:
+        """One request, its answer read under the size caps: the whole answer, or the start of an error body."""
+        async with http.stream("POST", self.url, json=payload) as response:
+            ok = response.status_code == 200
+            limit = self.options.max_response_bytes if ok else ERROR_BODY_BYTES
+            return response.status_code, response.headers, await read_capped(response, limit, truncate=not ok)
+
     async def _score(self, http: httpx.AsyncClient, prompt: str) -> Answer:
         started = time.monotonic()
         attempt = 0
         while True:
             retry_after: float | None = None
+            if self.refusal is not None:  # another request was told to wait too long while this one waited
+                return self._failed(f"not sent: {self.refusal}", started, attempt)  # `attempt` requests went out
             self.requests += 1
             # Other requests may switch these off while this one is in flight.
             sent_schema, sent_temperature, sent_tokens = self.structured, self.send_temperature, self.tokens_param
             try:
-                response = await http.post(self.url, json=self.payload(prompt))
+                # The deadline covers connecting, sending and reading every byte: httpx's timeout bounds
+                # each read, and a server trickling one byte per read would hold the request forever.
+                async with asyncio.timeout(self.options.timeout_s):
+                    status, headers, body = await self._post(http, self.payload(prompt))
+            except TimeoutError:
+                error = f"timeout after {self.options.timeout_s:g}s (answer not complete by the deadline)"
             except httpx.TimeoutException as exc:
                 error = f"timeout after {self.options.timeout_s:g}s ({type(exc).__name__})"
+            except BodyTooLarge as exc:  # the model would write the same again: not retried
+                return self._failed(f"{exc}, the limit for one answer (max_response_bytes); not retried",
+                                    started, attempt + 1)
             except httpx.RequestError as exc:  # dropped connections, protocol errors, undecodable bodies
                 error = f"connection error ({type(exc).__name__}: {_short(str(exc), 120)})"
             else:
-                status = response.status_code
+                text = body.decode("utf-8", errors="replace")
                 if status == 200:
-                    answer = self._answer(response, started, attempt)
+                    answer = self._answer(body, started, attempt)
                     if answer is not None:
                         return answer
-                    error = f"unreadable response body: {_short(response.text, 120)!r}"
-                elif status in (400, 422) and self._adapt(response.text, sent_temperature, sent_tokens):
+                    error = f"unreadable response body: {_short(text, 120)!r}"
+                elif status in (400, 422) and self._adapt(text, sent_temperature, sent_tokens):
                     continue
-                elif status in (400, 422) and sent_schema and _mentions_schema(response.text):
+                elif status in (400, 422) and sent_schema and _mentions_schema(text):
                     if self.structured:
                         log.warning("%s: server rejected response_format; asking without it (lenient parsing)",
                                     self.spec.name)
                     self.structured = False
                     continue
                 elif status in RETRY_STATUSES:
-                    error = f"HTTP {status}: {_short(response.text)}"
-                    retry_after = retry_after_seconds(response.headers.get("retry-after"))
+                    error = f"HTTP {status}: {_short(text)}"
+                    retry_after = retry_after_seconds(headers.get("retry-after"))
+                    if retry_after is not None:
+                        try:
+                            check_wait(retry_after, self.options.max_wait_s, f"the server (HTTP {status})",
+                                       "; stopped asking this judge (--max-wait raises the limit)")
+                        except WaitTooLong as exc:
+                            if self.refusal is None:
+                                log.warning("%s: %s", self.spec.name, exc)
+                            self.refusal = self.refusal or str(exc)
+                            return self._failed(str(exc), started, attempt + 1)
                 else:
-                    return Answer(None, response.text[:2000], f"HTTP {status}: {_short(response.text)}",
-                                  time.monotonic() - started, attempts=attempt + 1)
+                    return self._failed(f"HTTP {status}: {_short(text)}", started, attempt + 1, raw=text[:2000])
             if attempt >= self.options.max_retries:
-                return Answer(None, "", f"{error} (gave up after {attempt + 1} attempts)",
-                              time.monotonic() - started, attempts=attempt + 1)
+                return self._failed(f"{error} (gave up after {attempt + 1} attempts)", started, attempt + 1)
             await asyncio.sleep(self._backoff(attempt, retry_after))
             attempt += 1
+
+    def _failed(self, error: str, started: float, attempts: int, raw: str = "") -> Answer:
+        """A failed `Answer`, redacted: error texts quote what the server sent."""
+        return Answer(None, self.redact(raw), self.redact(error), time.monotonic() - started, attempts=attempts)
 
     def _adapt(self, body: str, sent_temperature: bool, sent_tokens: str) -> bool:
         """Whether a 400/422 names a parameter this judge can drop or rename (then the request is sent again)."""
@@ -276,23 +335,39 @@ class JudgeClient:
             return True
         return False
 
-    def _answer(self, response: httpx.Response, started: float, attempt: int) -> Answer | None:
+    def _answer(self, body: bytes, started: float, attempt: int) -> Answer | None:
         try:
-            data = response.json()
+            data = json.loads(body)
             message = data["choices"][0]["message"]
             content = message.get("content") or ""
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             return None
         usage = data.get("usage") or {}
+        if not isinstance(usage, dict):
+            usage = {}
         latency = time.monotonic() - started
         tokens = (_int_or_none(usage.get("prompt_tokens")), _int_or_none(usage.get("completion_tokens")))
         if not content and message.get("refusal"):
             content = str(message["refusal"])
+        if not isinstance(content, str):
+            content = str(content)
         try:
             score = parse_score(content)
         except ScoreParseError as exc:
-            return Answer(None, content, f"unparseable answer: {exc}", latency, *tokens, attempts=attempt + 1)
-        return Answer(score, content, None, latency, *tokens, attempts=attempt + 1)
+            return Answer(None, self.redact(content), self.redact(f"unparseable answer: {exc}"), latency, *tokens,
+                          attempts=attempt + 1)
+        return Answer(score, self.redact(content), None, latency, *tokens, attempts=attempt + 1)
+
+
+def _secrets(key: str | None, api_base: str) -> list[str]:
+    """What `redact` masks for one judge: the key, the URL's user and password, and their basic-auth form."""
+    secrets = [key] if key else []
+    parts = urlsplit(api_base.strip())
+    if parts.username or parts.password:
+        secrets += url_secrets(api_base.strip())
+        pair = f"{parts.username or ''}:{parts.password or ''}"
+        secrets.append(base64.b64encode(pair.encode()).decode())
+    return [s for s in secrets if s]
 
 
 def _mentions_schema(body: str) -> bool:

@@ -7,11 +7,16 @@ cached as they arrive, so an interrupted run loses nothing already paid for.
 The labels parquet (the contract with ``curate train-annotator``) has one row per (document, judge):
 doc_id, lang, text, judge, model, score (null when the judge failed), raw, error, latency_s,
 prompt_tokens, completion_tokens, rubric, prompt_language. Failures stay in the file, with the reason.
+
+The cache saves money; it is not the product. When it cannot be read or written (disk full, read-only,
+locked by another run) the run warns once and goes on without it: the labels are still written.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,6 +32,8 @@ from curate.judges.cache import AnswerCache, CachedAnswer, cache_key
 from curate.judges.client import DEFAULT_KEY_ENV, Answer, ClientOptions, JudgeClient, JudgeSpec
 from curate.judges.rubrics import PromptLanguage, Rubric
 from curate.progress import Tracker
+
+log = logging.getLogger(__name__)
 
 LABEL_SCHEMA = pa.schema([
     ("doc_id", pa.string()),
@@ -73,6 +80,38 @@ class RunResult:
     elapsed_s: float
 
 
+class _RunCache:
+    """The answer cache as one run uses it: the first failure to read or write costs a warning, then the run
+    goes on without the cache instead of aborting with every answer it already paid for."""
+
+    def __init__(self, cache: AnswerCache | None) -> None:
+        self.cache = cache
+        self.error: str | None = None
+
+    def get(self, key: str) -> CachedAnswer | None:
+        if self.cache is None:
+            return None
+        try:
+            return self.cache.get(key)
+        except (sqlite3.Error, OSError) as exc:
+            self._give_up(exc)
+            return None
+
+    def put(self, key: str, model: str, answer: CachedAnswer) -> None:
+        if self.cache is None:
+            return
+        try:
+            self.cache.put(key, model, answer)
+        except (sqlite3.Error, OSError) as exc:
+            self._give_up(exc)
+
+    def _give_up(self, exc: Exception) -> None:
+        self.error = f"{type(exc).__name__}: {exc}"
+        log.warning("answer cache %s unusable (%s); going on without it: this run's answers are not cached",
+                    getattr(self.cache, "path", ""), self.error)
+        self.cache = None
+
+
 @dataclass(slots=True)
 class _Job:
     row: int
@@ -93,7 +132,7 @@ def _fill(row: dict[str, Any], answer: Answer | CachedAnswer) -> None:
 
 
 async def _judge_all(judge: JudgeSpec, jobs: list[_Job], rows: list[dict[str, Any]], options: RunOptions,
-                     cache: AnswerCache | None, tally: JudgeTally, tracker: Tracker | None) -> None:
+                     cache: _RunCache, tally: JudgeTally, tracker: Tracker | None) -> None:
     async with JudgeClient(judge, options.client, api_key_env=judge.api_key_env or options.api_key_env) as client:
         queue = iter(jobs)  # shared by the workers; next() never awaits, so no two take the same job
 
@@ -107,9 +146,8 @@ async def _judge_all(judge: JudgeSpec, jobs: list[_Job], rows: list[dict[str, An
                     tally.first_error = tally.first_error or answer.error
                 else:
                     tally.scored += 1
-                    if cache is not None:
-                        cache.put(job.key, judge.model, CachedAnswer(answer.score, answer.raw, answer.latency_s,
-                                                                     answer.prompt_tokens, answer.completion_tokens))
+                    cache.put(job.key, judge.model, CachedAnswer(answer.score, answer.raw, answer.latency_s,
+                                                                 answer.prompt_tokens, answer.completion_tokens))
                 if tracker is not None:
                     tracker.advance()
 
@@ -121,6 +159,7 @@ async def label_documents(docs: Sequence[Document], judges: Sequence[JudgeSpec],
                           cache: AnswerCache | None = None, tracker: Tracker | None = None) -> RunResult:
     """Score every document with every judge; rows come back in (document, judge) order."""
     started = time.monotonic()
+    run_cache = _RunCache(cache)
     rows: list[dict[str, Any]] = []
     jobs: dict[str, list[_Job]] = {j.name: [] for j in judges}
     tallies = {j.name: JudgeTally() for j in judges}
@@ -134,7 +173,7 @@ async def label_documents(docs: Sequence[Document], judges: Sequence[JudgeSpec],
             tally = tallies[judge.name]
             tally.labels += 1
             key = cache_key(judge.model, options.rubric.name, template, prompt_language, sent)
-            hit = cache.get(key) if cache is not None else None
+            hit = run_cache.get(key)
             if hit is not None:
                 _fill(row, hit)
                 tally.cached += 1
@@ -143,7 +182,7 @@ async def label_documents(docs: Sequence[Document], judges: Sequence[JudgeSpec],
                     tracker.advance()
                 continue
             jobs[judge.name].append(_Job(len(rows) - 1, key, options.rubric.prompt(sent, prompt_language)))
-    await asyncio.gather(*(_judge_all(j, jobs[j.name], rows, options, cache, tallies[j.name], tracker)
+    await asyncio.gather(*(_judge_all(j, jobs[j.name], rows, options, run_cache, tallies[j.name], tracker)
                            for j in judges if jobs[j.name]))
     return RunResult(rows, tallies, time.monotonic() - started)
 
