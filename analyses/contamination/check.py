@@ -65,6 +65,13 @@ class CheckResult:
     resumed_docs: int = 0  # documents an earlier, interrupted run had checked
     resumed_bytes: int = 0
     contaminated_doc_ids: set[str] = field(default_factory=set)
+    progress: Path | None = None  # the saved progress a run with keep_progress left for its caller to discard
+
+    def discard_progress(self) -> None:
+        """Remove the saved progress once the results are safe (stored), so no rerun finds it."""
+        if self.progress is not None:
+            Checkpoint(self.progress).discard()
+            self.progress = None
 
     def summary(self) -> dict[str, dict[str, float | int]]:
         out = {}
@@ -132,11 +139,14 @@ class _Tally:
 def run_check(benchmarks: list[Source], corpora: list[Source], settings: Settings | None = None, *,
               workers: int = 1, batch_chars: int = 1_000_000, on_error: Callable[[str], None] | None = None,
               advance: Callable[[int], None] | None = None, work_root: Path | None = None,
-              restart: bool = False, save_every_s: float = 30.0) -> CheckResult:
+              restart: bool = False, save_every_s: float = 30.0, keep_progress: bool = False) -> CheckResult:
     """Check every item of ``benchmarks`` against every document of ``corpora``.
 
     With ``work_root`` the run is resumable (see `resume`): progress is saved in a folder below it, a rerun
     of the same check picks up from there (``restart`` discards it), and the folder goes when the run ends.
+    With ``keep_progress`` it stays, named by ``result.progress``, until the caller calls
+    ``result.discard_progress()``: a caller that still has to store the results (which can fail: a locked
+    store) keeps the finished scan, and a rerun takes it from there without scanning again.
     """
     settings = settings or Settings()
     result = CheckResult(settings, {}, [c.name for c in corpora], workers=workers)
@@ -201,5 +211,8 @@ def run_check(benchmarks: list[Source], corpora: list[Source], settings: Setting
     for b in benchmarks:
         result.benchmarks.setdefault(b.name, [])
     if checkpoint is not None:
-        checkpoint.discard()
+        if keep_progress:
+            result.progress = checkpoint.folder
+        else:
+            checkpoint.discard()
     return result
