@@ -1,0 +1,113 @@
+"""Hostile conditions outside the filter: a store held by another process, the README's store example, a Hub
+mirror whose ids or links point outside it, a dashboard asked for any file on the server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from curate.errors import CurateError
+from curate.store import Store, StoreLocked
+
+
+@contextmanager
+def _reader(db: Path, seconds: float = 120) -> Iterator[subprocess.Popen[str]]:
+    """Another process with the store open read-only (as `curate report` or the dashboard has it)."""
+    code = ("import duckdb, sys, time\n"
+            "con = duckdb.connect(sys.argv[1], read_only=True)\n"
+            "print('open', flush=True)\n"
+            f"time.sleep({seconds})\n")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(db)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "open"
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_readme_example_on_a_migrated_store(db_path: Path) -> None:
+    with Store(db_path):
+        pass  # create and migrate
+    with Store(db_path) as store:  # the README's Python example, on the existing store
+        df = store.con.sql("SELECT * FROM datasets WHERE snapshot_id = 1").pl()
+    assert df.height == 0 and "repo_id" in df.columns
+    with Store(db_path, read_only=True) as store:
+        assert store.version > 0
+        assert store.con.sql("SELECT count(*) AS n FROM schema_version").pl()["n"][0] == store.version
+
+
+def test_a_writer_waits_for_a_reader_then_gives_a_clear_error(db_path: Path) -> None:
+    with Store(db_path):
+        pass
+    with _reader(db_path) as reader:
+        started = time.monotonic()
+        with pytest.raises(StoreLocked) as caught:
+            Store(db_path, wait=0.6)
+        assert time.monotonic() - started >= 0.6
+        message = str(caught.value)
+        assert "\n" not in message and f"locked by another process (pid {reader.pid})" in message
+        assert "0.6 s" in message
+    with _reader(db_path, seconds=1.0), Store(db_path, wait=30) as store:  # the reader leaves within the wait
+        assert store.version > 0
+
+
+WORDS = " ".join(f"term{k}" for k in range(30))
+
+
+def test_a_locked_store_keeps_the_finished_scan_and_the_doc_ids(tmp_path: Path, cli, db_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    with Store(db_path):
+        pass
+    bench = tmp_path / "bench.jsonl"
+    bench.write_text(json.dumps({"id": "q1", "text": WORDS}) + "\n", encoding="utf-8")
+    corpus = tmp_path / "web.jsonl"
+    corpus.write_text("".join(json.dumps({"id": f"d{i}", "text": (WORDS if i == 3 else f"filler {i}")}) + "\n"
+                              for i in range(10)), encoding="utf-8")
+    ids = tmp_path / "contaminated.txt"
+    work = tmp_path / "work"
+    args = ["contamination", "--benchmark", bench, "--corpus", corpus, "--save-doc-ids", ids, "--workers", "1",
+            "--work-dir", work, "--db", db_path]
+    with _reader(db_path) as reader:
+        res = cli(*args, "--store-wait", "0.5")
+    errors = [line for line in res.err.splitlines() if line.startswith("error:")]
+    assert res.code == 1 and len(errors) == 1, res.err
+    assert f"store {db_path} is locked by another process (pid {reader.pid})" in errors[0]
+    assert "rerun the same command" in errors[0]
+    assert ids.read_text(encoding="utf-8") == "d3\n"  # written before the store was needed
+    assert [p.name for p in work.iterdir()]  # the scan is kept
+
+    import analyses.contamination.check as check
+
+    def no_scan(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the corpus was scanned again")
+
+    monkeypatch.setattr(check, "scan_batches", no_scan)
+    ids.unlink()
+    res = cli(*args)
+    assert res.code == 0, res.err
+    assert "10 documents, 10 of them checked by an interrupted run" in res.err
+    assert ids.read_text(encoding="utf-8") == "d3\n"
+    assert not list(work.iterdir())  # stored, so the saved scan is gone
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        assert con.execute("SELECT doc_id FROM contamination_docs").fetchall() == [("d3",)]
+    finally:
+        con.close()
+
+
+def test_store_errors_other_than_a_lock_are_not_waited_for(tmp_path: Path) -> None:
+    bad = tmp_path / "not-a-store.duckdb"
+    bad.write_bytes(b"this is not a duckdb file" * 100)
+    started = time.monotonic()
+    with pytest.raises(CurateError, match="cannot open store"):
+        Store(bad, wait=30)
+    assert time.monotonic() - started < 10
