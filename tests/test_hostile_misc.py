@@ -111,3 +111,57 @@ def test_store_errors_other_than_a_lock_are_not_waited_for(tmp_path: Path) -> No
     with pytest.raises(CurateError, match="cannot open store"):
         Store(bad, wait=30)
     assert time.monotonic() - started < 10
+
+
+def _get(url: str, path: str) -> tuple[int, bytes]:
+    """GET a raw path (no client-side normalisation of ``..``)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def test_hub_serve_stays_inside_its_directory(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from collectors.hub_server import serve
+    from tests.hubdir import make_hub, record
+
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "README.md").write_bytes(b"SECRET card")
+    (secret / "key.txt").write_bytes(b"SECRET key")
+    hub = make_hub(tmp_path / "hub", n_per_lang=1, extra=[
+        (record("evil/../../../secret"), None), (record("../secret"), None), (record("a/b/c"), None),
+        (record("acme/linked"), None), (record("acme/outdir"), None)])
+    (hub / "cards" / "acme" / "linked").mkdir(parents=True)
+    (hub / "cards" / "acme" / "linked" / "README.md").symlink_to(secret / "README.md")
+    data = hub / "files" / "acme" / "linked" / "data"
+    data.mkdir(parents=True)
+    (data / "train.jsonl").write_bytes(b'{"text": "fine"}\n')
+    (data / "key.txt").symlink_to(secret / "key.txt")  # points outside: not served
+    (data / "alias.jsonl").symlink_to(data / "train.jsonl")  # points inside: served
+    (hub / "files" / "acme" / "outdir").symlink_to(secret, target_is_directory=True)
+    with caplog.at_level("WARNING"), serve(hub) as server:
+        assert "evil/../../../secret" not in server.data.records
+        assert {"../secret", "a/b/c"}.isdisjoint(server.data.records)
+        assert caplog.text.count("skipped: dataset id") == 3
+        for path in ("/api/datasets/evil/../../../secret", "/datasets/evil/../../../secret/resolve/main/README.md",
+                     "/datasets/../secret/resolve/main/README.md",
+                     "/datasets/acme/linked/resolve/main/README.md",
+                     "/datasets/acme/linked/resolve/main/data/key.txt",
+                     "/datasets/acme/outdir/resolve/main/key.txt", "/datasets/acme/outdir/resolve/main/README.md"):
+            status, body = _get(server.url, path)
+            assert status == 404 and b"SECRET" not in body, path
+        status, body = _get(server.url, "/datasets/acme/linked/resolve/main/data/alias.jsonl")
+        assert (status, body) == (200, b'{"text": "fine"}\n')
+        status, body = _get(server.url, "/api/datasets/acme/linked/tree/main?recursive=true")
+        assert status == 200 and sorted(e["path"] for e in json.loads(body)) == [
+            "data", "data/alias.jsonl", "data/train.jsonl"]
+        status, body = _get(server.url, "/api/datasets/acme/outdir/tree/main?recursive=true")
+        assert status == 200 and json.loads(body) == []
