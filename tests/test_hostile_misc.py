@@ -165,3 +165,63 @@ def test_hub_serve_stays_inside_its_directory(tmp_path: Path, caplog: pytest.Log
             "data", "data/alias.jsonl", "data/train.jsonl"]
         status, body = _get(server.url, "/api/datasets/acme/outdir/tree/main?recursive=true")
         assert status == 200 and json.loads(body) == []
+
+
+def _scores_file(path: Path) -> Path:
+    import polars as pl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pl.DataFrame({"doc_id": ["a", "b"], "lang": ["ko", "en"], "score": [1.0, 2.0]}).write_parquet(path)
+    return path
+
+
+def test_scores_box_reads_only_recorded_outputs_and_configured_roots(tmp_path: Path) -> None:
+    from dashboards.scores import readable
+
+    recorded = _scores_file(tmp_path / "runs" / "scores.parquet")
+    shards = tmp_path / "runs" / "sharded"
+    _scores_file(shards / "part-0.parquet")
+    other = _scores_file(tmp_path / "private" / "other.parquet")
+    (tmp_path / "private" / "notes.txt").write_text("x")
+    (tmp_path / "runs" / "link.parquet").symlink_to(other)
+    allowed = [str(recorded), str(shards)]
+    assert readable(recorded, allowed) == recorded.resolve()
+    assert readable(shards / "part-0.parquet", allowed) == (shards / "part-0.parquet").resolve()
+    assert readable(shards / ".." / ".." / "private" / "other.parquet", allowed) is None
+    assert readable(other, allowed) is None
+    assert readable(tmp_path / "runs" / "link.parquet", allowed) is None  # a symlink out of what is allowed
+    assert readable(tmp_path / "missing.parquet", allowed) is None
+    assert readable(other, [*allowed, str(tmp_path / "private")]) == other.resolve()  # a configured root
+    assert readable(tmp_path / "private" / "notes.txt", [str(tmp_path / "private")]) is None  # parquet only
+    assert readable(other, ["", *allowed]) is None
+
+
+def test_dashboard_scores_box_refuses_a_path_outside_the_recorded_runs(tmp_path: Path, db_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from curate.runs import record
+
+    app = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
+    recorded = _scores_file(tmp_path / "runs" / "scores.parquet")
+    other = _scores_file(tmp_path / "private" / "other.parquet")
+    with Store(db_path):
+        pass
+    record(db_path, "annotate", ["corpus/"], recorded, {}, n_docs=2, seconds=0.1)
+    monkeypatch.setenv("CURATE_DB", str(db_path))
+    monkeypatch.delenv("CURATE_SCORES", raising=False)
+    monkeypatch.delenv("CURATE_SCORES_ROOT", raising=False)
+    at = AppTest.from_file(app, default_timeout=30).run()
+    assert not at.exception
+    assert at.text_input(key="scores_path").value == str(recorded.resolve())
+    assert not at.warning and at.selectbox(key="scores_column") is not None
+    at.text_input(key="scores_path").input(str(other)).run()
+    assert not at.exception
+    assert any("not a scores parquet this dashboard may read" in w.value for w in at.warning)
+    assert not [s for s in at.selectbox if s.key == "scores_column"]
+
+    monkeypatch.setenv("CURATE_SCORES_ROOT", str(tmp_path / "private"))
+    at = AppTest.from_file(app, default_timeout=30).run()
+    at.text_input(key="scores_path").input(str(other)).run()
+    assert not at.exception and not at.warning
+    assert [s for s in at.selectbox if s.key == "scores_column"]
