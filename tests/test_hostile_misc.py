@@ -225,3 +225,36 @@ def test_dashboard_scores_box_refuses_a_path_outside_the_recorded_runs(tmp_path:
     at.text_input(key="scores_path").input(str(other)).run()
     assert not at.exception and not at.warning
     assert [s for s in at.selectbox if s.key == "scores_column"]
+
+
+def test_two_runs_of_one_contamination_check_do_not_share_its_progress(tmp_path: Path) -> None:
+    import os
+    import threading
+
+    from analyses.contamination import Source, run_check
+
+    bench = tmp_path / "bench.jsonl"
+    bench.write_text(json.dumps({"id": "q1", "text": WORDS}) + "\n", encoding="utf-8")
+    corpus = tmp_path / "web.jsonl"
+    corpus.write_text("".join(json.dumps({"id": f"d{i}", "text": f"filler {i}"}) + "\n" for i in range(5)),
+                      encoding="utf-8")
+    args = ([Source.parse(str(bench))], [Source.parse(str(corpus))])
+    work = tmp_path / "work"
+    inside, release = threading.Event(), threading.Event()
+
+    def pause(_n: int) -> None:
+        inside.set()
+        assert release.wait(60)
+
+    first = threading.Thread(target=lambda: run_check(*args, work_root=work, advance=pause))
+    first.start()
+    try:
+        assert inside.wait(60)
+        with pytest.raises(CurateError, match=rf"another curate contamination is running this same check "
+                                              rf"\(pid {os.getpid()}\)"):
+            run_check(*args, work_root=work)
+    finally:
+        release.set()
+        first.join(60)
+    assert run_check(*args, work_root=work).n_docs == 5  # free again once the first is done
+    assert not list(work.iterdir())
