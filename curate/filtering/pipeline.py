@@ -215,8 +215,10 @@ def output_lock(out: Path) -> Iterator[None]:
     created = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError) as exc:
+    except FileExistsError as exc:
         raise CurateError(f"--out {out} is a file, not a folder") from exc
+    except NotADirectoryError as exc:
+        raise CurateError(f"--out {out}: a folder above it is a file") from exc
     try:
         with exclusive_lock(out / LOCK_FILE):
             for left in out.iterdir():
