@@ -27,6 +27,10 @@ record's ``sha``; anything else is ``RevisionNotFound``. Errors carry ``X-Error-
 ``RevisionNotFound``, ``EntryNotFound``, ``GatedRepo``) as the Hub sends them, so clients raise the
 matching exception. Blob ids are git blob hashes and double as ``ETag``.
 
+Only files inside the directory are served: every path is resolved (symlinks followed) and anything that
+lands outside it answers 404, and a ``datasets.jsonl`` record whose id could name a path outside it (``..``,
+an empty part, a backslash) is skipped with a warning.
+
 `Faults` make it misbehave on purpose (429 with rate-limit headers, 5xx, truncated bodies, delays) so
 tests can show the collector copes; ``latency`` adds a fixed delay to every request, as a remote Hub has.
 """
@@ -36,6 +40,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import re
 import threading
 import time
@@ -46,6 +51,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+
+log = logging.getLogger(__name__)
 
 # Fields a listing returns without `full` or `expand`, as the Hub does (roughly).
 _BASIC_FIELDS = ("_id", "id", "author", "downloads", "likes", "tags", "createdAt", "lastModified", "private",
@@ -88,15 +95,20 @@ class HubData:
 
     @classmethod
     def load(cls, root: str | Path) -> HubData:
-        root = Path(root)
+        """Read the mirror; ``root`` is resolved, so `inside` compares real paths."""
+        root = Path(root).resolve()
         index = root / "datasets.jsonl"
         if not index.is_file():
             raise FileNotFoundError(f"{root}: not a Hub mirror (no datasets.jsonl)")
         data = cls(root)
         with index.open(encoding="utf-8") as fh:
-            for line in fh:
+            for lineno, line in enumerate(fh, 1):
                 if line.strip():
                     rec = json.loads(line)
+                    problem = repo_id_problem(rec.get("id") if isinstance(rec, dict) else None)
+                    if problem:
+                        log.warning("%s:%d: skipped: %s", index, lineno, problem)
+                        continue
                     rec.setdefault("_id", hashlib.sha1(rec["id"].encode()).hexdigest()[:24])
                     data.records[rec["id"]] = rec
         authors = root / "authors.jsonl"
@@ -108,25 +120,52 @@ class HubData:
                         data.authors[rec["name"]] = rec
         return data
 
+    def inside(self, path: Path) -> bool:
+        """Whether ``path``, symlinks followed, lies inside the mirror (``root`` is resolved at load)."""
+        try:
+            return path.resolve().is_relative_to(self.root)
+        except (OSError, RuntimeError):  # a symlink loop
+            return False
+
     def card_path(self, repo_id: str) -> Path:
         return self.root / "cards" / repo_id / "README.md"
+
+    def card_file(self, repo_id: str) -> Path | None:
+        """The card's file when it exists inside the mirror, else None (answered as a missing card)."""
+        path = self.card_path(repo_id)
+        return path if path.is_file() and self.inside(path) else None
 
     def repo_files(self, repo_id: str) -> dict[str, Path]:
         """Every file of a dataset repo by its path in the repo (card first), read from disk on each call.
 
-        Serving only paths found here is also what keeps a request from reaching outside the mirror.
+        Serving only paths found here is also what keeps a request from reaching outside the mirror: a
+        file or folder that resolves outside it (a symlink pointing out) is left out.
         """
         files: dict[str, Path] = {}
-        card = self.card_path(repo_id)
-        if card.is_file():
+        card = self.card_file(repo_id)
+        if card is not None:
             files["README.md"] = card
         base = self.root / "files" / repo_id
-        if repo_id.count("/") == 1 and base.is_dir():
+        if repo_id.count("/") == 1 and base.is_dir() and self.inside(base):
             for path in sorted(base.rglob("*")):
                 rel = path.relative_to(base).as_posix()
-                if path.is_file() and rel != "README.md" and not any(p.startswith(".") for p in rel.split("/")):
+                if (path.is_file() and rel != "README.md" and not any(p.startswith(".") for p in rel.split("/"))
+                        and self.inside(path)):
                     files[rel] = path
         return files
+
+
+def repo_id_problem(repo_id: Any) -> str | None:
+    """Why a ``datasets.jsonl`` id cannot be served (it would name a path outside the mirror), or None.
+
+    An id is ``name`` or ``owner/name``; each part non-empty, not ``.`` or ``..``, without a backslash or NUL.
+    """
+    if not isinstance(repo_id, str) or not repo_id:
+        return f"no dataset id ({repo_id!r})"
+    parts = repo_id.split("/")
+    if len(parts) > 2 or any(p in ("", ".", "..") or "\\" in p or "\0" in p for p in parts):
+        return f"dataset id {repo_id!r} is not NAME or OWNER/NAME"
+    return None
 
 
 def blob_id(body: bytes) -> str:
@@ -373,8 +412,8 @@ class _Handler(BaseHTTPRequestHandler):
         if rec.get("gated") == "manual" and not self.headers.get("Authorization"):
             return self._error(401, "Access to dataset is restricted. You must have access to it.", head,
                                code="GatedRepo")
-        path = self.server.data.card_path(repo_id)
-        if not path.is_file():
+        path = self.server.data.card_file(repo_id)
+        if path is None:
             return self._error(404, "Entry not found", head, code="EntryNotFound")
         body = path.read_bytes()
         sha = rec.get("sha") or "0" * 40

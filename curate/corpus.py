@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from curate.errors import CurateError
+from curate.files import path_text
 
 log = logging.getLogger(__name__)
 
@@ -70,15 +71,18 @@ def expand_source(source: str | Path) -> list[Path] | str:
 
 
 def source_name(source: str | Path) -> str:
-    """A short name for reports: the file or directory stem, or the Hub id."""
+    """A short name for reports: the file or directory stem, or the Hub id.
+
+    Always valid text (`curate.files.path_text`): it names benchmarks in the store and builds ids.
+    """
     path = Path(source)
     if path.exists():
-        name = path.name
+        name = path_text(path.name)
         for suffix in SUFFIXES:
             if name.endswith(suffix):
                 return name[: -len(suffix)]
         return name
-    return str(source)
+    return path_text(source)
 
 
 def _join(value: Any) -> str:
@@ -128,6 +132,7 @@ class _RecordReader:
 
 def _read_jsonl(path: Path, reader: _RecordReader, stem: str) -> Iterator[Document]:
     opener = gzip.open if path.name.endswith(".gz") else open
+    name = path_text(path)  # for messages: `path` itself may not be valid UTF-8
     try:
         with opener(path, "rb") as raw:
             stream = io.TextIOWrapper(raw, encoding="utf-8", errors="replace")
@@ -137,22 +142,23 @@ def _read_jsonl(path: Path, reader: _RecordReader, stem: str) -> Iterator[Docume
                 try:
                     record = json.loads(line)
                 except json.JSONDecodeError as exc:
-                    reader.on_error(f"{path}:{lineno}: invalid JSON ({exc.msg})")
+                    reader.on_error(f"{name}:{lineno}: invalid JSON ({exc.msg})")
                     continue
-                doc = reader.document(record, f"{path}:{lineno}", stem, lineno)
+                doc = reader.document(record, f"{name}:{lineno}", stem, lineno)
                 if doc is not None:
                     yield doc
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        reader.on_error(f"{path}: cannot read the rest of the file ({exc})")
+        reader.on_error(f"{name}: cannot read the rest of the file ({path_text(str(exc))})")
 
 
 def _read_table_batches(batches: Iterable[Any], path: Path, reader: _RecordReader, first: int,
                         stem: str) -> Iterator[Document]:
     row = first
+    name = path_text(path)
     for batch in batches:
         for record in batch.to_pylist():
             row += 1
-            doc = reader.document(record, f"{path}:{row}", stem, row)
+            doc = reader.document(record, f"{name}:{row}", stem, row)
             if doc is not None:
                 yield doc
 
@@ -169,7 +175,7 @@ def _read_parquet(path: Path, reader: _RecordReader, stem: str) -> Iterator[Docu
     except Exception as exc:  # pyarrow raises several types for corrupt files
         if isinstance(exc, GeneratorExit):
             raise
-        reader.on_error(f"{path}: unreadable parquet ({type(exc).__name__}: {exc})")
+        reader.on_error(f"{path_text(path)}: unreadable parquet ({type(exc).__name__}: {path_text(str(exc))})")
 
 
 def _read_csv(path: Path, reader: _RecordReader, stem: str) -> Iterator[Document]:
@@ -182,7 +188,7 @@ def _read_csv(path: Path, reader: _RecordReader, stem: str) -> Iterator[Document
     except Exception as exc:
         if isinstance(exc, GeneratorExit):
             raise
-        reader.on_error(f"{path}: unreadable CSV ({type(exc).__name__}: {exc})")
+        reader.on_error(f"{path_text(path)}: unreadable CSV ({type(exc).__name__}: {path_text(str(exc))})")
 
 
 def _read_hub(repo_id: str, reader: _RecordReader, split: str, config_name: str | None) -> Iterator[Document]:
@@ -215,7 +221,9 @@ def iter_documents(
     A record without an id is named ``NAME:LINE``: NAME is the file's name without its extension, or, for a
     file read from a folder, its path below the folder (``en/train:12``), so same-named files in different
     subfolders cannot collide. ``id_root`` names that folder when a caller reads the folder's files one by
-    one (the filter and the Ray engines do), so ids match those of a read of the whole folder.
+    one (the filter and the Ray engines do), so ids match those of a read of the whole folder. A name that
+    is not valid UTF-8 is written with backslash escapes (``bad\\xff:3``, see `curate.files.path_text`), so
+    ids are always valid text for parquet, JSON and the store.
     """
     reader = _RecordReader(
         [f.strip() for f in text_field.split(",") if f.strip()], id_field, lang_field, on_error or _warn, skip_empty
@@ -228,7 +236,7 @@ def iter_documents(
     for path in expanded:
         stem = source_name(path)
         if root is not None and path.is_relative_to(root):
-            stem = path.relative_to(root).with_name(stem).as_posix()
+            stem = path_text(path.relative_to(root).with_name(stem).as_posix())
         if path.name.endswith((".jsonl", ".jsonl.gz", ".json")):
             yield from _read_jsonl(path, reader, stem)
         elif path.suffix == ".parquet":

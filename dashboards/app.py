@@ -24,9 +24,13 @@ def _args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--db")
     parser.add_argument("--scores")
+    parser.add_argument("--scores-root", action="append", default=[])
     known, _ = parser.parse_known_args(sys.argv[1:])
     known.db = known.db or os.environ.get("CURATE_DB") or "curate.duckdb"
     known.scores = known.scores or os.environ.get("CURATE_SCORES") or ""
+    # Folders whose parquet files the scores box may read besides recorded run outputs (os.pathsep-separated).
+    env_roots = os.environ.get("CURATE_SCORES_ROOT") or ""
+    known.scores_root = [*known.scores_root, *(r for r in env_roots.split(os.pathsep) if r)]
     return known
 
 
@@ -101,7 +105,9 @@ def main() -> None:
     with tab_scores:
         recorded = runs(con)
         annotated = recorded.filter(recorded["kind"] == "annotate")["output"].to_list() if recorded.height else []
-        scores.render(args.scores or (annotated[0] if annotated else ""))
+        outputs = recorded["output"].to_list() if recorded.height else []
+        scores.render(args.scores or (annotated[0] if annotated else ""),
+                      allowed=[*outputs, *([args.scores] if args.scores else []), *args.scores_root])
         if recorded.height:
             st.subheader("Pipeline runs recorded in the store")
             st.dataframe(recorded.drop("settings"), hide_index=True)

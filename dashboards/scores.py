@@ -2,10 +2,16 @@
 
 Scores live in parquet files next to the corpus, not in the store, so the tab asks for a path (default from
 ``--scores`` after Streamlit's ``--`` separator or ``CURATE_SCORES``).
+
+Whoever can open the dashboard can type a path, and the server reads it: so only parquet files the store
+records as the output of a pipeline run (or inside such an output folder: sharded scores, a filter export),
+the ``--scores`` file the dashboard was started with, and files under ``--scores-root`` / ``CURATE_SCORES_ROOT``
+folders are read (`readable`). Anything else gets the same message, whether it exists or not.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import polars as pl
@@ -40,13 +46,39 @@ def histogram(path: str | Path, column: str = "score", bins: int = 20) -> pl.Dat
     return hist.select(pl.col("breakpoint").round(3).cast(pl.String).alias("bin"), pl.col("count"))
 
 
-def render(default_path: str = "") -> None:
+def readable(path: str | Path, allowed: Iterable[str | Path]) -> Path | None:
+    """The real path of ``path`` when it is a ``.parquet`` file that is, or lies inside, one of ``allowed``
+    (recorded run outputs, the configured scores file and roots); else None.
+
+    Both sides are resolved, so ``..`` and symlinks cannot lead outside what is allowed.
+    """
+    try:
+        target = Path(path).expanduser().resolve(strict=True)
+    except (OSError, RuntimeError):  # missing, unreadable, a symlink loop
+        return None
+    if not target.is_file() or target.suffix != ".parquet":
+        return None
+    for item in allowed:
+        if not str(item):
+            continue
+        try:
+            base = Path(item).expanduser().resolve()
+        except (OSError, RuntimeError):
+            continue
+        if target == base or (base.is_dir() and target.is_relative_to(base)):
+            return target
+    return None
+
+
+def render(default_path: str = "", allowed: Iterable[str | Path] = ()) -> None:
+    """The scores box: summary and histogram of a scores parquet the dashboard may read (see `readable`)."""
     path = st.text_input("scores parquet (from `curate annotate --out`)", value=default_path, key="scores_path")
     if not path:
         st.info("Enter the path of a scores parquet file written by `curate annotate`.")
         return
-    if not Path(path).is_file():
-        st.warning(f"no file at {path}")
+    if readable(path, allowed) is None:
+        st.warning(f"{path}: not a scores parquet this dashboard may read (the output of a run recorded in the "
+                   "store, or a file under --scores-root / CURATE_SCORES_ROOT)")
         return
     try:
         table = summary(path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -12,6 +13,8 @@ from analyses.contamination.index import BenchmarkIndex, Settings
 from analyses.contamination.resume import Checkpoint, Record, run_key
 from analyses.contamination.scan import scan_batches
 from curate.corpus import Document, iter_documents, source_name
+from curate.errors import CurateError
+from curate.files import LockHeld, exclusive_lock
 
 MAX_DOC_IDS = 100  # per item in reports and the store; --save-doc-ids writes all of them
 
@@ -65,6 +68,13 @@ class CheckResult:
     resumed_docs: int = 0  # documents an earlier, interrupted run had checked
     resumed_bytes: int = 0
     contaminated_doc_ids: set[str] = field(default_factory=set)
+    progress: Path | None = None  # the saved progress a run with keep_progress left for its caller to discard
+
+    def discard_progress(self) -> None:
+        """Remove the saved progress once the results are safe (stored), so no rerun finds it."""
+        if self.progress is not None:
+            Checkpoint(self.progress).discard()
+            self.progress = None
 
     def summary(self) -> dict[str, dict[str, float | int]]:
         out = {}
@@ -132,11 +142,14 @@ class _Tally:
 def run_check(benchmarks: list[Source], corpora: list[Source], settings: Settings | None = None, *,
               workers: int = 1, batch_chars: int = 1_000_000, on_error: Callable[[str], None] | None = None,
               advance: Callable[[int], None] | None = None, work_root: Path | None = None,
-              restart: bool = False, save_every_s: float = 30.0) -> CheckResult:
+              restart: bool = False, save_every_s: float = 30.0, keep_progress: bool = False) -> CheckResult:
     """Check every item of ``benchmarks`` against every document of ``corpora``.
 
     With ``work_root`` the run is resumable (see `resume`): progress is saved in a folder below it, a rerun
     of the same check picks up from there (``restart`` discards it), and the folder goes when the run ends.
+    With ``keep_progress`` it stays, named by ``result.progress``, until the caller calls
+    ``result.discard_progress()``: a caller that still has to store the results (which can fail: a locked
+    store) keeps the finished scan, and a rerun takes it from there without scanning again.
     """
     settings = settings or Settings()
     result = CheckResult(settings, {}, [c.name for c in corpora], workers=workers)
@@ -152,54 +165,65 @@ def run_check(benchmarks: list[Source], corpora: list[Source], settings: Setting
     rows = [(b.name, d.id, d.text) for b in benchmarks for d in b.documents(error)]
     index = BenchmarkIndex.build(rows, settings)
     tally = _Tally(index, result)
-    checkpoint = None
-    if work_root is not None:
-        key = run_key(rows, [(c.name, c.location) for c in corpora], settings)
-        checkpoint = Checkpoint(work_root / f"contamination-{key[:16]}")
-        if restart:
-            checkpoint.discard()
-            checkpoint = Checkpoint(checkpoint.folder)
-        for record in checkpoint.records():
-            tally.add(*record)
-    started = time.monotonic()
-    for position, corpus in enumerate(corpora):
-        # Progress is keyed by position and location: two corpora may share a display name.
-        corpus_key = f"{position}:{corpus.location}"
-        done = checkpoint.corpus(corpus_key) if checkpoint else {"docs": 0, "bytes": 0, "complete": False}
-        result.resumed_docs += done["docs"]
-        result.resumed_bytes += done["bytes"]
-        result.n_docs += done["docs"]
-        result.n_bytes += done["bytes"]
-        if done["complete"]:
-            continue
-        docs = corpus.documents(error)
-        if done["docs"]:
-            muted = True
-            for _ in islice(docs, done["docs"]):
-                pass
-            muted = False
-        pending: list[Record] = []
-        n_done, n_bytes, last_save = done["docs"], done["bytes"], time.monotonic()
-        batches = _batches(docs, batch_chars, advance or (lambda n: None))
-        for (batch_ids, batch_bytes), hits in scan_batches(index, batches, workers):
-            for hit in hits:
-                record = (hit.item, batch_ids[hit.doc], hit.matched, hit.longest_chars, hit.exact)
+    with ExitStack() as guard:  # holds the lock on this check's saved progress, if any
+        checkpoint = None
+        if work_root is not None:
+            key = run_key(rows, [(c.name, c.location) for c in corpora], settings)
+            # Two runs of one check would write the same progress folder: the second is turned away.
+            work_root.mkdir(parents=True, exist_ok=True)
+            try:
+                guard.enter_context(exclusive_lock(work_root / f"contamination-{key[:16]}.lock"))
+            except LockHeld as exc:
+                raise CurateError("another curate contamination is running this same check"
+                                  + (f" (pid {exc.pid})" if exc.pid else "") + "; wait for it to finish") from None
+            checkpoint = Checkpoint(work_root / f"contamination-{key[:16]}")
+            if restart:
+                checkpoint.discard()
+                checkpoint = Checkpoint(checkpoint.folder)
+            for record in checkpoint.records():
                 tally.add(*record)
-                pending.append(record)
-            n_done += len(batch_ids)
-            n_bytes += batch_bytes
-            result.n_docs += len(batch_ids)
-            result.n_bytes += batch_bytes
-            if checkpoint is not None and time.monotonic() - last_save >= save_every_s:
-                checkpoint.save(corpus_key, n_done, n_bytes, False, pending)
-                pending, last_save = [], time.monotonic()
+        started = time.monotonic()
+        for position, corpus in enumerate(corpora):
+            # Progress is keyed by position and location: two corpora may share a display name.
+            corpus_key = f"{position}:{corpus.location}"
+            done = checkpoint.corpus(corpus_key) if checkpoint else {"docs": 0, "bytes": 0, "complete": False}
+            result.resumed_docs += done["docs"]
+            result.resumed_bytes += done["bytes"]
+            result.n_docs += done["docs"]
+            result.n_bytes += done["bytes"]
+            if done["complete"]:
+                continue
+            docs = corpus.documents(error)
+            if done["docs"]:
+                muted = True
+                for _ in islice(docs, done["docs"]):
+                    pass
+                muted = False
+            pending: list[Record] = []
+            n_done, n_bytes, last_save = done["docs"], done["bytes"], time.monotonic()
+            batches = _batches(docs, batch_chars, advance or (lambda n: None))
+            for (batch_ids, batch_bytes), hits in scan_batches(index, batches, workers):
+                for hit in hits:
+                    record = (hit.item, batch_ids[hit.doc], hit.matched, hit.longest_chars, hit.exact)
+                    tally.add(*record)
+                    pending.append(record)
+                n_done += len(batch_ids)
+                n_bytes += batch_bytes
+                result.n_docs += len(batch_ids)
+                result.n_bytes += batch_bytes
+                if checkpoint is not None and time.monotonic() - last_save >= save_every_s:
+                    checkpoint.save(corpus_key, n_done, n_bytes, False, pending)
+                    pending, last_save = [], time.monotonic()
+            if checkpoint is not None:
+                checkpoint.save(corpus_key, n_done, n_bytes, True, pending)
+        result.seconds = time.monotonic() - started
+        for it, res in zip(index.items, tally.items, strict=True):
+            result.benchmarks.setdefault(it.benchmark, []).append(res)
+        for b in benchmarks:
+            result.benchmarks.setdefault(b.name, [])
         if checkpoint is not None:
-            checkpoint.save(corpus_key, n_done, n_bytes, True, pending)
-    result.seconds = time.monotonic() - started
-    for it, res in zip(index.items, tally.items, strict=True):
-        result.benchmarks.setdefault(it.benchmark, []).append(res)
-    for b in benchmarks:
-        result.benchmarks.setdefault(b.name, [])
-    if checkpoint is not None:
-        checkpoint.discard()
+            if keep_progress:
+                result.progress = checkpoint.folder
+            else:
+                checkpoint.discard()
     return result

@@ -22,7 +22,7 @@ def save(con: duckdb.DuckDBPyConnection, result: CheckResult, mentions: pl.DataF
             "INSERT INTO contamination_runs (created_at, benchmarks, corpora, settings, n_docs, n_bytes, seconds, "
             "n_errors) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             [datetime.now(UTC), list(result.benchmarks), result.corpora, json.dumps(asdict(result.settings)),
-             result.n_docs, result.n_bytes, result.seconds, len(result.errors)]).fetchone()[0]
+             result.n_docs, result.n_bytes, result.seconds, len(result.errors)]).fetchall()[0][0]
         rows = pl.DataFrame(
             [{"run_id": run_id, "benchmark": name, "item_id": i.id, "checked": i.checked,
               "contaminated": i.contaminated, "match": i.match, "overlap": i.overlap,

@@ -53,6 +53,10 @@ def contamination(
         help="Where progress is saved so a killed run resumes [default: .curate-work/ beside the store].",
         show_default=False)] = None,
     restart: Annotated[bool, typer.Option("--restart", help="Discard the saved progress of this check.")] = False,
+    store_wait: Annotated[float, typer.Option(
+        help="Seconds to wait for the store while another process (a report, the dashboard, another run) "
+             "holds it; the finished scan is kept meanwhile, and after a timeout a rerun stores it without "
+             "scanning again.")] = 60.0,
     db: DbOption = None,
 ) -> None:
     """Check benchmark items against corpora: exact normalized matches and n-gram overlap, CJK-aware.
@@ -75,7 +79,7 @@ def contamination(
     from curate import config
     from curate.errors import CurateError
     from curate.progress import Messages, setup_logging, track
-    from curate.store import Store
+    from curate.store import Store, StoreLocked
 
     setup_logging(state.debug)
     try:
@@ -91,14 +95,23 @@ def contamination(
     with track("scanning corpora", unit="docs") as tracker:
         result = run_check(benches, corpora, settings, workers=workers or os.cpu_count() or 1,
                            on_error=on_error, advance=tracker.advance,
-                           work_root=work_dir or store_path.parent / ".curate-work", restart=restart)
+                           work_root=work_dir or store_path.parent / ".curate-work", restart=restart,
+                           keep_progress=True)
     if not any(result.benchmarks.values()):
+        result.discard_progress()
         raise CurateError("no benchmark items could be read (see the messages above)")
-    with Store(store_path) as store:
-        mentions = find_mentions(store.con, [b.name for b in benches], snapshot) if hub_mentions else None
-        run_id = persist.save(store.con, result, mentions)
+    # The ids file needs no store: written first, so a store that cannot take the run does not cost it.
     if save_doc_ids is not None:
         persist.write_doc_ids(save_doc_ids, result.contaminated_doc_ids)
+    try:
+        with Store(store_path, wait=store_wait) as store:
+            mentions = find_mentions(store.con, [b.name for b in benches], snapshot) if hub_mentions else None
+            run_id = persist.save(store.con, result, mentions)
+    except StoreLocked as exc:
+        written = f"; the ids are written to {save_doc_ids}" if save_doc_ids is not None else ""
+        raise CurateError(f"{exc}; the finished scan is kept in {result.progress}: rerun the same command to "
+                          f"store it without scanning again{written}") from None
+    result.discard_progress()  # only now: the results are stored
     mb = result.n_bytes / 1e6
     resumed = f", {result.resumed_docs} of them checked by an interrupted run" if result.resumed_docs else ""
     rate = (result.n_bytes - result.resumed_bytes) / 1e6 / max(result.seconds, 1e-9)

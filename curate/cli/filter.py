@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from curate.cli.app import DbOption, app
+from curate.files import path_text
 from curate.runs import record
 
 
@@ -104,8 +105,9 @@ def filter_cmd(
     else:
         result = run_filter(options, LocalEngine(), on_message=warn)
     m = result.manifest
-    record(db, "filter", [*inputs, *map(str, scores)], out, {"rule": m.get("rule"), "engine": engine.value},
-           n_docs=m["counts"].get("kept"))
+    # Valid text for the store: a path argument may not be (a file name that is not UTF-8).
+    record(db, "filter", [path_text(i) for i in [*inputs, *map(str, scores)]], out,
+           {"rule": m.get("rule"), "engine": engine.value}, n_docs=m["counts"].get("kept"))
     if fmt is Format.json:
         typer.echo(json.dumps(m, ensure_ascii=False, indent=2))
         return

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from curate.files import write_text_atomic
+from curate.files import clean_json, write_text_atomic
 from curate.filtering.langs import UNKNOWN
 
 if TYPE_CHECKING:
@@ -49,9 +49,11 @@ def manifest(*, options: FilterOptions, engine: str, sources: list[str], scores:
              columns: list[str], thresholds: dict[str, dict[str, float | None]], counts: dict[str, int],
              languages: dict[str, dict[str, Any]], contaminated: pl.Series | None, detected: int,
              shards: list[Shard], staging: Path, messages: Messages) -> dict[str, Any]:
+    """The manifest, every string in it valid UTF-8: input paths and the messages naming files may hold
+    names that are not (`curate.files.clean_text`), and the card and the JSON must still be writable."""
     from curate.langid import default_model_path
 
-    return {
+    return clean_json({
         "tool": "curate filter",
         "curate_version": _version(),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -77,7 +79,7 @@ def manifest(*, options: FilterOptions, engine: str, sources: list[str], scores:
                    for s in shards],
         "shard_size_limit_bytes": int(options.shard_size_mb * 1024 * 1024),
         "messages": {"count": messages.count, "first": messages.lines},
-    }
+    })
 
 
 def _fmt(value: float | None) -> str:

@@ -21,9 +21,10 @@ with none of these is ``und``. Duplicate corpus ids keep their first occurrence.
 from __future__ import annotations
 
 import logging
+import re
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,6 +33,7 @@ import polars as pl
 import pyarrow as pa
 
 from curate.errors import CurateError
+from curate.files import LockHeld, exclusive_lock, make_temp_dir
 from curate.filtering import card
 from curate.filtering.contaminated import read_contaminated_ids
 from curate.filtering.langs import UNKNOWN, base_language_expr
@@ -53,6 +55,9 @@ from curate.progress import Messages, track
 log = logging.getLogger(__name__)
 
 MAX_MESSAGES = 20  # bad-input lines printed one by one; the rest are counted
+LOCK_FILE = ".curate-filter.lock"  # in OUT while a run writes there
+STAGING_PREFIX = ".curate-filter-"
+_STAGING_NAME = re.compile(r"\.curate-filter-[a-z0-9_]{8}")  # what tempfile.mkdtemp makes of the prefix
 
 
 @dataclass
@@ -197,15 +202,58 @@ def _scan(engine: Engine, sources: list[str], options: FilterOptions, detect: bo
     return frame
 
 
+@contextmanager
+def output_lock(out: Path) -> Iterator[None]:
+    """Hold ``OUT/.curate-filter.lock`` for a whole run, so two runs into one folder cannot mix their files.
+
+    Without it both runs passed the "already holds a filtered dataset" check, both exited 0, and the folder
+    ended with shards of one and the manifest of the other. The second run now fails at once, naming the
+    first one's pid. Once the lock is held no other run is writing here, so staging folders left by a
+    killed run (kill -9 skips every cleanup) are removed; the saved first pass is kept for the rerun. A
+    folder this run created and leaves empty (it failed before writing anything) is removed again.
+    """
+    created = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as exc:
+        raise CurateError(f"--out {out} is a file, not a folder") from exc
+    except NotADirectoryError as exc:
+        raise CurateError(f"--out {out}: a folder above it is a file") from exc
+    try:
+        with exclusive_lock(out / LOCK_FILE):
+            for left in out.iterdir():
+                if _STAGING_NAME.fullmatch(left.name) and left.is_dir() and not left.is_symlink():
+                    log.info("filter: removing %s, left by a run that was killed", left)
+                    shutil.rmtree(left, ignore_errors=True)
+            yield
+    except LockHeld as exc:
+        if exc.path != out / LOCK_FILE:
+            raise
+        raise CurateError(f"another curate filter is writing {out}" + (f" (pid {exc.pid})" if exc.pid else "")
+                          + "; wait for it to finish or choose another --out") from None
+    finally:
+        if created:
+            with suppress(OSError):
+                out.rmdir()  # only when empty
+
+
 def run_filter(options: FilterOptions, engine: Engine | None = None,
                on_message: Callable[[str], None] | None = None) -> FilterResult:
-    """Filter and export; raises `CurateError` for failures of the whole run, reports bad inputs and goes on."""
-    engine = engine or LocalEngine()
+    """Filter and export; raises `CurateError` for failures of the whole run, reports bad inputs and goes on.
+
+    The output folder is locked for the whole run (`output_lock`): a second run into it fails at once.
+    """
     rule = options.rule
     rule.validate()
-    max_bytes = int(options.shard_size_mb * 1024 * 1024)
-    if max_bytes < 16 * 1024:
+    if int(options.shard_size_mb * 1024 * 1024) < 16 * 1024:
         raise CurateError(f"--shard-size-mb {options.shard_size_mb} is too small (minimum 0.016, i.e. 16 KiB)")
+    with output_lock(options.out):
+        return _run_filter(options, engine or LocalEngine(), on_message)
+
+
+def _run_filter(options: FilterOptions, engine: Engine, on_message: Callable[[str], None] | None) -> FilterResult:
+    rule = options.rule
+    max_bytes = int(options.shard_size_mb * 1024 * 1024)
     existing = _existing_output(options.out)
     if existing and not options.overwrite:
         raise CurateError(f"{options.out} already holds a filtered dataset ({existing[0].name}); "
@@ -241,8 +289,7 @@ def run_filter(options: FilterOptions, engine: Engine | None = None,
         messages("no document passed the filter; the export holds one empty shard")
     kept = j.filter(pl.col("keep")).select(["source", "row", "id", "lang", *scores_output_columns(scores)])
     kept_by_source = {int(k[0]): v for k, v in kept.partition_by("source", as_dict=True, maintain_order=True).items()}
-    options.out.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".curate-filter-", dir=options.out))
+    staging = make_temp_dir(STAGING_PREFIX, options.out)
     writer = ShardWriter(staging / "data", output_schema(scores_output_columns(scores)), max_bytes)
     try:
         with track("filter: exporting", total=kept.height, unit="docs") as tracker:
