@@ -52,3 +52,14 @@ def data_dir() -> Path:
     if packed.is_dir():
         return packed
     return here.parent / "data"
+
+
+def dashboard_scores() -> str | None:
+    """``CURATE_SCORES``: a scores parquet the dashboard opens first (``curate dashboard --scores`` sets it)."""
+    return os.environ.get("CURATE_SCORES") or None
+
+
+def scores_roots() -> list[Path]:
+    """``CURATE_SCORES_ROOT``: folders (``os.pathsep``-separated) whose parquet files the dashboard's scores box
+    may read, besides the outputs the store records."""
+    return [Path(p) for p in (os.environ.get("CURATE_SCORES_ROOT") or "").split(os.pathsep) if p]

@@ -7,7 +7,6 @@ from ``--db`` after Streamlit's ``--`` separator or from ``CURATE_DB``.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 import duckdb
@@ -15,6 +14,7 @@ import polars as pl
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from curate import config
 from curate.runs import runs
 from curate.store import Store
 from dashboards import data, report_tab, scores
@@ -26,11 +26,10 @@ def _args() -> argparse.Namespace:
     parser.add_argument("--scores")
     parser.add_argument("--scores-root", action="append", default=[])
     known, _ = parser.parse_known_args(sys.argv[1:])
-    known.db = known.db or os.environ.get("CURATE_DB") or "curate.duckdb"
-    known.scores = known.scores or os.environ.get("CURATE_SCORES") or ""
-    # Folders whose parquet files the scores box may read besides recorded run outputs (os.pathsep-separated).
-    env_roots = os.environ.get("CURATE_SCORES_ROOT") or ""
-    known.scores_root = [*known.scores_root, *(r for r in env_roots.split(os.pathsep) if r)]
+    known.db = str(config.db_path(known.db, reading=True))
+    known.scores = known.scores or config.dashboard_scores() or ""
+    # Folders whose parquet files the scores box may read besides recorded run outputs.
+    known.scores_root = [*known.scores_root, *map(str, config.scores_roots())]
     return known
 
 
@@ -89,7 +88,13 @@ def main() -> None:
     except Exception as exc:  # a missing or locked store: say so on the page
         st.error(str(exc))
         return
-    con = store.con
+    try:
+        _tabs(store.con, path, args)
+    finally:  # release the read lock at once, not when the script's objects are collected
+        store.close()
+
+
+def _tabs(con: duckdb.DuckDBPyConnection, path: str, args: argparse.Namespace) -> None:
     tab_snap, tab_data, tab_an, tab_cont, tab_scores = st.tabs(
         ["Snapshots", "Datasets", "Analyses", "Contamination", "Scores"])
     snaps = data.snapshots(con)
@@ -111,7 +116,6 @@ def main() -> None:
         if recorded.height:
             st.subheader("Pipeline runs recorded in the store")
             st.dataframe(recorded.drop("settings"), hide_index=True)
-    store.close()
 
 
 main()

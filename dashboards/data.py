@@ -13,7 +13,7 @@ from curate.http import public_url
 
 def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-                            [name]).fetchone()[0])
+                            [name]).fetchall()[0][0])
 
 
 def snapshots(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -52,9 +52,9 @@ def datasets(con: duckdb.DuckDBPyConnection, snapshot_id: int, lang: str | None 
 
 
 def card_text(con: duckdb.DuckDBPyConnection, snapshot_id: int, repo_id: str) -> str | None:
-    row = con.execute("SELECT text FROM cards WHERE snapshot_id = ? AND repo_id = ?", [snapshot_id, repo_id]
-                      ).fetchone()
-    return row[0] if row else None
+    rows = con.execute("SELECT text FROM cards WHERE snapshot_id = ? AND repo_id = ?", [snapshot_id, repo_id]
+                       ).fetchall()
+    return rows[0][0] if rows else None
 
 
 def errors(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> pl.DataFrame:

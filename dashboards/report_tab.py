@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -15,12 +14,16 @@ from analyses import figures, render, study
 
 
 @st.cache_data(show_spinner="measuring the snapshot")
-def compute(_con: duckdb.DuckDBPyConnection, db: str, snapshot_id: int) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
-    """Report, details and figure files for one snapshot of one store (cached per store and snapshot)."""
+def compute(_con: duckdb.DuckDBPyConnection, db: str, snapshot_id: int) -> tuple[dict[str, Any], dict[str, Any], list[bytes]]:
+    """Report, details and the figures as PNG bytes for one snapshot of one store (cached per store and snapshot).
+
+    Figures are drawn in a private temporary folder (unpredictable name, mode 0700) that is removed at once:
+    a fixed path under /tmp could be planted with a symlink by another user of the machine.
+    """
     result = study.compute(_con, snapshot=snapshot_id)
-    key = hashlib.sha256(str(Path(db).resolve()).encode()).hexdigest()[:12]
-    out = Path(tempfile.gettempdir()) / "curate-dashboard" / f"{key}-{snapshot_id}"
-    pngs = [str(p) for p in figures.write_figures(result.report, result.details, out) if p.suffix == ".png"]
+    with tempfile.TemporaryDirectory(prefix="curate-dashboard-") as tmp:
+        pngs = [p.read_bytes() for p in figures.write_figures(result.report, result.details, Path(tmp))
+                if p.suffix == ".png"]
     return result.report, result.details, pngs
 
 

@@ -79,3 +79,18 @@ def test_sigterm_to_dashboard_stops_the_streamlit_server(tmp_path: Path) -> None
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_dashboard_passes_scores_roots_to_the_app(tmp_path: Path, cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("streamlit")
+    import curate.cli.dashboard as dashboard_cli
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr(dashboard_cli, "_serve", lambda cmd: seen.append(cmd) or 0)
+    db = tmp_path / "s.duckdb"
+    Store(db).close()
+    result = cli("dashboard", "--db", db, "--scores-root", tmp_path / "a", "--scores-root", tmp_path / "b")
+    assert result.code == 0, result.err
+    cmd = seen[0]
+    assert cmd[cmd.index("--") + 1:] == ["--db", str(db), "--scores-root", str(tmp_path / "a"),
+                                        "--scores-root", str(tmp_path / "b")]

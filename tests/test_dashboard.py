@@ -113,3 +113,18 @@ def test_analyses_tab(store_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert not at.exception
     titles = [h.value for h in at.subheader]
     assert "Language make-up" in titles and "Figures" in titles
+
+
+def test_analyses_figures_leave_nothing_in_a_shared_temp_folder(store_path: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Figures are drawn in a private folder that is gone afterwards: a fixed /tmp path could be planted."""
+    import tempfile
+
+    shared = tmp_path / "shared-tmp"
+    shared.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(shared))
+    monkeypatch.setenv("CURATE_DB", str(store_path))
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    assert not at.exception
+    assert len(at.get("image")) >= 5  # the figures are shown
+    assert list(shared.iterdir()) == []

@@ -21,6 +21,11 @@ def dashboard(
     scores: Annotated[
         Path | None, typer.Option(help="A scores parquet from `curate annotate` to show in the Scores tab.")
     ] = None,
+    scores_root: Annotated[
+        list[Path] | None,
+        typer.Option("--scores-root", help="A folder whose parquet files the Scores tab may open, besides the "
+                     "outputs the store records (env CURATE_SCORES_ROOT); repeat."),
+    ] = None,
 ) -> None:
     """Browse snapshots, analyses, contamination results and scores in a browser (read-only on the store).
 
@@ -44,7 +49,8 @@ def dashboard(
         script = Path(dashboards.__file__).resolve().parent / "app.py"
     cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
            "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false",
-           "--", "--db", str(path), *(["--scores", str(scores)] if scores else [])]
+           "--", "--db", str(path), *(["--scores", str(scores)] if scores else []),
+           *(arg for root in scores_root or [] for arg in ("--scores-root", str(root)))]
     typer.echo(f"dashboard on http://{host}:{port} (store {path}); Ctrl-C stops")
     raise typer.Exit(_serve(cmd))
 
