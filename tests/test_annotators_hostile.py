@@ -139,3 +139,111 @@ def test_lightning_hyper_parameters_still_load(tmp_path: Path, lightning_modules
     _head, info = head_from_checkpoint(path)
     assert info["dim"] == 8 and info["hidden"] == 4 and info["epoch"] == 3
     assert info["hyper_parameters"] == {"input_dim": 8, "hidden_dim": 4, "learning_rate": 0.0005}
+
+
+# ---- C2: remote code only from the user's flag (or the pinned built-in backbones) ------------------------
+
+class _StopLoading(Exception):
+    pass
+
+
+@pytest.fixture
+def st_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
+    """Capture every SentenceTransformer(...) call, and stop before any model loads."""
+    import sentence_transformers
+
+    calls: list[dict] = []
+
+    def fake(path: str, **kwargs: object) -> None:
+        calls.append({"path": path, **kwargs})
+        raise _StopLoading("stop before loading a model")
+
+    monkeypatch.setattr(sentence_transformers, "SentenceTransformer", fake)
+    return calls
+
+
+def _annotator_asking_for_remote_code(folder: Path, backbone: str) -> Path:
+    from curate.annotators.heads import make_head, save_annotator
+
+    config = {"format": "curate-annotator", "version": 1, "heads": [{"name": "h"}],
+              "backbone": {"kind": "sentence-transformers", "name": backbone, "trust_remote_code": True,
+                           "revision": "refs/pr/1"}}
+    save_annotator(folder, config, {"h": make_head(8, 4)})
+    return folder
+
+
+def test_an_annotator_config_cannot_switch_remote_code_on(tmp_path: Path, st_calls: list[dict]) -> None:
+    from curate.annotators import load_annotator
+
+    backbone = tmp_path / "backbone"
+    backbone.mkdir()
+    (backbone / "config.json").write_text('{"auto_map": {"AutoModel": "evil.Model"}}', encoding="utf-8")
+    folder = _annotator_asking_for_remote_code(tmp_path / "ann", str(backbone))
+    with pytest.raises(CurateError, match="stop before loading"):
+        load_annotator(folder, "cpu")
+    assert st_calls[-1]["path"] == str(backbone) and st_calls[-1]["trust_remote_code"] is False
+    assert "revision" not in st_calls[-1]  # nor can it pick the revision (a Hub PR ref is anyone's code)
+    with pytest.raises(CurateError, match="stop before loading"):  # a Hub model id: the same
+        load_annotator(_annotator_asking_for_remote_code(tmp_path / "ann2", "someone/evil-model"), "cpu")
+    assert st_calls[-1]["trust_remote_code"] is False and "revision" not in st_calls[-1]
+
+
+def test_a_hub_annotator_cannot_switch_remote_code_on(tmp_path: Path, st_calls: list[dict],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import huggingface_hub
+
+    from curate.annotators import load_annotator
+
+    snapshot = _annotator_asking_for_remote_code(tmp_path / "snapshot", "someone/evil-model")
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda repo_id, **kw: str(snapshot))
+    with pytest.raises(CurateError, match="stop before loading"):
+        load_annotator("hub:someone/evil-annotator", "cpu")
+    assert st_calls[-1]["path"] == "someone/evil-model" and st_calls[-1]["trust_remote_code"] is False
+
+
+def test_the_user_flag_turns_remote_code_on(tmp_path: Path, st_calls: list[dict], cli) -> None:
+    folder = _annotator_asking_for_remote_code(tmp_path / "ann", "someone/model")
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"id": "a", "text": "hello"}\n', encoding="utf-8")
+    args = ["annotate", "--input", corpus, "--annotator", folder, "--out", tmp_path / "s.parquet", "--device", "cpu"]
+    r = cli(*args)
+    assert r.code == 1 and st_calls[-1]["trust_remote_code"] is False
+    r = cli(*args, "--trust-remote-code")
+    assert r.code == 1 and st_calls[-1]["trust_remote_code"] is True
+    assert "running the modelling code of someone/model (--trust-remote-code)" in r.err
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text('{"text": "a", "score": 1}\n{"text": "b", "score": 2}\n', encoding="utf-8")
+    train = ["train-annotator", "--labels", labels, "--backbone", "someone/model", "--out", tmp_path / "t",
+             "--device", "cpu"]
+    assert cli(*train).code == 1 and st_calls[-1]["trust_remote_code"] is False
+    assert cli(*train, "--trust-remote-code").code == 1 and st_calls[-1]["trust_remote_code"] is True
+
+
+@pytest.mark.parametrize(("name", "code_revision"), [
+    ("Snowflake/snowflake-arctic-embed-m-v2.0", "95c2741480856aa9666782eb4afe11959938017f"),
+    ("Alibaba-NLP/gte-multilingual-base", "40ced75c3017eb27626c9d4ea981bde21a2662f4")])
+def test_builtin_backbones_run_their_code_at_pinned_commits(st_calls: list[dict], name: str, code_revision: str,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    from curate.annotators.embedders import REMOTE_CODE_PINS, make_embedder
+
+    with caplog.at_level("WARNING", logger="curate"), pytest.raises(CurateError, match="stop before loading"):
+        make_embedder(name, "cpu")
+    call = st_calls[-1]
+    assert call["trust_remote_code"] is True and call["revision"] == REMOTE_CODE_PINS[name].revision
+    assert len(call["revision"]) == 40
+    assert call["model_kwargs"]["code_revision"] == code_revision
+    assert call["config_kwargs"] == {"code_revision": code_revision}
+    assert [r.getMessage() for r in caplog.records if "modelling code" in r.getMessage()] == [
+        f"running the modelling code of {name} at pinned revision {call['revision'][:12]} "
+        f"(code: {REMOTE_CODE_PINS[name].code_repo}@{code_revision[:12]}; built-in list)"]
+
+
+def test_a_local_folder_named_like_a_builtin_backbone_is_not_trusted(tmp_path: Path, st_calls: list[dict],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from curate.annotators.embedders import make_embedder
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "Snowflake" / "snowflake-arctic-embed-m-v2.0").mkdir(parents=True)
+    with pytest.raises(CurateError, match="stop before loading"):
+        make_embedder("Snowflake/snowflake-arctic-embed-m-v2.0", "cpu")
+    assert st_calls[-1]["trust_remote_code"] is False and "revision" not in st_calls[-1]

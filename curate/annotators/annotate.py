@@ -201,7 +201,8 @@ def annotate_corpus(input: str | Path, annotator: str | Path | Any, out: str | P
                     backbone: str | None = None, batch_tokens: int | None = None, text_field: str = "text",
                     id_field: str = "id", lang_field: str | None = "lang", shard_size: int = SHARD_SIZE,
                     chunk_docs: int = CHUNK_DOCS, work_dir: str | Path | None = None, restart: bool = False,
-                    keep_work: bool = False, split: str = "train", endpoint: str | None = None) -> AnnotateSummary:
+                    keep_work: bool = False, split: str = "train", endpoint: str | None = None,
+                    trust_remote_code: bool | None = None) -> AnnotateSummary:
     """Score every document of ``input`` and write the scores parquet ``out`` (see the module doc)."""
     from curate.annotators import Annotator, load_annotator
 
@@ -220,7 +221,7 @@ def annotate_corpus(input: str | Path, annotator: str | Path | Any, out: str | P
         nonlocal loaded
         if loaded is None:
             loaded = load_annotator(annotator, device, backbone=backbone, batch_tokens=batch_tokens,
-                                    endpoint=endpoint)
+                                    endpoint=endpoint, trust_remote_code=trust_remote_code)
             log.info("annotator: %s", json.dumps(loaded.describe(), ensure_ascii=False))
         return loaded
 

@@ -33,6 +33,8 @@ from curate.errors import CurateError
 log = logging.getLogger(__name__)
 
 # As the JQL inference code embeds: CLS token of the last hidden state, L2-normalized, up to 8,192 tokens.
+# "trust_remote_code" only records that these models run their own code; whether it runs is decided by
+# embedders.remote_code_policy (built-in pins or the user's flag), never by a spec.
 SNOWFLAKE = {"kind": "sentence-transformers", "name": "Snowflake/snowflake-arctic-embed-m-v2.0",
              "trust_remote_code": True, "max_tokens": 8192, "pooling": "cls"}
 GTE = {"kind": "sentence-transformers", "name": "Alibaba-NLP/gte-multilingual-base",

@@ -195,6 +195,7 @@ def annotate_ray(
     work_dir: str | Path | None = None,
     restart: bool = False,
     keep_work: bool = False,
+    trust_remote_code: bool | None = None,
 ) -> dict[str, Any]:
     """Score every document of ``input`` on Ray and write ``out`` (scores parquet); returns a summary.
 
@@ -235,7 +236,7 @@ def annotate_ray(
                            backbone=backbone, batch_tokens=batch_tokens, text_field=text_field, id_field=id_field,
                            lang_field=lang_field, split=split, batch_size=batch_size, num_actors=num_actors,
                            cpus_per_actor=cpus_per_actor, annotator_factory=annotator_factory,
-                           warn=on_message or (lambda m: None))
+                           warn=on_message or (lambda m: None), trust_remote_code=trust_remote_code)
     except BaseException:
         if not any(path.is_file() for path in shards):  # nothing to resume: leave no trace
             remove_work(work)
@@ -257,7 +258,8 @@ def _score_sources(summary: dict[str, Any], sources: list[str], todo: list[int],
                    inputs: list[str], spec: str | Path, device: str, *, address: str | None, backbone: str | None,
                    batch_tokens: int | None, text_field: str, id_field: str, lang_field: str | None, split: str,
                    batch_size: int, num_actors: int | None, cpus_per_actor: float,
-                   annotator_factory: AnnotatorFactory | None, warn: Callable[[str], None]) -> None:
+                   annotator_factory: AnnotatorFactory | None, warn: Callable[[str], None],
+                   trust_remote_code: bool | None = None) -> None:
     """Run the Ray pipeline over the ``todo`` sources, writing each source's shard once it is complete."""
     import pyarrow.parquet as pq
 
@@ -296,7 +298,8 @@ def _score_sources(summary: dict[str, Any], sources: list[str], todo: list[int],
                                                    "factory": annotator_factory,
                                                    "threads": max(1, int(cpus_per_actor)),
                                                    "load_kwargs": {"backbone": backbone,
-                                                                   "batch_tokens": batch_tokens}},
+                                                                   "batch_tokens": batch_tokens,
+                                                                   "trust_remote_code": trust_remote_code}},
                             **resources)
         with track(f"annotate (ray, {size} {actor_device} actors)", unit="docs") as tracker:
             for block in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
