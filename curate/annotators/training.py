@@ -27,6 +27,7 @@ from curate.annotators.heads import (
     FORMAT,
     VERSION,
     TrainSettings,
+    check_annotator_target,
     column_name,
     metrics_by_language,
     predict,
@@ -134,6 +135,7 @@ def train_annotator(labels: Path, backbone: str, out: Path, *, device: str = "au
     """
     from curate.annotators.embedders import make_embedder
 
+    check_annotator_target(Path(out))  # before the embedding pass, not after it
     data = read_labels(Path(labels))
     settings = TrainSettings(seed=seed, epochs=epochs)
     embedder = make_embedder(backbone, device, batch_tokens=batch_tokens, trust_remote_code=trust_remote_code)
