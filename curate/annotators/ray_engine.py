@@ -207,6 +207,7 @@ def annotate_ray(
     """
     from curate.annotators.annotate import (
         combine_shards,
+        guard_outputs,
         prepare_work_dir,
         remove_work,
         run_manifest,
@@ -218,9 +219,10 @@ def annotate_ray(
     if spec is None or out is None:
         raise CurateError("annotate_ray needs an annotator and an output path")
     inputs = [str(x) for x in input] if isinstance(input, (list, tuple)) else [str(input)]
-    sources = list_sources(inputs)  # a missing input fails here, before a work folder is made
     out = Path(out)
     work = Path(work_dir) if work_dir else out.with_name(out.name + ".work")
+    guard_outputs(out, work, list(inputs), spec)
+    sources = list_sources(inputs)  # a missing input fails here, before a work folder is made
     settings = {"engine": "ray", "text_field": text_field, "id_field": id_field, "lang_field": lang_field,
                 "split": split, "backbone": backbone}
     runs = [run_manifest(i, str(spec), {}) for i in inputs]

@@ -36,7 +36,7 @@ from curate.annotators.heads import (
     train_head,
 )
 from curate.errors import CurateError
-from curate.files import read_table
+from curate.files import read_table, refuse_output_over_input
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +135,7 @@ def train_annotator(labels: Path, backbone: str, out: Path, *, device: str = "au
     """
     from curate.annotators.embedders import make_embedder
 
+    refuse_output_over_input(out, [labels], "--out")
     check_annotator_target(Path(out))  # before the embedding pass, not after it
     data = read_labels(Path(labels))
     settings = TrainSettings(seed=seed, epochs=epochs)
