@@ -159,7 +159,10 @@ def run_manifest(input: str | Path, annotator: str, settings: dict[str, Any]) ->
 
 def remove_work(work: Path) -> None:
     """Remove what a run put in its work folder (shards, their temp files, the manifest), then the folder if
-    that left it empty: a --work-dir that holds other files keeps them."""
+    that left it empty: a --work-dir that holds other files keeps them. A folder without a run's manifest is
+    not a work folder (`prepare_work_dir` writes the manifest before any shard), so nothing in it is touched."""
+    if not (work / MANIFEST).is_file():
+        return
     for f in [*work.glob("shard-*.parquet"), *work.glob(".shard-*.tmp"), *work.glob(f".{MANIFEST}.*.tmp"),
               work / MANIFEST]:
         f.unlink(missing_ok=True)
@@ -168,7 +171,14 @@ def remove_work(work: Path) -> None:
 
 
 def prepare_work_dir(work: Path, manifest: dict[str, Any], restart: bool) -> None:
-    """Make (or reuse) the work folder of a run; shards made under another manifest are never mixed in."""
+    """Make (or reuse) the work folder of a run; shards made under another manifest are never mixed in.
+
+    A folder that holds ``shard-*.parquet`` files but no manifest is refused: those files are not a run's
+    (a --work-dir pointed at a parquet dataset), and resuming from them or cleaning them up would be wrong.
+    """
+    if work.exists() and not (work / MANIFEST).is_file() and any(work.glob("shard-*.parquet")):
+        raise CurateError(f"{work}: holds shard-*.parquet files that no annotate run wrote (no {MANIFEST}); "
+                          "pass another --work-dir")
     if restart and work.exists():
         remove_work(work)
     work.mkdir(parents=True, exist_ok=True)
