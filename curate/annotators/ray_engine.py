@@ -23,6 +23,7 @@ already initialised in the process (a notebook, a test) is used as it is.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -91,21 +92,25 @@ DOCS_SCHEMA = pa.schema([("doc_id", pa.string()), ("lang", pa.string()), ("text"
 def _read_udf(batch: pa.Table, text_field: str, id_field: str, lang_field: str | None, split: str,
               batch_size: int) -> Iterator[pa.Table]:
     """Documents of each source row, in batches; reader messages travel as rows with a null doc_id."""
+    from curate.annotators.annotate import clean_document, valid_text
     from curate.corpus import batched, iter_documents
 
+    # Sources travel as bytes (os.fsencode): a file name need not be valid UTF-8, and Arrow strings must be.
     rows = zip(batch.column("source").to_pylist(), batch.column("root").to_pylist(),
                batch.column("index").to_pylist(), strict=True)
     for source, root, index in rows:
         messages: list[str] = []
         # Named relative to the folder input, as the local engine's read of the whole folder names them.
-        docs = iter_documents(source, text_field=text_field, id_field=id_field, lang_field=lang_field, split=split,
-                              on_error=messages.append, id_root=root or None)
+        docs = map(clean_document, iter_documents(os.fsdecode(source), text_field=text_field, id_field=id_field,
+                                                  lang_field=lang_field, split=split, on_error=messages.append,
+                                                  id_root=os.fsdecode(root) or None))
         for chunk in batched(docs, batch_size):
             n = len(chunk)
             yield pa.table({"doc_id": [d.id for d in chunk], "lang": [d.lang for d in chunk],
                             "text": [d.text[:HOLD_CHARS] for d in chunk], "n_chars": [len(d.text) for d in chunk],
                             "message": pa.nulls(n, pa.string()), "source": [index] * n}, schema=DOCS_SCHEMA)
         if messages:
+            messages = [valid_text(m) for m in messages]
             n = len(messages)
             yield pa.table({"doc_id": pa.nulls(n, pa.string()), "lang": pa.nulls(n, pa.string()),
                             "text": pa.nulls(n, pa.string()), "n_chars": pa.nulls(n, pa.int32()),
@@ -265,6 +270,7 @@ def _score_sources(summary: dict[str, Any], sources: list[str], todo: list[int],
     """Run the Ray pipeline over the ``todo`` sources, writing each source's shard once it is complete."""
     import pyarrow.parquet as pq
 
+    from curate.annotators.annotate import valid_text
     from curate.filtering.ray_engine import ordered_quiet_data, ray_session
     from curate.progress import track
 
@@ -287,8 +293,8 @@ def _score_sources(summary: dict[str, Any], sources: list[str], todo: list[int],
         summary.update(actors=size, device=actor_device)
         folders = [i for i in inputs if Path(i).is_dir()]
         roots = [max((f for f in folders if Path(sources[i]).is_relative_to(f)), key=len, default="") for i in todo]
-        ds = ray.data.from_items([{"source": sources[i], "root": r, "index": i} for i, r in zip(todo, roots,
-                                                                                               strict=True)],
+        ds = ray.data.from_items([{"source": os.fsencode(sources[i]), "root": os.fsencode(r), "index": i}
+                                  for i, r in zip(todo, roots, strict=True)],
                                  override_num_blocks=len(todo))
         # Reading is light next to embedding: it takes no CPU slot, so it never waits behind the actors.
         ds = ds.map_batches(_read_udf, batch_size=1, batch_format="pyarrow", num_cpus=0,
@@ -317,8 +323,9 @@ def _score_sources(summary: dict[str, Any], sources: list[str], todo: list[int],
                     continue
                 if schema is None:
                     heads = [c.removeprefix("score_") for c in table.column_names if c.startswith("score_")]
-                    meta = {"curate.annotator": described or "{}", "curate.annotator_spec": str(spec),
-                            "curate.input": str(Path(inputs[0]).resolve()) if len(inputs) == 1
+                    meta = {"curate.annotator": valid_text(described or "{}"),
+                            "curate.annotator_spec": valid_text(str(spec)),
+                            "curate.input": valid_text(str(Path(inputs[0]).resolve())) if len(inputs) == 1
                             and Path(inputs[0]).exists() else json.dumps(inputs)}
                     schema = scores_schema(heads).with_metadata(meta)
                 source = table.column("source").to_numpy()
