@@ -11,6 +11,7 @@ import pickle
 import sys
 import types
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -361,7 +362,7 @@ def _snapshot(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def _refused(r, what: str = "would overwrite the input") -> None:  # noqa: ANN001
+def _refused(r: Any, what: str = "would overwrite the input") -> None:
     assert r.code == 1, (r.code, r.out, r.err)
     assert what in r.err and len(r.err.strip().splitlines()) == 1, r.err
 
