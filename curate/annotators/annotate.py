@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
@@ -34,7 +35,7 @@ import pyarrow as pa
 
 from curate.corpus import Document, batched, expand_source, iter_documents
 from curate.errors import CurateError
-from curate.files import atomic_path, fingerprint, write_text_atomic
+from curate.files import atomic_path, fingerprint, refuse_output_over_input, write_text_atomic
 from curate.progress import Messages, track
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,34 @@ SHARD_SIZE = 10_000
 HOLD_CHARS = 200_000
 CHUNK_DOCS = 512
 MANIFEST = "manifest.json"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def valid_text(text: str) -> str:
+    """``text`` with every lone surrogate written as a backslash escape, so it encodes as UTF-8.
+
+    A file name that is not valid UTF-8 reaches Python with its bad bytes as surrogates (PEP 383), and a
+    JSON ``"\\udcff"`` escape decodes to one; either crashes Arrow, the embedders' tokenizers and UTF-8
+    metadata. A byte becomes ``\\xff`` (as ``bytes.decode(..., "backslashreplace")`` writes it), any other
+    surrogate ``\\udXXX``: the same text `curate.corpus` makes of such a name, so ids still match.
+    """
+    if _SURROGATE.search(text) is None:
+        return text
+
+    def escape(m: re.Match[str]) -> str:
+        code = ord(m.group())
+        return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
+
+    return _SURROGATE.sub(escape, text)
+
+
+def clean_document(doc: Document) -> Document:
+    """A document whose id, language and text are valid UTF-8 (`valid_text`); the same object when they are."""
+    lang = valid_text(doc.lang) if doc.lang else doc.lang
+    fixed = (valid_text(doc.id), lang, valid_text(doc.text))
+    if fixed == (doc.id, doc.lang, doc.text):
+        return doc
+    return replace(doc, id=fixed[0], lang=fixed[1], text=fixed[2])
 
 
 @dataclass
@@ -139,6 +168,16 @@ def estimate_total(input: str | Path) -> int | None:
     return total
 
 
+def guard_outputs(out: Path, work: Path, inputs: list[str | Path], annotator: Any) -> None:
+    """Refuse, before any work, an ``--out`` or ``--work-dir`` that is (or is inside, or holds) an input
+    corpus or the annotator: the run would overwrite the corpus, or clean up shard-named files in it."""
+    sources: list[str | Path] = [*inputs]
+    if isinstance(annotator, (str, Path)) and not str(annotator).startswith("hub:"):
+        sources.append(annotator)
+    refuse_output_over_input(out, sources, "--out")
+    refuse_output_over_input(work, sources, "--work-dir")
+
+
 def run_manifest(input: str | Path, annotator: str, settings: dict[str, Any]) -> dict[str, Any]:
     """What decides a run's shards: a work folder made under another manifest is not resumed."""
     path = Path(input)
@@ -149,7 +188,10 @@ def run_manifest(input: str | Path, annotator: str, settings: dict[str, Any]) ->
 
 def remove_work(work: Path) -> None:
     """Remove what a run put in its work folder (shards, their temp files, the manifest), then the folder if
-    that left it empty: a --work-dir that holds other files keeps them."""
+    that left it empty: a --work-dir that holds other files keeps them. A folder without a run's manifest is
+    not a work folder (`prepare_work_dir` writes the manifest before any shard), so nothing in it is touched."""
+    if not (work / MANIFEST).is_file():
+        return
     for f in [*work.glob("shard-*.parquet"), *work.glob(".shard-*.tmp"), *work.glob(f".{MANIFEST}.*.tmp"),
               work / MANIFEST]:
         f.unlink(missing_ok=True)
@@ -158,7 +200,14 @@ def remove_work(work: Path) -> None:
 
 
 def prepare_work_dir(work: Path, manifest: dict[str, Any], restart: bool) -> None:
-    """Make (or reuse) the work folder of a run; shards made under another manifest are never mixed in."""
+    """Make (or reuse) the work folder of a run; shards made under another manifest are never mixed in.
+
+    A folder that holds ``shard-*.parquet`` files but no manifest is refused: those files are not a run's
+    (a --work-dir pointed at a parquet dataset), and resuming from them or cleaning them up would be wrong.
+    """
+    if work.exists() and not (work / MANIFEST).is_file() and any(work.glob("shard-*.parquet")):
+        raise CurateError(f"{work}: holds shard-*.parquet files that no annotate run wrote (no {MANIFEST}); "
+                          "pass another --work-dir")
     if restart and work.exists():
         remove_work(work)
     work.mkdir(parents=True, exist_ok=True)
@@ -201,13 +250,15 @@ def annotate_corpus(input: str | Path, annotator: str | Path | Any, out: str | P
                     backbone: str | None = None, batch_tokens: int | None = None, text_field: str = "text",
                     id_field: str = "id", lang_field: str | None = "lang", shard_size: int = SHARD_SIZE,
                     chunk_docs: int = CHUNK_DOCS, work_dir: str | Path | None = None, restart: bool = False,
-                    keep_work: bool = False, split: str = "train", endpoint: str | None = None) -> AnnotateSummary:
+                    keep_work: bool = False, split: str = "train", endpoint: str | None = None,
+                    trust_remote_code: bool | None = None) -> AnnotateSummary:
     """Score every document of ``input`` and write the scores parquet ``out`` (see the module doc)."""
     from curate.annotators import Annotator, load_annotator
 
-    expand_source(input)  # a missing file fails here, before a work folder is made
     out = Path(out)
     work = Path(work_dir) if work_dir else out.with_name(out.name + ".work")
+    guard_outputs(out, work, [input], annotator)
+    expand_source(input)  # a missing file fails here, before a work folder is made
     spec = annotator if isinstance(annotator, (str, Path)) else annotator.config.get("label_source", {})
     manifest = run_manifest(input, str(spec), {"text_field": text_field, "id_field": id_field,
                                             "lang_field": lang_field, "shard_size": shard_size,
@@ -220,7 +271,7 @@ def annotate_corpus(input: str | Path, annotator: str | Path | Any, out: str | P
         nonlocal loaded
         if loaded is None:
             loaded = load_annotator(annotator, device, backbone=backbone, batch_tokens=batch_tokens,
-                                    endpoint=endpoint)
+                                    endpoint=endpoint, trust_remote_code=trust_remote_code)
             log.info("annotator: %s", json.dumps(loaded.describe(), ensure_ascii=False))
         return loaded
 
@@ -256,8 +307,9 @@ def annotate_corpus(input: str | Path, annotator: str | Path | Any, out: str | P
                     scoring += time.monotonic() - t0
                     summary.scored_now += len(chunk)
                     tracker.advance(len(chunk))
-                provenance = {"curate.annotator": json.dumps(ann.describe(), ensure_ascii=False),
-                              "curate.input": manifest["input"], "curate.annotator_spec": manifest["annotator"]}
+                provenance = {"curate.annotator": valid_text(json.dumps(ann.describe(), ensure_ascii=False)),
+                              "curate.input": valid_text(manifest["input"]),
+                              "curate.annotator_spec": valid_text(manifest["annotator"])}
                 _atomic_write_table(pa.concat_tables(tables).replace_schema_metadata(provenance), path)
             tracker.update_total(tracker.done)  # skipped records counted in the estimate: finish at 100%
     except BaseException:
@@ -286,6 +338,7 @@ def annotate_corpus(input: str | Path, annotator: str | Path | Any, out: str | P
 
 def _capped(docs: Iterator[Document]) -> Iterator[tuple[Document, int]]:
     for doc in docs:
+        doc = clean_document(doc)
         n = len(doc.text)
         yield (replace(doc, text=doc.text[:HOLD_CHARS]) if n > HOLD_CHARS else doc), n
 

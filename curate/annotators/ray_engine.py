@@ -23,6 +23,7 @@ already initialised in the process (a notebook, a test) is used as it is.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -91,21 +92,25 @@ DOCS_SCHEMA = pa.schema([("doc_id", pa.string()), ("lang", pa.string()), ("text"
 def _read_udf(batch: pa.Table, text_field: str, id_field: str, lang_field: str | None, split: str,
               batch_size: int) -> Iterator[pa.Table]:
     """Documents of each source row, in batches; reader messages travel as rows with a null doc_id."""
+    from curate.annotators.annotate import clean_document, valid_text
     from curate.corpus import batched, iter_documents
 
+    # Sources travel as bytes (os.fsencode): a file name need not be valid UTF-8, and Arrow strings must be.
     rows = zip(batch.column("source").to_pylist(), batch.column("root").to_pylist(),
                batch.column("index").to_pylist(), strict=True)
     for source, root, index in rows:
         messages: list[str] = []
         # Named relative to the folder input, as the local engine's read of the whole folder names them.
-        docs = iter_documents(source, text_field=text_field, id_field=id_field, lang_field=lang_field, split=split,
-                              on_error=messages.append, id_root=root or None)
+        docs = map(clean_document, iter_documents(os.fsdecode(source), text_field=text_field, id_field=id_field,
+                                                  lang_field=lang_field, split=split, on_error=messages.append,
+                                                  id_root=os.fsdecode(root) or None))
         for chunk in batched(docs, batch_size):
             n = len(chunk)
             yield pa.table({"doc_id": [d.id for d in chunk], "lang": [d.lang for d in chunk],
                             "text": [d.text[:HOLD_CHARS] for d in chunk], "n_chars": [len(d.text) for d in chunk],
                             "message": pa.nulls(n, pa.string()), "source": [index] * n}, schema=DOCS_SCHEMA)
         if messages:
+            messages = [valid_text(m) for m in messages]
             n = len(messages)
             yield pa.table({"doc_id": pa.nulls(n, pa.string()), "lang": pa.nulls(n, pa.string()),
                             "text": pa.nulls(n, pa.string()), "n_chars": pa.nulls(n, pa.int32()),
@@ -195,6 +200,7 @@ def annotate_ray(
     work_dir: str | Path | None = None,
     restart: bool = False,
     keep_work: bool = False,
+    trust_remote_code: bool | None = None,
 ) -> dict[str, Any]:
     """Score every document of ``input`` on Ray and write ``out`` (scores parquet); returns a summary.
 
@@ -206,6 +212,7 @@ def annotate_ray(
     """
     from curate.annotators.annotate import (
         combine_shards,
+        guard_outputs,
         prepare_work_dir,
         remove_work,
         run_manifest,
@@ -217,9 +224,10 @@ def annotate_ray(
     if spec is None or out is None:
         raise CurateError("annotate_ray needs an annotator and an output path")
     inputs = [str(x) for x in input] if isinstance(input, (list, tuple)) else [str(input)]
-    sources = list_sources(inputs)  # a missing input fails here, before a work folder is made
     out = Path(out)
     work = Path(work_dir) if work_dir else out.with_name(out.name + ".work")
+    guard_outputs(out, work, list(inputs), spec)
+    sources = list_sources(inputs)  # a missing input fails here, before a work folder is made
     settings = {"engine": "ray", "text_field": text_field, "id_field": id_field, "lang_field": lang_field,
                 "split": split, "backbone": backbone}
     runs = [run_manifest(i, str(spec), {}) for i in inputs]
@@ -235,7 +243,7 @@ def annotate_ray(
                            backbone=backbone, batch_tokens=batch_tokens, text_field=text_field, id_field=id_field,
                            lang_field=lang_field, split=split, batch_size=batch_size, num_actors=num_actors,
                            cpus_per_actor=cpus_per_actor, annotator_factory=annotator_factory,
-                           warn=on_message or (lambda m: None))
+                           warn=on_message or (lambda m: None), trust_remote_code=trust_remote_code)
     except BaseException:
         if not any(path.is_file() for path in shards):  # nothing to resume: leave no trace
             remove_work(work)
@@ -257,10 +265,12 @@ def _score_sources(summary: dict[str, Any], sources: list[str], todo: list[int],
                    inputs: list[str], spec: str | Path, device: str, *, address: str | None, backbone: str | None,
                    batch_tokens: int | None, text_field: str, id_field: str, lang_field: str | None, split: str,
                    batch_size: int, num_actors: int | None, cpus_per_actor: float,
-                   annotator_factory: AnnotatorFactory | None, warn: Callable[[str], None]) -> None:
+                   annotator_factory: AnnotatorFactory | None, warn: Callable[[str], None],
+                   trust_remote_code: bool | None = None) -> None:
     """Run the Ray pipeline over the ``todo`` sources, writing each source's shard once it is complete."""
     import pyarrow.parquet as pq
 
+    from curate.annotators.annotate import valid_text
     from curate.filtering.ray_engine import ordered_quiet_data, ray_session
     from curate.progress import track
 
@@ -283,8 +293,8 @@ def _score_sources(summary: dict[str, Any], sources: list[str], todo: list[int],
         summary.update(actors=size, device=actor_device)
         folders = [i for i in inputs if Path(i).is_dir()]
         roots = [max((f for f in folders if Path(sources[i]).is_relative_to(f)), key=len, default="") for i in todo]
-        ds = ray.data.from_items([{"source": sources[i], "root": r, "index": i} for i, r in zip(todo, roots,
-                                                                                               strict=True)],
+        ds = ray.data.from_items([{"source": os.fsencode(sources[i]), "root": os.fsencode(r), "index": i}
+                                  for i, r in zip(todo, roots, strict=True)],
                                  override_num_blocks=len(todo))
         # Reading is light next to embedding: it takes no CPU slot, so it never waits behind the actors.
         ds = ds.map_batches(_read_udf, batch_size=1, batch_format="pyarrow", num_cpus=0,
@@ -296,7 +306,8 @@ def _score_sources(summary: dict[str, Any], sources: list[str], todo: list[int],
                                                    "factory": annotator_factory,
                                                    "threads": max(1, int(cpus_per_actor)),
                                                    "load_kwargs": {"backbone": backbone,
-                                                                   "batch_tokens": batch_tokens}},
+                                                                   "batch_tokens": batch_tokens,
+                                                                   "trust_remote_code": trust_remote_code}},
                             **resources)
         with track(f"annotate (ray, {size} {actor_device} actors)", unit="docs") as tracker:
             for block in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
@@ -312,8 +323,9 @@ def _score_sources(summary: dict[str, Any], sources: list[str], todo: list[int],
                     continue
                 if schema is None:
                     heads = [c.removeprefix("score_") for c in table.column_names if c.startswith("score_")]
-                    meta = {"curate.annotator": described or "{}", "curate.annotator_spec": str(spec),
-                            "curate.input": str(Path(inputs[0]).resolve()) if len(inputs) == 1
+                    meta = {"curate.annotator": valid_text(described or "{}"),
+                            "curate.annotator_spec": valid_text(str(spec)),
+                            "curate.input": valid_text(str(Path(inputs[0]).resolve())) if len(inputs) == 1
                             and Path(inputs[0]).exists() else json.dumps(inputs)}
                     schema = scores_schema(heads).with_metadata(meta)
                 source = table.column("source").to_numpy()

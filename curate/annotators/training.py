@@ -27,6 +27,7 @@ from curate.annotators.heads import (
     FORMAT,
     VERSION,
     TrainSettings,
+    check_annotator_target,
     column_name,
     metrics_by_language,
     predict,
@@ -35,7 +36,7 @@ from curate.annotators.heads import (
     train_head,
 )
 from curate.errors import CurateError
-from curate.files import read_table
+from curate.files import read_table, refuse_output_over_input
 
 log = logging.getLogger(__name__)
 
@@ -125,13 +126,20 @@ def _lang_of(langs: list[str | None], idx: np.ndarray) -> list[str | None]:
 
 def train_annotator(labels: Path, backbone: str, out: Path, *, device: str = "auto", seed: int = 0,
                     epochs: int = 20, batch_tokens: int | None = None,
-                    progress: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Embed the labeled documents, train and evaluate the heads, write the annotator folder; returns its config."""
+                    progress: Callable[[int], None] | None = None,
+                    trust_remote_code: bool | None = None) -> dict[str, Any]:
+    """Embed the labeled documents, train and evaluate the heads, write the annotator folder; returns its config.
+
+    ``trust_remote_code`` is the user's ``--trust-remote-code`` for the backbone (see
+    `embedders.remote_code_policy`).
+    """
     from curate.annotators.embedders import make_embedder
 
+    refuse_output_over_input(out, [labels], "--out")
+    check_annotator_target(Path(out))  # before the embedding pass, not after it
     data = read_labels(Path(labels))
     settings = TrainSettings(seed=seed, epochs=epochs)
-    embedder = make_embedder(backbone, device, batch_tokens=batch_tokens)
+    embedder = make_embedder(backbone, device, batch_tokens=batch_tokens, trust_remote_code=trust_remote_code)
     emb = np.zeros((len(data.texts), embedder.dim), dtype=np.float32)
     chunk = 256
     for start in range(0, len(data.texts), chunk):

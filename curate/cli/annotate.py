@@ -33,6 +33,12 @@ DeviceOption = Annotated[
     Device, typer.Option(help="Where the embedding model runs: cuda (bf16, or fp16 without bf16 support), cpu (fp32), "
                               "or auto (cuda when visible).")
 ]
+TrustRemoteCodeOption = Annotated[
+    bool, typer.Option("--trust-remote-code",
+                       help="Run the embedding model's own modelling code from its repo (only for a model you "
+                            "trust). Without it, only the JQL backbones (arctic-embed m v2.0, gte-multilingual-base) "
+                            "run theirs, at pinned commits; an annotator's config.json never turns it on.")
+]
 BatchTokensOption = Annotated[
     int | None, typer.Option("--batch-tokens", min=64,
                              help="Padded tokens per batch, batch size x longest document (default 16384 on CPU, "
@@ -53,6 +59,7 @@ def train_annotator(
     seed: Annotated[int, typer.Option(help="Seed for the split, initialisation and shuffling.")] = 0,
     epochs: Annotated[int, typer.Option(min=1, help="Most epochs per head (early stopping on validation Spearman).")] = 20,
     batch_tokens: BatchTokensOption = None,
+    trust_remote_code: TrustRemoteCodeOption = False,
     db: DbOption = None,
 ) -> None:
     """Train quality heads (one per judge, plus their ensemble) on frozen embeddings of labeled documents.
@@ -72,7 +79,8 @@ def train_annotator(
     setup_logging(state.debug)
     with track("embed labeled documents", unit="docs") as tracker:
         config = train(labels, backbone, out, device=device.value, seed=seed, epochs=epochs,
-                       batch_tokens=batch_tokens, progress=tracker.advance)
+                       batch_tokens=batch_tokens, progress=tracker.advance,
+                       trust_remote_code=trust_remote_code or None)
     _print_metrics(config)
     record(db, "train-annotator", [str(labels)], out, {"backbone": backbone, "seed": seed, "epochs": epochs,
                                                         "heads": config.get("heads")})
@@ -126,6 +134,7 @@ def annotate(
     split: Annotated[str, typer.Option(help="Split of a Hub dataset.")] = "train",
     endpoint: EndpointOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
+    trust_remote_code: TrustRemoteCodeOption = False,
     ray_address: Annotated[str | None, typer.Option("--ray-address", envvar="RAY_ADDRESS",
                                                     help="With --engine ray: the cluster to join, e.g. "
                                                          "ray://head:10001 (default: a local Ray).")] = None,
@@ -163,7 +172,7 @@ def annotate(
                               batch_tokens=batch_tokens, text_field=text_field, id_field=id_field,
                               lang_field=lang_field or None, backbone=backbone, split=split, address=ray_address,
                               on_message=Messages(lambda m: log.warning("skipped: %s", m)), work_dir=work_dir,
-                              restart=restart)
+                              restart=restart, trust_remote_code=trust_remote_code or None)
         record(db, "annotate", [input], out, {"annotator": annotator, "engine": "ray", "device": device.value,
                                               "backbone": backbone})
         typer.echo(json.dumps(result, default=str) if as_json else f"scores written to {out}")
@@ -173,7 +182,8 @@ def annotate(
     summary = annotate_corpus(input, annotator, out, device=device.value, backbone=backbone,
                               batch_tokens=batch_tokens, text_field=text_field, id_field=id_field,
                               lang_field=lang_field or None, shard_size=shard_size, work_dir=work_dir,
-                              restart=restart, split=split, endpoint=endpoint)
+                              restart=restart, split=split, endpoint=endpoint,
+                              trust_remote_code=trust_remote_code or None)
     record(db, "annotate", [input], out, {"annotator": annotator, "engine": "local", "device": device.value,
                                           "backbone": backbone, "heads": summary.heads},
            n_docs=summary.documents, seconds=summary.seconds)

@@ -66,6 +66,8 @@ def filter_cmd(
 
       RAY_ADDRESS=auto curate filter --input corpus/ --scores scores/ --keep-top 0.3 --engine ray
     """
+    from curate.files import refuse_output_over_input
+    refuse_output_over_input(out, [*inputs, *scores], "--out")  # before any work: never write over the corpus
     from curate.filtering.pipeline import FilterOptions, LocalEngine, run_filter
     from curate.filtering.rules import Rule
     from curate.filtering.sources import ReadSpec

@@ -71,6 +71,8 @@ def judge(
 
       curate judge --input web.parquet --judge gemma=google/gemma-3-27b-it@http://gpu1:8000/v1 --judge llama=meta-llama/Llama-3.3-70B-Instruct@http://gpu2:8000/v1 --prompt-language native --out labels.parquet
     """
+    from curate.files import refuse_output_over_input
+    refuse_output_over_input(out, [input], "--out")  # before any work: never write over the corpus
     from rich.console import Console
     from rich.table import Table
 
