@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
@@ -35,7 +34,7 @@ import pyarrow as pa
 
 from curate.corpus import Document, batched, expand_source, iter_documents
 from curate.errors import CurateError
-from curate.files import atomic_path, fingerprint, refuse_output_over_input, write_text_atomic
+from curate.files import atomic_path, clean_text, fingerprint, refuse_output_over_input, write_text_atomic
 from curate.progress import Messages, track
 
 log = logging.getLogger(__name__)
@@ -46,31 +45,12 @@ SHARD_SIZE = 10_000
 HOLD_CHARS = 200_000
 CHUNK_DOCS = 512
 MANIFEST = "manifest.json"
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def valid_text(text: str) -> str:
-    """``text`` with every lone surrogate written as a backslash escape, so it encodes as UTF-8.
-
-    A file name that is not valid UTF-8 reaches Python with its bad bytes as surrogates (PEP 383), and a
-    JSON ``"\\udcff"`` escape decodes to one; either crashes Arrow, the embedders' tokenizers and UTF-8
-    metadata. A byte becomes ``\\xff`` (as ``bytes.decode(..., "backslashreplace")`` writes it), any other
-    surrogate ``\\udXXX``: the same text `curate.corpus` makes of such a name, so ids still match.
-    """
-    if _SURROGATE.search(text) is None:
-        return text
-
-    def escape(m: re.Match[str]) -> str:
-        code = ord(m.group())
-        return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
-
-    return _SURROGATE.sub(escape, text)
 
 
 def clean_document(doc: Document) -> Document:
-    """A document whose id, language and text are valid UTF-8 (`valid_text`); the same object when they are."""
-    lang = valid_text(doc.lang) if doc.lang else doc.lang
-    fixed = (valid_text(doc.id), lang, valid_text(doc.text))
+    """A document whose id, language and text are valid UTF-8 (`curate.files.clean_text`); the same object when they are."""
+    lang = clean_text(doc.lang) if doc.lang else doc.lang
+    fixed = (clean_text(doc.id), lang, clean_text(doc.text))
     if fixed == (doc.id, doc.lang, doc.text):
         return doc
     return replace(doc, id=fixed[0], lang=fixed[1], text=fixed[2])
@@ -307,9 +287,9 @@ def annotate_corpus(input: str | Path, annotator: str | Path | Any, out: str | P
                     scoring += time.monotonic() - t0
                     summary.scored_now += len(chunk)
                     tracker.advance(len(chunk))
-                provenance = {"curate.annotator": valid_text(json.dumps(ann.describe(), ensure_ascii=False)),
-                              "curate.input": valid_text(manifest["input"]),
-                              "curate.annotator_spec": valid_text(manifest["annotator"])}
+                provenance = {"curate.annotator": clean_text(json.dumps(ann.describe(), ensure_ascii=False)),
+                              "curate.input": clean_text(manifest["input"]),
+                              "curate.annotator_spec": clean_text(manifest["annotator"])}
                 _atomic_write_table(pa.concat_tables(tables).replace_schema_metadata(provenance), path)
             tracker.update_total(tracker.done)  # skipped records counted in the estimate: finish at 100%
     except BaseException:

@@ -92,8 +92,9 @@ DOCS_SCHEMA = pa.schema([("doc_id", pa.string()), ("lang", pa.string()), ("text"
 def _read_udf(batch: pa.Table, text_field: str, id_field: str, lang_field: str | None, split: str,
               batch_size: int) -> Iterator[pa.Table]:
     """Documents of each source row, in batches; reader messages travel as rows with a null doc_id."""
-    from curate.annotators.annotate import clean_document, valid_text
+    from curate.annotators.annotate import clean_document
     from curate.corpus import batched, iter_documents
+    from curate.files import clean_text
 
     # Sources travel as bytes (os.fsencode): a file name need not be valid UTF-8, and Arrow strings must be.
     rows = zip(batch.column("source").to_pylist(), batch.column("root").to_pylist(),
@@ -110,7 +111,7 @@ def _read_udf(batch: pa.Table, text_field: str, id_field: str, lang_field: str |
                             "text": [d.text[:HOLD_CHARS] for d in chunk], "n_chars": [len(d.text) for d in chunk],
                             "message": pa.nulls(n, pa.string()), "source": [index] * n}, schema=DOCS_SCHEMA)
         if messages:
-            messages = [valid_text(m) for m in messages]
+            messages = [clean_text(m) for m in messages]
             n = len(messages)
             yield pa.table({"doc_id": pa.nulls(n, pa.string()), "lang": pa.nulls(n, pa.string()),
                             "text": pa.nulls(n, pa.string()), "n_chars": pa.nulls(n, pa.int32()),
@@ -270,7 +271,7 @@ def _score_sources(summary: dict[str, Any], sources: list[str], todo: list[int],
     """Run the Ray pipeline over the ``todo`` sources, writing each source's shard once it is complete."""
     import pyarrow.parquet as pq
 
-    from curate.annotators.annotate import valid_text
+    from curate.files import clean_text
     from curate.filtering.ray_engine import ordered_quiet_data, ray_session
     from curate.progress import track
 
@@ -323,9 +324,9 @@ def _score_sources(summary: dict[str, Any], sources: list[str], todo: list[int],
                     continue
                 if schema is None:
                     heads = [c.removeprefix("score_") for c in table.column_names if c.startswith("score_")]
-                    meta = {"curate.annotator": valid_text(described or "{}"),
-                            "curate.annotator_spec": valid_text(str(spec)),
-                            "curate.input": valid_text(str(Path(inputs[0]).resolve())) if len(inputs) == 1
+                    meta = {"curate.annotator": clean_text(described or "{}"),
+                            "curate.annotator_spec": clean_text(str(spec)),
+                            "curate.input": clean_text(str(Path(inputs[0]).resolve())) if len(inputs) == 1
                             and Path(inputs[0]).exists() else json.dumps(inputs)}
                     schema = scores_schema(heads).with_metadata(meta)
                 source = table.column("source").to_numpy()
