@@ -307,3 +307,23 @@ def test_punctuation_and_space_runs_become_one_space() -> None:
     texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 25))) for _ in range(5000)]
     got = pl.Series(texts, dtype=pl.String).str.replace_all(_PUNCT_OR_SPACE, " ").to_list()
     assert got == [reference(t) for t in texts]
+
+
+def test_a_wrong_benchmark_text_field_fails_before_the_corpus_is_read(tmp_path: Path, cli, monkeypatch) -> None:
+    import analyses.contamination.check as check
+
+    bench = tmp_path / "bench.jsonl"
+    bench.write_text('{"id": "q1", "question": "what is the boiling point of water at sea level in celsius"}\n',
+                     encoding="utf-8")
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text('{"id": "d1", "text": "water boils at one hundred degrees"}\n', encoding="utf-8")
+
+    def never(*args, **kwargs):
+        raise AssertionError("the corpus was scanned")
+
+    monkeypatch.setattr(check, "scan_batches", never)
+    result = cli("contamination", "--benchmark", bench, "--corpus", corpus, "--benchmark-text-field", "text",
+                 "--db", tmp_path / "s.duckdb")
+    assert result.code == 1
+    lines = [ln for ln in result.err.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and "--benchmark-text-field" in lines[0] and "'text'" in lines[0]

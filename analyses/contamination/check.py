@@ -162,7 +162,20 @@ def run_check(benchmarks: list[Source], corpora: list[Source], settings: Setting
         if on_error is not None:
             on_error(message)
 
-    rows = [(b.name, d.id, d.text) for b in benchmarks for d in b.documents(error)]
+    rows: list[tuple[str, str, str]] = []
+    for bench in benchmarks:
+        first_errors: list[str] = []
+
+        def bench_error(message: str, first_errors: list[str] = first_errors) -> None:
+            first_errors.append(message)
+            error(message)
+
+        before = len(rows)
+        rows.extend((bench.name, d.id, d.text) for d in bench.documents(bench_error))
+        if len(rows) == before:  # a wrong --benchmark-text-field, say: fail now, not after scanning the corpus
+            reason = f" (first: {first_errors[0]})" if first_errors else ""
+            raise CurateError(f"benchmark {bench.name}: no item with a text in field(s) {bench.text_field!r}"
+                              f"{reason}; check --benchmark-text-field")
     index = BenchmarkIndex.build(rows, settings)
     tally = _Tally(index, result)
     with ExitStack() as guard:  # holds the lock on this check's saved progress, if any
