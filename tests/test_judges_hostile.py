@@ -277,3 +277,24 @@ def test_cli_judges_without_a_cache_that_cannot_be_opened(cli, api: str, tmp_pat
     assert result.code == 0, result.err
     assert "answer cache" in result.err and "cannot be opened" in result.err
     assert pq.read_table(tmp_path / "l.parquet").column("score").to_pylist() == [3.0]
+
+
+def test_an_unreachable_judge_fails_in_seconds_with_one_line(tmp_path: Path, cli) -> None:
+    """Connection refused is not transient: no backoff per document, one clear error (it took minutes)."""
+    import socket
+    import time as clock
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(f'{{"id": "{i}", "lang": "en", "text": "document number {i}"}}\n' for i in range(300)),
+                      encoding="utf-8")
+    started = clock.monotonic()
+    result = cli("judge", "--input", corpus, "--sample", "300", "--model", "m", "--api-base",
+                 f"http://127.0.0.1:{port}/v1", "--out", tmp_path / "labels.parquet", "--no-cache",
+                 "--db", tmp_path / "s.duckdb")
+    assert clock.monotonic() - started < 10
+    assert result.code == 1
+    errors = [ln for ln in result.err.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "cannot connect" in errors[0]

@@ -186,6 +186,7 @@ class JudgeClient:
         self._pool: list[httpx.AsyncClient] = []
         self._secrets: list[str] = []
         self.refusal: str | None = None  # set when the server asked for a wait past max_wait_s: send no more
+        self.reached = False  # whether the server ever answered: until then a refused connection is final
         self.requests = 0
 
     async def __aenter__(self) -> JudgeClient:
@@ -279,9 +280,17 @@ class JudgeClient:
             except BodyTooLarge as exc:  # the model would write the same again: not retried
                 return self._failed(f"{exc}, the limit for one answer (max_response_bytes); not retried",
                                     started, attempt + 1)
+            except httpx.ConnectError as exc:
+                error = f"cannot connect to {public_url(self.url)} ({_short(str(exc), 120)})"
+                if not self.reached:  # refused or unknown host: a wrong --api-base, not a blip; stop at once
+                    if self.refusal is None:
+                        log.warning("%s: %s; sending nothing more to this judge", self.spec.name, self.redact(error))
+                    self.refusal = self.refusal or error
+                    return self._failed(error, started, attempt + 1)
             except httpx.RequestError as exc:  # dropped connections, protocol errors, undecodable bodies
                 error = f"connection error ({type(exc).__name__}: {_short(str(exc), 120)})"
             else:
+                self.reached = True
                 text = body.decode("utf-8", errors="replace")
                 if status == 200:
                     answer = self._answer(body, started, attempt)
