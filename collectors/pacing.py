@@ -21,6 +21,8 @@ from huggingface_hub.utils import parse_ratelimit_headers
 
 from curate.http import Cancelled, check_wait, retry_after_seconds
 
+_SLICE_S = 0.25
+
 
 class Pacer:
     """At most ``rate`` requests per second across threads (None: unpaced), plus global pauses."""
@@ -47,9 +49,18 @@ class Pacer:
         self._stop.set()
 
     def sleep(self, seconds: float) -> None:
-        """Sleep ``seconds`` unless the run stops first (then `Cancelled`)."""
-        if self._stop.wait(max(0.0, seconds)) or self._stop.is_set():
-            raise Cancelled("the run is stopping")
+        """Sleep ``seconds`` unless the run stops first (then `Cancelled`).
+
+        In short slices: a signal handled by another thread only runs its Python handler (Ctrl-C's
+        KeyboardInterrupt) once the main thread wakes, so the main thread must not block for long.
+        """
+        end = time.monotonic() + seconds
+        while not self._stop.is_set():
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            self._stop.wait(min(left, _SLICE_S))
+        raise Cancelled("the run is stopping")
 
     def wait(self) -> None:
         """Block until this thread may send its next request."""

@@ -145,7 +145,7 @@ def _name_problem(name: str) -> str | None:
 def repo_id_problem(repo_id: object) -> str | None:
     """Why ``repo_id`` is not a Hub dataset id (``owner/name``); None when it is one."""
     if not isinstance(repo_id, str):
-        return f"a {type(repo_id).__name__}, not a string"
+        return f"{_json_type(repo_id)}, not a string"
     if repo_id.count("/") != 1:
         return "not of the form owner/name"
     owner, name = repo_id.split("/")
@@ -345,10 +345,29 @@ def _on_endpoint(url: str, endpoint: str) -> str:
 
 
 @dataclass
-class _Listing:
+class Listing:
+    """One language's listing so far: rows to store in rank order, and error rows for what could not be."""
+
     rows: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     pages: int = 0
+    ids: set[str] = field(default_factory=set)
+
+    def add(self, snapshot_id: int, lang: str, records: list[tuple[object, str | None]], top: int) -> None:
+        """Take one page (`page_records`): each record becomes a row or an error row; repeats are dropped."""
+        self.pages += 1
+        for record, reason in records:
+            if reason is not None:
+                self.errors.append(_listing_error(snapshot_id, record, f"language:{lang}: {reason}"))
+                continue
+            try:
+                row = record_row(snapshot_id, record)
+            except _BadRecord as exc:
+                self.errors.append(_listing_error(snapshot_id, exc.repo_id, f"language:{lang}: {exc}"))
+                continue
+            if row["repo_id"] not in self.ids and len(self.rows) < top:
+                self.ids.add(row["repo_id"])
+                self.rows.append(row)
 
 
 def _listing_error(snapshot_id: int, repo_id: object, message: str, status: int | None = None) -> dict[str, Any]:
@@ -473,12 +492,11 @@ class _Fetcher:
                 return _error(snapshot_id, None, "author", f"{name}: HTTP {reply.status_code}", reply.status_code)
         return _Fetched("author", {"snapshot_id": snapshot_id, "name": name, "kind": "unknown", "fullname": None})
 
-    def list_language(self, snapshot_id: int, lang: str) -> _Listing:
+    def list_language(self, snapshot_id: int, lang: str) -> Listing:
         """The top datasets of one language, page by page, with the guards of the module docstring."""
-        opts, out = self.opts, _Listing()
+        opts, out = self.opts, Listing()
         url: str | None = _listing_url(self.endpoint, lang, opts)
         seen: set[tuple[Any, ...]] = set()
-        ids: set[str] = set()
         max_pages: int | None = None
         while url is not None and len(out.rows) < opts.top:
             key = _page_key(url)
@@ -488,19 +506,7 @@ class _Fetcher:
                 break
             seen.add(key)
             records, nxt = self._page(url, lang)
-            out.pages += 1
-            for record, reason in records:
-                if reason is not None:
-                    out.errors.append(_listing_error(snapshot_id, record, f"language:{lang}: {reason}"))
-                    continue
-                try:
-                    row = record_row(snapshot_id, record)
-                except _BadRecord as exc:
-                    out.errors.append(_listing_error(snapshot_id, exc.repo_id, f"language:{lang}: {exc}"))
-                    continue
-                if row["repo_id"] not in ids and len(out.rows) < opts.top:
-                    ids.add(row["repo_id"])
-                    out.rows.append(row)
+            out.add(snapshot_id, lang, records, opts.top)
             if max_pages is None:  # the page size is known from the first page: --top needs this many pages
                 max_pages = math.ceil(opts.top / len(records)) if records else 1
             if nxt is None or out.pages >= max_pages:
@@ -602,7 +608,7 @@ class _Writer:
         self._last = time.monotonic()
 
 
-def _store_listing(store: Store, snapshot_id: int, lang: str, listing: _Listing) -> None:
+def store_listing(store: Store, snapshot_id: int, lang: str, listing: Listing) -> None:
     rows = listing.rows
     dataset_rows = pl.DataFrame(rows, schema=_DATASET_SCHEMA)  # noqa: F841  (read by DuckDB below)
     listing_rows = pl.DataFrame(  # noqa: F841
@@ -747,7 +753,7 @@ def take_snapshot(
                 if lang in listed:
                     continue
                 listing = fetcher.list_language(snapshot_id, lang)
-                _store_listing(store, snapshot_id, lang, listing)
+                store_listing(store, snapshot_id, lang, listing)
                 if on_listed:
                     on_listed(lang, len(listing.rows))
             _fetch_all(store, snapshot_id, opts, fetcher)
@@ -793,7 +799,9 @@ def _fetch_all(store: Store, snapshot_id: int, opts: SnapshotOptions, fetcher: _
                 if len(running) >= opts.concurrency * 2:
                     break
             while running:
-                done, running = wait(running, return_when=FIRST_COMPLETED)
+                # A timeout, so that Ctrl-C is seen even when the kernel hands SIGINT to a worker thread:
+                # its handler only runs once the main thread wakes.
+                done, running = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
                 for future in done:
                     fetched = future.result()
                     table = {"card": "cards", "author": "authors", "error": "errors"}[fetched.kind]
