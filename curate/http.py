@@ -258,15 +258,22 @@ class DeadlineTransport(httpx2.HTTPTransport):
 
 
 class _DeadlineClient(httpx2.Client):
-    """An httpx client whose proxy transports (from ``HTTPS_PROXY`` and co.) keep the request deadline too."""
+    """An httpx client whose transports, direct and through proxies from the environment, keep the deadline.
+
+    Passing ``transport=`` would turn environment proxies off, so the two factory methods are overridden
+    instead; httpx still decides which URL goes through which proxy (``NO_PROXY`` included).
+    """
 
     def __init__(self, *, max_connections: int, stop: threading.Event | None, **kwargs: Any) -> None:
-        self._deadline_args = {"max_connections": max_connections, "stop": stop}
-        super().__init__(transport=DeadlineTransport(max_connections=max_connections, stop=stop), **kwargs)
+        self._deadline_args: dict[str, Any] = {"max_connections": max_connections, "stop": stop}
+        super().__init__(**kwargs)
+
+    def _init_transport(self, *args: Any, **kwargs: Any) -> httpx2.BaseTransport:
+        return DeadlineTransport(**self._deadline_args)
 
     def _init_proxy_transport(self, proxy: httpx2.Proxy, *args: Any, **kwargs: Any) -> httpx2.BaseTransport:
         if proxy.url.scheme in ("http", "https"):
-            return DeadlineTransport(proxy=proxy, **self._deadline_args)  # type: ignore[arg-type]
+            return DeadlineTransport(proxy=proxy, **self._deadline_args)
         return super()._init_proxy_transport(proxy, *args, **kwargs)  # SOCKS: httpx's own, per-read timeouts
 
 
