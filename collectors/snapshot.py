@@ -1,31 +1,52 @@
 """`curate snapshot`: list the most-downloaded datasets of some languages and store them with their cards.
 
-Listing goes through `HfApi.list_datasets` (one paged request stream per language). Cards and author
-look-ups are independent requests, so they run in a thread pool over huggingface_hub's shared HTTP client
-with its `http_backoff` (retries on 5xx, timeouts, broken connections), paced by a `Pacer` that spaces
-requests and holds every thread on a 429. Only the main thread writes to the store, in small batches, so a
-killed run keeps everything written so far and ``resume`` fetches only what is missing.
+The Hub (or a mirror) is not trusted to be well-behaved, so every request goes through one client of curate's
+own (`curate.http.sync_client`) with the policy of `curate.http`:
+
+- listing pages are fetched by curate's own pager (the request `HfApi.list_datasets` builds, each record
+  parsed with `DatasetInfo` as it does). ``HF_TOKEN`` only goes to the configured endpoint's origin: a
+  ``Link: rel="next"`` to another origin is not followed (an error row says so), a link back to a page already
+  read ends the listing, and a listing never reads more pages than ``--top`` needs;
+- each listing record is checked on its own (repo id shape, field types): a bad one becomes an error row
+  (stage ``listing``), the rest of the language is stored. Repo ids are validated before any URL is built
+  from them, and quoted when they are;
+- cards and author look-ups run in a thread pool, paced by a `Pacer` that spaces requests and holds every
+  thread on a 429. Each request has a total deadline (``--timeout``: a trickling server cannot hold a thread)
+  and a size cap (``--max-card-bytes`` for cards; listing pages and author records have fixed caps). A card
+  over the cap is an error row;
+- a wait the server asks for (``Retry-After``, a ``RateLimit`` reset) beyond ``--max-wait`` ends the run at
+  once with one line saying when to ``--resume``; Ctrl-C and SIGTERM stop every worker at once. Both leave the
+  snapshot ``interrupted``, to be finished by ``--resume`` against the endpoint it was taken from.
+
+Only the main thread writes to the store, in small batches, so a killed run keeps everything written so far
+and ``resume`` fetches only what is missing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import math
+import re
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import httpx2
 import polars as pl
-from huggingface_hub import DatasetCard, HfApi, hf_hub_url
-from huggingface_hub.errors import HfHubHTTPError
-from huggingface_hub.utils import build_hf_headers, http_backoff
+from huggingface_hub import DatasetCard, DatasetCardData, DatasetInfo
+from huggingface_hub import constants as hf_constants
+from huggingface_hub.utils import build_hf_headers
 
 from collectors.pacing import Pacer
-from curate import config
+from curate import config, http
 from curate.errors import CurateError
 from curate.progress import track
 from curate.store import Store
@@ -34,8 +55,13 @@ log = logging.getLogger("curate.snapshot")
 
 EXPAND = ["author", "sha", "downloads", "downloadsAllTime", "likes", "tags", "cardData", "createdAt",
           "lastModified", "gated", "private", "disabled"]
-RETRY_STATUSES = (408, 500, 502, 503, 504)  # 429 is the Pacer's: it pauses every thread, not one
 FINAL_STATUSES = (401, 403, 404, 410, 451)  # resume does not ask again for these
+DEFAULT_MAX_CARD_BYTES = 10_000_000
+MAX_PAGE_BYTES = 50_000_000  # a listing page of 1,000 full records is a few MB
+MAX_AUTHOR_BYTES = 1_000_000
+PAGE_ATTEMPTS = 3  # a listing page that is not a JSON array is fetched again this many times in all
+_SORT_NAMES = {"last_modified": "lastModified", "trending_score": "trendingScore", "created_at": "createdAt"}
+_INT64 = 2**63 - 1
 
 
 @dataclass
@@ -49,16 +75,18 @@ class SnapshotOptions:
     concurrency: int = 16
     rate: float | None = 9.0  # requests/s: the anonymous resolver quota is 3,000 per 5 minutes
     authors: bool = True
-    timeout: float = 30.0
+    timeout: float = 30.0  # seconds for a whole request (connect, headers, body), then it is retried
     max_retries: int = 5
     base_wait: float = 1.0
     max_429_retries: int = 8
+    max_wait: float | None = http.DEFAULT_MAX_WAIT_S  # a longer server-requested wait ends the run
+    max_card_bytes: int = DEFAULT_MAX_CARD_BYTES
 
 
 @dataclass
 class SnapshotSummary:
     snapshot_id: int
-    endpoint: str
+    endpoint: str  # without credentials
     listed: dict[str, int] = field(default_factory=dict)
     cards: int = 0
     errors: int = 0
@@ -74,113 +102,458 @@ class _Fetched:
     extra_error: dict[str, Any] | None = None
 
 
+class SnapshotInterrupted(CurateError):
+    """Ctrl-C or SIGTERM: the snapshot is marked ``interrupted`` and can be finished with ``--resume``."""
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so the run unwinds as on Ctrl-C."""
+
+
+class _BadRecord(Exception):
+    """A listing record that cannot be stored; becomes an error row."""
+
+    def __init__(self, reason: str, repo_id: str | None = None) -> None:
+        super().__init__(reason)
+        self.repo_id = repo_id
+
+
+class _BadPage(Exception):
+    """A listing page that is not a JSON array at all (cut short, HTML...): fetched again."""
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-class _Fetcher:
-    """Worker-side HTTP: one request at a time per thread, paced together."""
+# -- names ----------------------------------------------------------------------------------------------
 
-    def __init__(self, opts: SnapshotOptions, endpoint: str, token: str | None, pacer: Pacer) -> None:
-        self.opts = opts
-        self.endpoint = endpoint
-        self.headers = build_hf_headers(token=token or False)
-        self.pacer = pacer
+# The Hub's rule (huggingface_hub.utils.validate_repo_id), ASCII only: letters, digits, "_", "-", ".", at most
+# 96, not starting or ending with "-" or ".", no "--" or "..".
+_PART = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9_])?")
+_REVISION = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
-    def get(self, url: str) -> httpx2.Response:
-        """GET with backoff on transient failures and a shared pause on 429s."""
-        for _ in range(self.opts.max_429_retries + 1):
-            self.pacer.wait()
-            response = http_backoff(
-                "GET", url, headers=self.headers, timeout=self.opts.timeout, max_retries=self.opts.max_retries,
-                base_wait_time=self.opts.base_wait, max_wait_time=8 * self.opts.base_wait,
-                retry_on_status_codes=RETRY_STATUSES, follow_redirects=True,
-            )
-            waited = self.pacer.observe(response.status_code, response.headers)
-            if response.status_code != 429:
-                return response
-            log.info("rate limited by the Hub: every request waits %.1fs", waited or 0)
-        return response
 
-    def card(self, snapshot_id: int, repo_id: str, revision: str | None) -> _Fetched:
-        url = hf_hub_url(repo_id, "README.md", repo_type="dataset", revision=revision or "main",
-                         endpoint=self.endpoint)
-        try:
-            response = self.get(url)
-        except HfHubHTTPError as exc:
-            status = exc.response.status_code if exc.response is not None else None
-            return _error(snapshot_id, repo_id, "card", f"HTTP {status} after retries", status)
-        except Exception as exc:  # timeouts and broken connections that outlived the retries
-            return _error(snapshot_id, repo_id, "card", f"{type(exc).__name__}: {exc}", None)
-        status = response.status_code
-        if status != 200:
-            return _error(snapshot_id, repo_id, "card", _status_message(status, response), status)
-        raw = response.content
-        try:
-            text, bad = raw.decode("utf-8"), False
-        except UnicodeDecodeError:
-            text, bad = raw.decode("utf-8", errors="replace"), True
-        row = {"snapshot_id": snapshot_id, "repo_id": repo_id,
-               "sha": response.headers.get("x-repo-commit") or revision, "text": text, "bytes": len(raw),
-               "decode_errors": bad, "fetched_at": _now()}
-        yaml_error = None
-        try:
-            DatasetCard(text, ignore_metadata_errors=True)
-        except Exception as exc:
-            yaml_error = _error(snapshot_id, repo_id, "yaml", f"card YAML header: {_one_line(exc)}", None).row
-        return _Fetched("card", row, yaml_error)
+def _name_problem(name: str) -> str | None:
+    if not _PART.fullmatch(name):
+        return "letters, digits, '_', '-' and '.' only, 1-96 of them, not starting or ending with '-' or '.'"
+    if "--" in name or ".." in name:
+        return "'--' and '..' are not allowed"
+    return None
 
-    def author(self, snapshot_id: int, name: str) -> _Fetched:
-        for route, kind in (("users", "user"), ("organizations", "org")):
-            try:
-                response = self.get(f"{self.endpoint}/api/{route}/{name}/overview")
-            except Exception as exc:
-                return _error(snapshot_id, None, "author", f"{name}: {type(exc).__name__}: {exc}", None)
-            if response.status_code == 200:
-                try:
-                    fullname = response.json().get("fullname")
-                except ValueError:
-                    fullname = None
-                return _Fetched("author", {"snapshot_id": snapshot_id, "name": name, "kind": kind,
-                                           "fullname": fullname})
-            if response.status_code != 404:
-                return _error(snapshot_id, None, "author", f"{name}: HTTP {response.status_code}",
-                              response.status_code)
-        return _Fetched("author", {"snapshot_id": snapshot_id, "name": name, "kind": "unknown", "fullname": None})
+
+def repo_id_problem(repo_id: object) -> str | None:
+    """Why ``repo_id`` is not a Hub dataset id (``owner/name``); None when it is one."""
+    if not isinstance(repo_id, str):
+        return f"{_json_type(repo_id)}, not a string"
+    if repo_id.count("/") != 1:
+        return "not of the form owner/name"
+    owner, name = repo_id.split("/")
+    problem = _name_problem(owner) or _name_problem(name)
+    if problem is None and name.endswith(".git"):
+        problem = "names cannot end with '.git'"
+    return problem
+
+
+def _shown(value: object, limit: int = 120) -> str:
+    """A printable, bounded rendering of untrusted text for error rows and messages."""
+    text = value if isinstance(value, str) else repr(value)
+    text = text.encode("ascii", "backslashreplace").decode("ascii")
+    text = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+    return text if len(text) <= limit else text[:limit] + f"...({len(text)} chars)"
 
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:300]
 
 
-def _status_message(status: int, response: httpx2.Response) -> str:
-    if status == 401:
-        return "gated dataset: set HF_TOKEN with access to fetch its card"
-    if status == 403:
-        return "access denied (disabled, or gated without access)"
-    if status == 404:
-        return "no README.md card"
-    return f"HTTP {status}: {response.headers.get('x-error-message', '')}".strip()
+def _json_type(value: object) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",
+            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
 
+
+# -- listing records ------------------------------------------------------------------------------------
+
+def _utf8_clean(value: object) -> bool:
+    """Whether every string in ``value`` can be stored (JSON may carry lone surrogates, which cannot)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, list):
+        return all(_utf8_clean(v) for v in value)
+    return True
+
+
+def _count(value: object, name: str) -> int | None:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _INT64):
+        return value  # type: ignore[return-value]
+    raise _BadRecord(f"{name} is {_shown(value, 40)}, not a count")
+
+
+def _flag(value: object, name: str) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise _BadRecord(f"{name} is {_shown(value, 40)}, not true/false")
+
+
+def _dataset_row(snapshot_id: int, info: Any) -> dict[str, Any]:
+    """The ``datasets`` row of a parsed record; `_BadRecord` when a field has the wrong type."""
+    author = info.author
+    if author is not None and (not isinstance(author, str) or _name_problem(author)):
+        raise _BadRecord(f"author {_shown(author, 60)} is not a Hub user or organization name")
+    sha = info.sha
+    if sha is not None and (not isinstance(sha, str) or not _REVISION.fullmatch(sha)):
+        raise _BadRecord(f"sha {_shown(sha, 60)} is not a revision")
+    tags = info.tags
+    if tags is not None and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
+        raise _BadRecord(f"tags is {_json_type(tags)}, not a list of strings")
+    card_data = info.card_data
+    if card_data is not None and not isinstance(card_data, DatasetCardData):
+        raise _BadRecord(f"cardData is {_json_type(card_data)}, not an object")
+    for name in ("created_at", "last_modified"):
+        if getattr(info, name) is not None and not isinstance(getattr(info, name), datetime):
+            raise _BadRecord(f"{name} is not a date")
+    gated = info.gated
+    if gated not in (None, False, True, "auto", "manual"):
+        raise _BadRecord(f"gated is {_shown(gated, 40)}, not false/auto/manual")
+    try:
+        card_json = json.dumps(card_data.to_dict(), default=str, ensure_ascii=False) if card_data else None
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise _BadRecord(f"cardData cannot be stored: {_one_line(exc)}") from exc
+    row = {
+        "snapshot_id": snapshot_id, "repo_id": info.id, "author": author or info.id.split("/")[0],
+        "sha": sha, "downloads": _count(info.downloads, "downloads"),
+        "downloads_all_time": _count(info.downloads_all_time, "downloadsAllTime"),
+        "likes": _count(info.likes, "likes"), "tags": list(tags or []),
+        "card_data": card_json if card_json and card_json != "{}" else None,
+        "created_at": info.created_at, "last_modified": info.last_modified,
+        "gated": str(gated).lower() if gated is not None else None,
+        "private": _flag(info.private, "private"), "disabled": _flag(info.disabled, "disabled"),
+    }
+    if not all(_utf8_clean(v) for v in row.values()):
+        raise _BadRecord("text that is not valid Unicode (a lone surrogate)")
+    return row
+
+
+def record_row(snapshot_id: int, record: object) -> dict[str, Any]:
+    """One listing record as a ``datasets`` row, or `_BadRecord` saying why it cannot be one."""
+    if not isinstance(record, dict):
+        raise _BadRecord(f"record is {_json_type(record)}, not an object")
+    rid = record.get("id")
+    problem = repo_id_problem(rid)
+    if problem:
+        raise _BadRecord(f"invalid repo id {_shown(rid, 80)}: {problem}", rid if isinstance(rid, str) else None)
+    try:
+        info = DatasetInfo(**{"siblings": None, **record})  # as HfApi.list_datasets parses it
+    except Exception as exc:  # bad dates, card data that DatasetCardData refuses, ...
+        raise _BadRecord(f"not a dataset record: {type(exc).__name__}: {_one_line(exc)}", rid) from exc
+    try:
+        return _dataset_row(snapshot_id, info)
+    except _BadRecord as exc:
+        exc.repo_id = rid
+        raise
+
+
+# -- listing pages --------------------------------------------------------------------------------------
+
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|"|[\[\]{},]', re.DOTALL)
+_ID_HINT = re.compile(r'"id"\s*:\s*"([^"\\]{1,200})"')
+
+
+def _split_array(text: str) -> list[str]:
+    """The texts of the top-level elements of a JSON array, found without recursion (deep pages).
+
+    `_BadPage` when ``text`` is not one complete array (a page cut short must be fetched again).
+    """
+    stripped = text.lstrip()
+    if not stripped.startswith("["):
+        raise _BadPage("not a JSON array")
+    offset = len(text) - len(stripped)
+    depth, start, parts = 0, offset + 1, []
+    for m in _TOKENS.finditer(text, offset):
+        tok = m.group()
+        if tok == '"':
+            raise _BadPage("unterminated string")
+        if tok[0] == '"':
+            continue
+        if tok in "[{":
+            depth += 1
+        elif tok in "]}":
+            depth -= 1
+            if depth == 0:
+                if tok != "]" or text[m.end():].strip():
+                    raise _BadPage("not a single JSON array")
+                last = text[start:m.start()]
+                if last.strip() or parts:
+                    parts.append(last)
+                return parts
+        elif depth == 1:  # a comma between top-level elements
+            parts.append(text[start:m.start()])
+            start = m.end()
+    raise _BadPage("JSON array cut short")
+
+
+def page_records(body: bytes) -> list[tuple[object, str | None]]:
+    """A listing page as (record, None) for each element that parses, (repo id hint, reason) otherwise.
+
+    The fast path is one ``json.loads``. A page it refuses (nested too deep, a 5,000-digit number) is split
+    into its elements so that one hostile record does not take its page down with it.
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _BadPage(f"not UTF-8: {exc}") from exc
+    try:
+        page = json.loads(text)
+    except (ValueError, RecursionError):
+        pass
+    else:
+        if not isinstance(page, list):
+            raise _BadPage(f"{_json_type(page)}, not a JSON array")
+        return [(rec, None) for rec in page]
+    out: list[tuple[object, str | None]] = []
+    for part in _split_array(text):
+        try:
+            out.append((json.loads(part), None))
+        except RecursionError:
+            hint = _ID_HINT.search(part[:4096])
+            out.append((hint.group(1) if hint else None, "record nested too deep to parse"))
+        except ValueError as exc:
+            hint = _ID_HINT.search(part[:4096])
+            out.append((hint.group(1) if hint else None, f"record is not JSON: {_one_line(exc)[:120]}"))
+    return out
+
+
+def _listing_url(endpoint: str, lang: str, opts: SnapshotOptions) -> str:
+    params = [("filter", f"language:{lang}"), ("sort", _SORT_NAMES.get(opts.sort, opts.sort)),
+              ("limit", str(opts.top)), *(("expand", e) for e in EXPAND)]
+    return f"{endpoint}/api/datasets?{urlencode(params)}"
+
+
+def _page_key(url: str) -> tuple[Any, ...]:
+    parts = urlsplit(url)
+    return (*http.origin(url), parts.path, tuple(sorted(parse_qsl(parts.query, keep_blank_values=True))))
+
+
+def _on_endpoint(url: str, endpoint: str) -> str:
+    """A same-origin ``url`` re-rooted on ``endpoint``'s netloc, so credentials in the endpoint URL still apply."""
+    base, target = urlsplit(endpoint), urlsplit(url)
+    return urlunsplit((base.scheme, base.netloc, target.path, target.query, ""))
+
+
+@dataclass
+class Listing:
+    """One language's listing so far: rows to store in rank order, and error rows for what could not be."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    pages: int = 0
+    ids: set[str] = field(default_factory=set)
+
+    def add(self, snapshot_id: int, lang: str, records: list[tuple[object, str | None]], top: int) -> None:
+        """Take one page (`page_records`): each record becomes a row or an error row; repeats are dropped."""
+        self.pages += 1
+        for record, reason in records:
+            if reason is not None:
+                self.errors.append(_listing_error(snapshot_id, record, f"language:{lang}: {reason}"))
+                continue
+            try:
+                row = record_row(snapshot_id, record)
+            except _BadRecord as exc:
+                self.errors.append(_listing_error(snapshot_id, exc.repo_id, f"language:{lang}: {exc}"))
+                continue
+            if row["repo_id"] not in self.ids and len(self.rows) < top:
+                self.ids.add(row["repo_id"])
+                self.rows.append(row)
+
+
+def _listing_error(snapshot_id: int, repo_id: object, message: str, status: int | None = None) -> dict[str, Any]:
+    rid = repo_id if isinstance(repo_id, str) and not repo_id_problem(repo_id) else (
+        _shown(repo_id, 200) if isinstance(repo_id, str) else None)
+    return _error(snapshot_id, rid, "listing", message, status).row
+
+
+# -- HTTP -----------------------------------------------------------------------------------------------
 
 def _error(snapshot_id: int, repo_id: str | None, stage: str, message: str, status: int | None) -> _Fetched:
     return _Fetched("error", {"snapshot_id": snapshot_id, "repo_id": repo_id, "stage": stage, "status": status,
                               "message": message, "recorded_at": _now()})
 
 
-def _dataset_row(snapshot_id: int, info: Any) -> dict[str, Any]:
-    card_data = info.card_data.to_dict() if info.card_data is not None else None
-    gated = info.gated
-    return {
-        "snapshot_id": snapshot_id, "repo_id": info.id, "author": info.author or info.id.split("/")[0],
-        "sha": info.sha, "downloads": info.downloads, "downloads_all_time": info.downloads_all_time,
-        "likes": info.likes, "tags": list(info.tags or []),
-        "card_data": json.dumps(card_data, default=str, ensure_ascii=False) if card_data else None,
-        "created_at": info.created_at, "last_modified": info.last_modified,
-        "gated": str(gated).lower() if gated is not None else None,
-        "private": info.private, "disabled": info.disabled,
-    }
+def _status_message(status: int, headers: httpx2.Headers, secrets: list[str]) -> str:
+    if status == 401:
+        return "gated dataset: set HF_TOKEN with access to fetch its card"
+    if status == 403:
+        return "access denied (disabled, or gated without access)"
+    if status == 404:
+        return "no README.md card"
+    said = http.redact(_shown(headers.get("x-error-message", ""), 200), secrets)
+    return f"HTTP {status}: {said}".strip()
 
+
+def card_result(snapshot_id: int, repo_id: str, revision: str | None, status: int, headers: httpx2.Headers,
+                raw: bytes, secrets: list[str] | None = None) -> _Fetched:
+    """A fetched card (or its failure) as the rows to store."""
+    if status != 200:
+        return _error(snapshot_id, repo_id, "card", _status_message(status, headers, secrets or []), status)
+    try:
+        text, bad = raw.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, bad = raw.decode("utf-8", errors="replace"), True
+    sha = headers.get("x-repo-commit") or revision
+    row = {"snapshot_id": snapshot_id, "repo_id": repo_id, "sha": _shown(sha, 200) if sha else None, "text": text,
+           "bytes": len(raw), "decode_errors": bad, "fetched_at": _now()}
+    yaml_error = None
+    try:
+        DatasetCard(text, ignore_metadata_errors=True)
+    except Exception as exc:  # any YAML header the card parser refuses, however broken
+        yaml_error = _error(snapshot_id, repo_id, "yaml", f"card YAML header: {_shown(_one_line(exc), 300)}",
+                            None).row
+    return _Fetched("card", row, yaml_error)
+
+
+class _Fetcher:
+    """HTTP for one snapshot: one client, one pacer, token only for the endpoint's origin."""
+
+    def __init__(self, opts: SnapshotOptions, endpoint: str, token: str | None, hint: str) -> None:
+        self.opts = opts
+        self.endpoint = endpoint
+        self.secrets = [s for s in (token, *http.url_secrets(endpoint)) if s]
+        self.headers = build_hf_headers(token=token or False)
+        self.pacer = Pacer(opts.rate, opts.max_wait, hint, what=http.public_url(endpoint))
+        self.policy = http.RetryPolicy(timeout=opts.timeout, max_retries=opts.max_retries,
+                                       base_wait=opts.base_wait, max_backoff=8 * opts.base_wait,
+                                       max_wait=opts.max_wait, hint=hint)
+        self.client = http.sync_client(timeout=opts.timeout, max_connections=max(1, opts.concurrency) + 1,
+                                       stop=self.pacer.stop_event)
+
+    def get(self, url: str, limit: int) -> http.Reply:
+        """GET with backoff on transient failures and a shared pause on 429s (`curate.http.get`)."""
+        headers = self.headers if http.same_origin(url, self.endpoint) else {"user-agent": self.headers["user-agent"]}
+        for _ in range(self.opts.max_429_retries + 1):
+            self.pacer.wait()
+            reply = http.get(self.client, url, limit=limit, policy=self.policy, headers=headers,
+                             sleep=self.pacer.sleep)
+            waited = self.pacer.observe(reply.status_code, reply.headers)
+            if reply.status_code != 429:
+                return reply
+            log.info("rate limited by the Hub: every request waits %.1fs", waited or 0)
+        return reply
+
+    def card(self, snapshot_id: int, repo_id: str, revision: str | None) -> _Fetched:
+        problem = repo_id_problem(repo_id)
+        if problem:
+            return _error(snapshot_id, _shown(repo_id, 200), "card", f"invalid repo id: {problem}", None)
+        revision = revision or "main"
+        if not _REVISION.fullmatch(revision):
+            return _error(snapshot_id, repo_id, "card", f"invalid revision {_shown(revision, 60)}", None)
+        owner, name = repo_id.split("/")
+        url = f"{self.endpoint}/datasets/{quote(owner, safe='')}/{quote(name, safe='')}/resolve/" \
+              f"{quote(revision, safe='')}/README.md"
+        try:
+            reply = self.get(url, self.opts.max_card_bytes)
+        except (http.WaitTooLong, http.Cancelled):
+            raise
+        except http.ResponseTooLarge as exc:
+            return _error(snapshot_id, repo_id, "card",
+                          f"card {exc} (--max-card-bytes {self.opts.max_card_bytes:,}); not stored", None)
+        except Exception as exc:  # timeouts and broken connections that outlived the retries
+            return _error(snapshot_id, repo_id, "card", http.redact(f"{type(exc).__name__}: {_one_line(exc)}",
+                                                                    self.secrets), None)
+        return card_result(snapshot_id, repo_id, revision, reply.status_code, reply.headers, reply.content,
+                           self.secrets)
+
+    def author(self, snapshot_id: int, name: str) -> _Fetched:
+        problem = _name_problem(name) if isinstance(name, str) else "not a string"
+        if problem:
+            return _error(snapshot_id, None, "author", f"{_shown(name, 100)}: invalid name: {problem}", None)
+        for route, kind in (("users", "user"), ("organizations", "org")):
+            try:
+                reply = self.get(f"{self.endpoint}/api/{route}/{quote(name, safe='')}/overview", MAX_AUTHOR_BYTES)
+            except (http.WaitTooLong, http.Cancelled):
+                raise
+            except Exception as exc:
+                return _error(snapshot_id, None, "author",
+                              http.redact(f"{name}: {type(exc).__name__}: {_one_line(exc)}", self.secrets), None)
+            if reply.status_code == 200:
+                try:
+                    body = reply.json()
+                except (ValueError, RecursionError):
+                    body = None
+                fullname = body.get("fullname") if isinstance(body, dict) else None
+                if not isinstance(fullname, str) or not _utf8_clean(fullname):
+                    fullname = None
+                return _Fetched("author", {"snapshot_id": snapshot_id, "name": name, "kind": kind,
+                                           "fullname": fullname})
+            if reply.status_code != 404:
+                return _error(snapshot_id, None, "author", f"{name}: HTTP {reply.status_code}", reply.status_code)
+        return _Fetched("author", {"snapshot_id": snapshot_id, "name": name, "kind": "unknown", "fullname": None})
+
+    def list_language(self, snapshot_id: int, lang: str) -> Listing:
+        """The top datasets of one language, page by page, with the guards of the module docstring."""
+        opts, out = self.opts, Listing()
+        url: str | None = _listing_url(self.endpoint, lang, opts)
+        seen: set[tuple[Any, ...]] = set()
+        max_pages: int | None = None
+        while url is not None and len(out.rows) < opts.top:
+            key = _page_key(url)
+            if key in seen:
+                out.errors.append(_listing_error(snapshot_id, None, f"language:{lang}: the next-page link goes back "
+                                                 f"to a page already read; listing stopped after {out.pages} pages"))
+                break
+            seen.add(key)
+            records, nxt = self._page(url, lang)
+            out.add(snapshot_id, lang, records, opts.top)
+            if max_pages is None:  # the page size is known from the first page: --top needs this many pages
+                max_pages = math.ceil(opts.top / len(records)) if records else 1
+            if nxt is None or out.pages >= max_pages:
+                if nxt is not None and len(out.rows) < opts.top:
+                    log.warning("language:%s: stopped after %d pages (enough for --top %d)", lang, out.pages,
+                                opts.top)
+                break
+            if not http.same_origin(nxt, self.endpoint):
+                out.errors.append(_listing_error(
+                    snapshot_id, None, f"language:{lang}: the next-page link leads to another origin "
+                    f"({_shown(http.public_url(nxt), 200)}); not followed: the listing and the token stay on "
+                    f"{http.public_url(self.endpoint)}"))
+                break
+            url = _on_endpoint(nxt, self.endpoint)
+        return out
+
+    def _page(self, url: str, lang: str) -> tuple[list[tuple[object, str | None]], str | None]:
+        """One listing page's records and next link; a page that is not a JSON array is fetched again, then fails the run."""
+        problem = ""
+        for attempt in range(PAGE_ATTEMPTS):
+            try:
+                reply = self.get(url, MAX_PAGE_BYTES)
+            except (http.WaitTooLong, http.Cancelled):
+                raise
+            except http.ResponseTooLarge as exc:
+                raise CurateError(f"cannot list datasets for language:{lang}: a page is {exc}") from exc
+            except httpx2.HTTPError as exc:
+                raise CurateError(f"cannot list datasets for language:{lang}: "
+                                  f"{http.redact(_one_line(exc), self.secrets)}") from exc
+            if reply.status_code != 200:
+                raise CurateError(f"cannot list datasets for language:{lang}: "
+                                  f"{_status_message(reply.status_code, reply.headers, self.secrets)}")
+            try:
+                records = page_records(reply.content)
+            except _BadPage as exc:
+                problem = str(exc)
+                log.warning("listing language:%s: a page is %s; fetching it again", lang, problem)
+                self.pacer.sleep(self.opts.base_wait * (2**attempt))
+                continue
+            return records, reply.next_url
+        raise CurateError(f"cannot list datasets for language:{lang}: a page is {problem}")
+
+    def close(self) -> None:
+        self.client.close()
+
+
+# -- the store ------------------------------------------------------------------------------------------
 
 _DATASET_SCHEMA = {
     "snapshot_id": pl.Int32, "repo_id": pl.Utf8, "author": pl.Utf8, "sha": pl.Utf8, "downloads": pl.Int64,
@@ -188,6 +561,21 @@ _DATASET_SCHEMA = {
     "created_at": pl.Datetime("us", "UTC"), "last_modified": pl.Datetime("us", "UTC"), "gated": pl.Utf8,
     "private": pl.Boolean, "disabled": pl.Boolean,
 }
+_ERROR_SCHEMA = {"snapshot_id": pl.Int32, "repo_id": pl.Utf8, "stage": pl.Utf8, "status": pl.Int32,
+                 "message": pl.Utf8, "recorded_at": pl.Datetime("us", "UTC")}
+
+
+@contextlib.contextmanager
+def _transaction(store: Store) -> Iterator[None]:
+    """BEGIN ... COMMIT, rolled back on anything (Ctrl-C included) so the connection stays usable."""
+    con = store.con
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
 
 
 class _Writer:
@@ -207,71 +595,74 @@ class _Writer:
 
     def flush(self) -> None:
         con = self.store.con
-        con.execute("BEGIN TRANSACTION")
-        for table, rows in self.pending.items():
-            if rows:
-                frame = pl.DataFrame(rows, infer_schema_length=None)
-                cols = ", ".join(frame.columns)
-                con.execute(f"INSERT OR REPLACE INTO {table} ({cols}) SELECT {cols} FROM frame"
-                            if table != "errors" else f"INSERT INTO {table} ({cols}) SELECT {cols} FROM frame")
-        con.execute("COMMIT")
+        with _transaction(self.store):
+            for table, rows in self.pending.items():
+                if rows:
+                    frame = (pl.DataFrame(rows, schema=_ERROR_SCHEMA) if table == "errors"
+                             else pl.DataFrame(rows, infer_schema_length=None))
+                    cols = ", ".join(frame.columns)
+                    con.execute(f"INSERT OR REPLACE INTO {table} ({cols}) SELECT {cols} FROM frame"
+                                if table != "errors" else f"INSERT INTO {table} ({cols}) SELECT {cols} FROM frame")
         for rows in self.pending.values():
             rows.clear()
         self._last = time.monotonic()
 
 
-def _start(store: Store, opts: SnapshotOptions, endpoint: str, resume: int | bool | None) -> tuple[int, bool]:
+def store_listing(store: Store, snapshot_id: int, lang: str, listing: Listing) -> None:
+    rows = listing.rows
+    dataset_rows = pl.DataFrame(rows, schema=_DATASET_SCHEMA)  # noqa: F841  (read by DuckDB below)
+    listing_rows = pl.DataFrame(  # noqa: F841
+        {"snapshot_id": [snapshot_id] * len(rows), "lang": [lang] * len(rows),
+         "rank": list(range(1, len(rows) + 1)), "repo_id": [r["repo_id"] for r in rows]},
+        schema={"snapshot_id": pl.Int32, "lang": pl.Utf8, "rank": pl.Int32, "repo_id": pl.Utf8})
+    error_rows = pl.DataFrame(listing.errors, schema=_ERROR_SCHEMA)  # noqa: F841
+    con = store.con
+    with _transaction(store):
+        con.execute("INSERT OR IGNORE INTO datasets SELECT * FROM dataset_rows")
+        con.execute("INSERT INTO listings SELECT * FROM listing_rows")
+        con.execute(f"INSERT INTO errors ({', '.join(_ERROR_SCHEMA)}) SELECT * FROM error_rows")
+
+
+def _start(store: Store, opts: SnapshotOptions, resume: int | bool | None) -> tuple[int, bool, str]:
+    """(snapshot id, resumed, endpoint to request). A resumed snapshot keeps the endpoint it was taken from."""
     con = store.con
     if resume:
         if resume is True:
-            row = con.execute("SELECT id, query FROM snapshots WHERE status <> 'complete' ORDER BY id DESC LIMIT 1"
-                              ).fetchone()
+            row = con.execute("SELECT id, query, endpoint FROM snapshots WHERE status <> 'complete' "
+                              "ORDER BY id DESC LIMIT 1").fetchone()
             if row is None:
                 raise CurateError("nothing to resume: every snapshot in the store is complete")
         else:
-            row = con.execute("SELECT id, query FROM snapshots WHERE id = ?", [resume]).fetchone()
+            row = con.execute("SELECT id, query, endpoint FROM snapshots WHERE id = ?", [resume]).fetchone()
             if row is None:
                 raise CurateError(f"no snapshot {resume} in {store.path}")
+        stored = str(row[2]).rstrip("/")
+        endpoint = stored
+        if opts.endpoint:
+            given = config.hub_endpoint(opts.endpoint)
+            if http.public_url(given) != http.public_url(stored):
+                raise CurateError(f"snapshot {row[0]} was taken from {http.public_url(stored)}; resuming it from "
+                                  f"--endpoint {http.public_url(given)} would mix sources (leave --endpoint out)")
+            endpoint = given  # the same place, maybe with credentials that were not stored
+        else:
+            env = config.hub_endpoint()
+            if http.public_url(env) == http.public_url(stored):
+                endpoint = env
+            elif env != config.DEFAULT_ENDPOINT:
+                log.warning("resuming snapshot %s from %s, where it was taken (not HF_ENDPOINT %s)", row[0],
+                            http.public_url(stored), http.public_url(env))
         query = json.loads(row[1])
         opts.langs = list(dict.fromkeys([*query["langs"], *opts.langs]))
         opts.top, opts.sort = query["top"], query["sort"]
         con.execute("UPDATE snapshots SET status = 'running', query = ? WHERE id = ?",
                     [json.dumps({"langs": opts.langs, "top": opts.top, "sort": opts.sort}), row[0]])
-        return int(row[0]), True
+        return int(row[0]), True, endpoint
+    endpoint = config.hub_endpoint(opts.endpoint)
     query = json.dumps({"langs": opts.langs, "top": opts.top, "sort": opts.sort})
     snapshot_id = con.execute(
         "INSERT INTO snapshots (taken_at, endpoint, query, status) VALUES (?, ?, ?, 'running') RETURNING id",
-        [_now(), endpoint, query]).fetchone()[0]
-    return int(snapshot_id), False
-
-
-def _list_language(api: HfApi, lang: str, opts: SnapshotOptions, attempts: int = 3) -> list[Any]:
-    """The top datasets of one language. A listing that breaks mid-way (a page that is not JSON, a page
-    that still fails after http_backoff's retries) is started again, up to ``attempts`` times."""
-    last: Exception | None = None
-    for attempt in range(attempts):
-        try:
-            return list(api.list_datasets(filter=f"language:{lang}", sort=opts.sort, limit=opts.top,
-                                          expand=EXPAND))  # type: ignore[arg-type]
-        except (ValueError, HfHubHTTPError, httpx2.HTTPError) as exc:
-            last = exc
-            log.warning("listing language:%s failed (%s); retrying", lang, _one_line(exc))
-            time.sleep(opts.base_wait * (2**attempt))
-    raise CurateError(f"cannot list datasets for language:{lang}: {_one_line(last or Exception())}")
-
-
-def _store_listing(store: Store, snapshot_id: int, lang: str, infos: list[Any]) -> None:
-    rows = [_dataset_row(snapshot_id, info) for info in infos]
-    dataset_rows = pl.DataFrame(rows, schema=_DATASET_SCHEMA)  # noqa: F841  (read by DuckDB below)
-    listing_rows = pl.DataFrame(  # noqa: F841
-        {"snapshot_id": [snapshot_id] * len(infos), "lang": [lang] * len(infos),
-         "rank": list(range(1, len(infos) + 1)), "repo_id": [i.id for i in infos]},
-        schema={"snapshot_id": pl.Int32, "lang": pl.Utf8, "rank": pl.Int32, "repo_id": pl.Utf8})
-    con = store.con
-    con.execute("BEGIN TRANSACTION")
-    con.execute("INSERT OR IGNORE INTO datasets SELECT * FROM dataset_rows")
-    con.execute("INSERT INTO listings SELECT * FROM listing_rows")
-    con.execute("COMMIT")
+        [_now(), http.public_url(endpoint), query]).fetchone()[0]
+    return int(snapshot_id), False, endpoint
 
 
 def _pending_cards(store: Store, snapshot_id: int) -> list[tuple[str, str | None]]:
@@ -283,7 +674,8 @@ def _pending_cards(store: Store, snapshot_id: int) -> list[tuple[str, str | None
         SELECT d.repo_id, d.sha FROM datasets d
         WHERE d.snapshot_id = $1
           AND d.repo_id NOT IN (SELECT repo_id FROM cards WHERE snapshot_id = $1)
-          AND d.repo_id NOT IN (SELECT repo_id FROM errors WHERE snapshot_id = $1 AND stage = 'card')
+          AND d.repo_id NOT IN (SELECT repo_id FROM errors WHERE snapshot_id = $1 AND stage = 'card'
+                                AND repo_id IS NOT NULL)
         ORDER BY d.repo_id""", [snapshot_id]).fetchall()
 
 
@@ -305,6 +697,36 @@ def _pending_authors(store: Store, snapshot_id: int) -> list[str]:
     return [r[0] for r in rows]
 
 
+# -- the run --------------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM unwinds the run like Ctrl-C (the snapshot is marked interrupted), when we own the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise _Terminated()
+
+    previous = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+def _mark_interrupted(store: Store, snapshot_id: int) -> None:
+    con = store.con
+    try:
+        con.execute("UPDATE snapshots SET status = 'interrupted' WHERE id = ?", [snapshot_id])
+    except Exception:  # a transaction left open by the interruption: drop it, then mark
+        with contextlib.suppress(Exception):
+            con.execute("ROLLBACK")
+        con.execute("UPDATE snapshots SET status = 'interrupted' WHERE id = ?", [snapshot_id])
+
+
 def take_snapshot(
     store: Store,
     opts: SnapshotOptions,
@@ -315,25 +737,35 @@ def take_snapshot(
 ) -> SnapshotSummary:
     """Take (or, with ``resume``, finish) a dated snapshot; return what it holds."""
     started = time.monotonic()
-    endpoint = config.hub_endpoint(opts.endpoint)
+    if hf_constants.is_offline_mode():
+        raise CurateError("HF_HUB_OFFLINE is set: a snapshot needs the Hub (unset it, or point HF_ENDPOINT at a "
+                          "mirror: `curate hub serve`)")
     token = token if token is not None else config.hub_token()
-    snapshot_id, resumed = _start(store, opts, endpoint, resume)
-    summary = SnapshotSummary(snapshot_id, endpoint, resumed=resumed)
-    api = HfApi(endpoint=endpoint, token=token or False)
+    snapshot_id, resumed, endpoint = _start(store, opts, resume)
+    summary = SnapshotSummary(snapshot_id, http.public_url(endpoint), resumed=resumed)
+    hint = f"; snapshot {snapshot_id} is kept: finish it then with `curate snapshot --resume`"
+    fetcher = _Fetcher(opts, endpoint, token, hint)
     listed = {r[0] for r in store.con.execute("SELECT DISTINCT lang FROM listings WHERE snapshot_id = ?",
                                               [snapshot_id]).fetchall()}
     try:
-        for lang in opts.langs:
-            if lang in listed:
-                continue
-            infos = _list_language(api, lang, opts)
-            _store_listing(store, snapshot_id, lang, infos)
-            if on_listed:
-                on_listed(lang, len(infos))
-        _fetch_all(store, snapshot_id, opts, endpoint, token)
-    except BaseException:
-        store.con.execute("UPDATE snapshots SET status = 'interrupted' WHERE id = ?", [snapshot_id])
+        with _sigterm_as_interrupt():
+            for lang in opts.langs:
+                if lang in listed:
+                    continue
+                listing = fetcher.list_language(snapshot_id, lang)
+                store_listing(store, snapshot_id, lang, listing)
+                if on_listed:
+                    on_listed(lang, len(listing.rows))
+            _fetch_all(store, snapshot_id, opts, fetcher)
+    except BaseException as exc:
+        fetcher.pacer.stop()
+        _mark_interrupted(store, snapshot_id)
+        if isinstance(exc, KeyboardInterrupt):
+            what = "terminated" if isinstance(exc, _Terminated) else "interrupted"
+            raise SnapshotInterrupted(f"{what}: snapshot {snapshot_id} is marked interrupted; finish it with "
+                                      "`curate snapshot --resume`") from exc
         raise
+    fetcher.close()
     store.con.execute("UPDATE snapshots SET status = 'complete', finished_at = ? WHERE id = ?",
                       [_now(), snapshot_id])
     con = store.con
@@ -346,27 +778,30 @@ def take_snapshot(
     return summary
 
 
-def _fetch_all(store: Store, snapshot_id: int, opts: SnapshotOptions, endpoint: str, token: str | None) -> None:
+def _fetch_all(store: Store, snapshot_id: int, opts: SnapshotOptions, fetcher: _Fetcher) -> None:
     cards = _pending_cards(store, snapshot_id)
     authors = _pending_authors(store, snapshot_id) if opts.authors else []
     if not cards and not authors:
         return
-    fetcher = _Fetcher(opts, endpoint, token, Pacer(opts.rate))
     writer = _Writer(store)
-    with track("cards and authors", total=len(cards) + len(authors), unit="requests") as progress, \
-            ThreadPoolExecutor(max_workers=max(1, opts.concurrency), thread_name_prefix="curate-fetch") as pool:
+    finished = False
+    # No `with`: leaving the block on Ctrl-C must not wait for workers; stop() wakes them instead.
+    pool = ThreadPoolExecutor(max_workers=max(1, opts.concurrency), thread_name_prefix="curate-fetch")
+    with track("cards and authors", total=len(cards) + len(authors), unit="requests") as progress:
         jobs = [(fetcher.card, (snapshot_id, repo, sha)) for repo, sha in cards]
         jobs += [(fetcher.author, (snapshot_id, name)) for name in authors]
         queue = iter(jobs)
         running: set[Future[_Fetched]] = set()
-        # Keep a bounded window of submitted work so an interrupt does not leave thousands queued.
-        for fn, args in queue:
-            running.add(pool.submit(fn, *args))
-            if len(running) >= opts.concurrency * 2:
-                break
         try:
+            # Keep a bounded window of submitted work so an interrupt does not leave thousands queued.
+            for fn, args in queue:
+                running.add(pool.submit(fn, *args))
+                if len(running) >= opts.concurrency * 2:
+                    break
             while running:
-                done, running = wait(running, return_when=FIRST_COMPLETED)
+                # A timeout, so that Ctrl-C is seen even when the kernel hands SIGINT to a worker thread:
+                # its handler only runs once the main thread wakes.
+                done, running = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
                 for future in done:
                     fetched = future.result()
                     table = {"card": "cards", "author": "authors", "error": "errors"}[fetched.kind]
@@ -377,7 +812,11 @@ def _fetch_all(store: Store, snapshot_id: int, opts: SnapshotOptions, endpoint: 
                     nxt = next(queue, None)
                     if nxt is not None:
                         running.add(pool.submit(nxt[0], *nxt[1]))
+            finished = True
         finally:
-            for future in running:
-                future.cancel()
+            if not finished:
+                fetcher.pacer.stop()
+                for future in running:
+                    future.cancel()
+            pool.shutdown(wait=finished, cancel_futures=True)
             writer.flush()

@@ -14,12 +14,20 @@ answer slowly, hugely, or with a wait of years. The rules here keep every wait b
 from __future__ import annotations
 
 import email.utils
+import json
 import re
+import threading
+import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
+
+import httpcore2
+import httpx2
 
 from curate.errors import CurateError
 
@@ -118,7 +126,267 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
 
 
 # --- synchronous clients (collectors) -----------------------------------------------------------------
+# Collectors fetch with a thread pool over one `sync_client`. Each request has a total deadline (a trickling
+# server cannot hold a thread past it), a size cap (a huge body is refused while streaming, never held), a
+# bounded retry loop (`get`: transient statuses and broken connections, Retry-After honoured up to the
+# run's wait limit) and an interruptible sleep, so Ctrl-C or a too-long wait stops every worker at once.
 
+_POLL_S = 0.25  # how often a blocked read looks at the run's stop event
+ERROR_BODY_BYTES = 64 * 1024  # kept of a non-2xx body: enough for a message, never a flood
+RETRY_ERRORS: tuple[type[Exception], ...] = (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError)
+
+
+class Cancelled(Exception):
+    """The run is stopping (Ctrl-C, SIGTERM, a too-long wait seen by another thread): give the request up."""
+
+
+class ResponseTooLarge(Exception):
+    """A response body is over the caller's cap; it was not read further (memory stays bounded)."""
+
+    def __init__(self, limit: int, announced: int | None = None) -> None:
+        self.limit = limit
+        self.announced = announced
+        said = f" (Content-Length {announced:,})" if announced is not None else ""
+        super().__init__(f"response larger than the {limit:,}-byte limit{said}")
+
+
+_deadline = threading.local()
+
+
+@contextmanager
+def request_deadline(seconds: float | None) -> Iterator[None]:
+    """Bound all network I/O of this thread inside the block to ``seconds`` in total.
+
+    httpx's timeouts bound each read; a server sending a byte a second never trips them. The streams of a
+    `sync_client` read this thread-local deadline and shorten every connect, read and write to the time left,
+    so a request ends near its deadline however it trickles (headers or body).
+    """
+    previous = getattr(_deadline, "at", None)
+    _deadline.at = None if seconds is None else time.monotonic() + seconds
+    try:
+        yield
+    finally:
+        _deadline.at = previous
+
+
+def _bounded(timeout: float | None, kind: type[Exception]) -> float | None:
+    """``timeout`` shortened to this thread's deadline; ``kind`` raised when the deadline has passed."""
+    at = getattr(_deadline, "at", None)
+    if at is None:
+        return timeout
+    left = at - time.monotonic()
+    if left <= 0:
+        raise kind("request deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore2.NetworkStream):
+    """A network stream whose every operation respects the request deadline and the run's stop event."""
+
+    def __init__(self, inner: httpcore2.NetworkStream, stop: threading.Event | None) -> None:
+        self._inner = inner
+        self._stop = stop
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        limit = _bounded(timeout, httpcore2.ReadTimeout)
+        if self._stop is None:
+            return self._inner.read(max_bytes, limit)
+        # Short slices so a stopping run is noticed mid-read; a socket read that timed out consumed nothing.
+        end = None if limit is None else time.monotonic() + limit
+        while True:
+            if self._stop.is_set():
+                raise httpcore2.ReadError("cancelled: the run is stopping")
+            left = None if end is None else end - time.monotonic()
+            if left is not None and left <= 0:
+                raise httpcore2.ReadTimeout("timed out")
+            try:
+                return self._inner.read(max_bytes, _POLL_S if left is None else min(left, _POLL_S))
+            except httpcore2.ReadTimeout:
+                continue
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _bounded(timeout, httpcore2.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore2.NetworkStream:
+        inner = self._inner.start_tls(ssl_context, server_hostname, _bounded(timeout, httpcore2.ConnectTimeout))
+        return _DeadlineStream(inner, self._stop)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class DeadlineBackend(httpcore2.NetworkBackend):
+    """httpcore's socket backend with `request_deadline` applied to every connection it opens."""
+
+    def __init__(self, inner: httpcore2.NetworkBackend | None = None, stop: threading.Event | None = None) -> None:
+        self._inner = inner or httpcore2.SyncBackend()
+        self._stop = stop
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Any = None) -> httpcore2.NetworkStream:
+        stream = self._inner.connect_tcp(host, port, _bounded(timeout, httpcore2.ConnectTimeout), local_address,
+                                         socket_options)
+        return _DeadlineStream(stream, self._stop)
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Any = None) -> httpcore2.NetworkStream:
+        stream = self._inner.connect_unix_socket(path, _bounded(timeout, httpcore2.ConnectTimeout), socket_options)
+        return _DeadlineStream(stream, self._stop)
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class DeadlineTransport(httpx2.HTTPTransport):
+    """httpx's transport over a connection pool (direct, or through an HTTP proxy) that uses `DeadlineBackend`."""
+
+    def __init__(self, *, max_connections: int = 16, stop: threading.Event | None = None,
+                 proxy: httpx2.Proxy | None = None) -> None:
+        # HTTPTransport's only state is its pool: build ours instead of calling its __init__.
+        common: dict[str, Any] = {
+            "ssl_context": httpx2.create_ssl_context(), "max_connections": max_connections,
+            "max_keepalive_connections": max_connections, "keepalive_expiry": 5.0,
+            "network_backend": DeadlineBackend(stop=stop)}
+        if proxy is None:
+            self._pool = httpcore2.ConnectionPool(**common)
+        else:
+            self._pool = httpcore2.HTTPProxy(
+                proxy_url=httpcore2.URL(scheme=proxy.url.raw_scheme, host=proxy.url.raw_host, port=proxy.url.port,
+                                        target=proxy.url.raw_path),
+                proxy_auth=proxy.raw_auth, proxy_headers=proxy.headers.raw, proxy_ssl_context=proxy.ssl_context,
+                **common)
+
+
+class _DeadlineClient(httpx2.Client):
+    """An httpx client whose transports, direct and through proxies from the environment, keep the deadline.
+
+    Passing ``transport=`` would turn environment proxies off, so the two factory methods are overridden
+    instead; httpx still decides which URL goes through which proxy (``NO_PROXY`` included).
+    """
+
+    def __init__(self, *, max_connections: int, stop: threading.Event | None, **kwargs: Any) -> None:
+        self._deadline_args: dict[str, Any] = {"max_connections": max_connections, "stop": stop}
+        super().__init__(**kwargs)
+
+    def _init_transport(self, *args: Any, **kwargs: Any) -> httpx2.BaseTransport:
+        return DeadlineTransport(**self._deadline_args)
+
+    def _init_proxy_transport(self, proxy: httpx2.Proxy, *args: Any, **kwargs: Any) -> httpx2.BaseTransport:
+        if proxy.url.scheme in ("http", "https"):
+            return DeadlineTransport(proxy=proxy, **self._deadline_args)
+        return super()._init_proxy_transport(proxy, *args, **kwargs)  # SOCKS: httpx's own, per-read timeouts
+
+
+def sync_client(*, timeout: float, max_connections: int = 16, stop: threading.Event | None = None) -> httpx2.Client:
+    """A client of curate's own (not huggingface_hub's shared session) for `get`.
+
+    Redirects are followed; httpx drops ``Authorization`` when one leaves the origin. Proxies come from the
+    environment as usual. ``stop`` makes blocked reads give up within a fraction of a second once it is set.
+    """
+    return _DeadlineClient(max_connections=max_connections, stop=stop, timeout=httpx2.Timeout(timeout),
+                           follow_redirects=True)
+
+
+@dataclass
+class Reply:
+    """A fully read (and capped) response: what `get` returns once the connection is released."""
+
+    status_code: int
+    headers: httpx2.Headers
+    content: bytes
+    url: str
+    links: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+    @property
+    def next_url(self) -> str | None:
+        """The ``Link: <...>; rel="next"`` target, absolute."""
+        target = self.links.get("next", {}).get("url")
+        return str(httpx2.URL(self.url).join(target)) if target else None
+
+
+def read_capped(response: httpx2.Response, limit: int) -> bytes:
+    """The body of a streamed ``response``, or `ResponseTooLarge` as soon as it passes ``limit`` bytes."""
+    announced = response.headers.get("content-length", "")
+    if announced.isdigit() and int(announced) > limit:
+        raise ResponseTooLarge(limit, int(announced))
+    chunks: list[bytes] = []
+    total = 0
+    for chunk in response.iter_bytes():
+        total += len(chunk)
+        if total > limit:
+            raise ResponseTooLarge(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _read_prefix(response: httpx2.Response, limit: int) -> bytes:
+    """At most ``limit`` bytes of a body whose rest does not matter (an error page)."""
+    chunks: list[bytes] = []
+    total = 0
+    for chunk in response.iter_bytes():
+        chunks.append(chunk[: limit - total])
+        total += len(chunks[-1])
+        if total >= limit:
+            break
+    return b"".join(chunks)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How `get` retries. ``timeout`` bounds a whole attempt (connect, headers and body), not each read."""
+
+    timeout: float = 30.0
+    max_retries: int = 5
+    base_wait: float = 1.0
+    max_backoff: float = 8.0
+    max_wait: float | None = DEFAULT_MAX_WAIT_S
+    statuses: frozenset[int] = RETRY_STATUSES - {429}  # a 429 is the caller's: it pauses every thread
+    hint: str = ""  # appended to a `WaitTooLong` message (how to carry on)
+
+
+def _site(url: str) -> str:
+    scheme, host, port = origin(url)
+    return f"{scheme}://{host}:{port}"
+
+
+def get(client: httpx2.Client, url: str, *, limit: int, policy: RetryPolicy,
+        headers: dict[str, str] | None = None, sleep: Callable[[float], None] = time.sleep) -> Reply:
+    """GET ``url`` and read its body (at most ``limit`` bytes of a 2xx, else `ResponseTooLarge`).
+
+    Broken connections, timeouts and ``policy.statuses`` are retried with exponential backoff, a
+    ``Retry-After`` is honoured when it is within ``policy.max_wait`` and ends the run at once
+    (`WaitTooLong`) when it is not. After the last retry the last status is returned (or the error raised);
+    every other status is returned at once with the first `ERROR_BODY_BYTES` of its body.
+    """
+    for attempt in range(policy.max_retries + 1):
+        last = attempt == policy.max_retries
+        backoff = min(policy.max_backoff, policy.base_wait * 2**attempt)
+        try:
+            with request_deadline(policy.timeout), client.stream("GET", url, headers=headers) as response:
+                ok = 200 <= response.status_code < 300
+                body = read_capped(response, limit) if ok else _read_prefix(response, min(limit, ERROR_BODY_BYTES))
+                reply = Reply(response.status_code, response.headers, body, str(response.url), response.links)
+        except RETRY_ERRORS:
+            if last:
+                raise
+            sleep(backoff)
+            continue
+        if reply.status_code in policy.statuses and not last:
+            asked = retry_after_seconds(reply.headers.get("retry-after"))
+            if asked is not None:
+                check_wait(asked, policy.max_wait, f"{_site(url)} (Retry-After on HTTP {reply.status_code})",
+                           policy.hint)
+            sleep(backoff if asked is None else asked)
+            continue
+        return reply
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 # --- asynchronous clients (judges) --------------------------------------------------------------------
@@ -157,7 +425,7 @@ class _BoundedInflater:
         return out
 
 
-async def read_capped(response: httpx.Response, limit: int, *, truncate: bool = False) -> bytes:
+async def aread_capped(response: httpx.Response, limit: int, *, truncate: bool = False) -> bytes:
     """The body of a streamed ``response``, decoded, at most ``limit`` bytes of it.
 
     Past the limit: `BodyTooLarge` (``truncate=False``: the answer itself is wanted whole), or the first

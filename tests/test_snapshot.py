@@ -1,4 +1,4 @@
-"""The collector against a loopback Hub: the real huggingface_hub code paths, with faults injected."""
+"""The collector against a loopback Hub: real Hub API shapes and huggingface_hub parsing, faults injected."""
 
 from __future__ import annotations
 

@@ -9,6 +9,9 @@ from rich.console import Console
 from rich.table import Table
 
 from curate.cli.app import DbOption, EndpointOption, app, state
+from curate.http import DEFAULT_MAX_WAIT_S
+
+DEFAULT_MAX_CARD_BYTES = 10_000_000  # collectors.snapshot.DEFAULT_MAX_CARD_BYTES (not imported: keeps --help fast)
 
 
 @app.command()
@@ -29,7 +32,16 @@ def snapshot(
         float, typer.Option(help="Most requests per second (0: unpaced). Anonymous Hub quota: 10/s for files.")
     ] = 9.0,
     authors: Annotated[bool, typer.Option(help="Look up whether authors are users or organizations.")] = True,
-    timeout: Annotated[float, typer.Option(help="Seconds per request before it is retried.")] = 30.0,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds for a whole request (connect, headers, body) before it is retried.")
+    ] = 30.0,
+    max_wait: Annotated[
+        float, typer.Option(help="Longest wait a server may ask for (Retry-After, rate-limit reset); a longer "
+                                 "one stops the run at once, to be resumed later.", min=0)
+    ] = DEFAULT_MAX_WAIT_S,
+    max_card_bytes: Annotated[
+        int, typer.Option(help="Largest card (README.md) stored; a bigger one is an error row.", min=1)
+    ] = DEFAULT_MAX_CARD_BYTES,
 ) -> None:
     """List the most-downloaded datasets of each language and store metadata and cards in a dated snapshot.
 
@@ -41,7 +53,9 @@ def snapshot(
 
       curate snapshot --resume            # finish a run that was interrupted
 
-    HF_ENDPOINT (or --endpoint) selects the Hub or a mirror; HF_TOKEN opens gated datasets and is never stored.
+    HF_ENDPOINT (or --endpoint) selects the Hub or a mirror; HF_TOKEN opens gated datasets, is never stored, and is
+    only sent to that endpoint's origin (a listing page linking elsewhere is not followed). --resume goes back to the
+    endpoint the snapshot was taken from. Credentials in an endpoint URL are used but never stored or shown.
     """
     from collectors.snapshot import SnapshotOptions, take_snapshot
     from curate.progress import setup_logging
@@ -52,7 +66,8 @@ def snapshot(
     setup_logging(state.debug)
     console = Console(stderr=True)
     opts = SnapshotOptions(langs=list(dict.fromkeys(lang or [])), top=top, sort=sort, endpoint=endpoint,
-                           concurrency=concurrency, rate=rate or None, authors=authors, timeout=timeout)
+                           concurrency=concurrency, rate=rate or None, authors=authors, timeout=timeout,
+                           max_wait=max_wait, max_card_bytes=max_card_bytes)
     with Store(db) as store:
         summary = take_snapshot(
             store, opts, resume=resume_id or resume or None,

@@ -50,9 +50,9 @@ from curate.http import (
     RETRY_STATUSES,
     BodyTooLarge,
     WaitTooLong,
+    aread_capped,
     check_wait,
     public_url,
-    read_capped,
     redact,
     retry_after_seconds,
     url_secrets,
@@ -192,7 +192,7 @@ class JudgeClient:
     async def __aenter__(self) -> JudgeClient:
         # One single-connection client per slot rather than one pool of n: httpcore's pool rescans every
         # connection on every request and response, which costs more CPU than the request itself at n=32.
-        # identity: a compressed answer could inflate past the size cap before it is counted (read_capped
+        # identity: a compressed answer could inflate past the size cap before it is counted (aread_capped
         # still decodes gzip/deflate under the cap for servers that compress anyway).
         headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
         key = os.environ.get(self._api_key_env)
@@ -256,7 +256,7 @@ class JudgeClient:
         async with http.stream("POST", self.url, json=payload) as response:
             ok = response.status_code == 200
             limit = self.options.max_response_bytes if ok else ERROR_BODY_BYTES
-            return response.status_code, response.headers, await read_capped(response, limit, truncate=not ok)
+            return response.status_code, response.headers, await aread_capped(response, limit, truncate=not ok)
 
     async def _score(self, http: httpx.AsyncClient, prompt: str) -> Answer:
         started = time.monotonic()
