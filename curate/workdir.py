@@ -44,6 +44,8 @@ MANIFEST = "manifest.json"
 LOCK = ".lock"
 PART_META = b"curate.part"
 FORMAT = "curate-workdir/1"
+# Every file a run puts in a work folder (temp files of a killed run included): what clean-up removes.
+OWN_FILES = ("part-*.parquet", "done-*.json", ".part-*.tmp", ".done-*.tmp", f".{MANIFEST}.*.tmp", MANIFEST)
 
 
 def part_name(key: str, k: int) -> str:
@@ -130,8 +132,7 @@ class WorkDir:
                 self.folder.rmdir()  # only when empty: a --work-dir holding the user's files stays
 
     def _clear(self) -> None:
-        for pattern in ("part-*.parquet", "done-*.json", ".part-*.tmp", ".done-*.tmp", f".{MANIFEST}.*.tmp",
-                        MANIFEST):
+        for pattern in OWN_FILES:
             for f in self.folder.glob(pattern):
                 f.unlink(missing_ok=True)
 
@@ -170,6 +171,18 @@ class WorkDir:
 
     def mark_done(self, key: str, parts: int) -> None:
         write_text_atomic(self.folder / f"done-{key}.json", json.dumps({"parts": parts}))
+
+
+def remove_folder(folder: Path) -> None:
+    """`WorkDir.remove` for a folder no run holds open (a caller that kept its progress until it was safe)."""
+    folder = Path(folder)
+    if not (folder / MANIFEST).is_file():
+        return  # not a work folder (or already gone): nothing here is curate's to delete
+    for pattern in OWN_FILES:
+        for f in folder.glob(pattern):
+            f.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        folder.rmdir()
 
 
 def load_part(path: Path) -> pa.Table:

@@ -253,3 +253,77 @@ def test_actor_pool_plan_follows_the_clusters_gpus_and_cpus() -> None:
     assert plan_actors(FakeRay({"CPU": 2.0}), "auto", None, 1.0) == (2, "cpu", {"num_cpus": 1.0})
     with pytest.raises(CurateError, match="no GPUs"):
         plan_actors(FakeRay({"CPU": 8.0}), "cuda", None, 1.0)
+
+
+# ---- contamination on Ray --------------------------------------------------------------------------------
+
+def _contamination_inputs(tmp_path: Path) -> tuple[list, list]:
+    """A benchmark in three scripts and a folder corpus of three files: planted copies, records without ids,
+    a bad line, a lone surrogate, a second corpus; documents spread so batches cut across hits."""
+    from test_contamination import EN, JA, KO, ZH, _write
+
+    from analyses.contamination import Source
+
+    items = {"en": EN, "zh": ZH, "ko": KO, "ja": JA}
+    bench = _write(tmp_path / "bench.jsonl", [{"id": k, "text": v} for k, v in items.items()])
+    corpus = tmp_path / "corpus"
+    (corpus / "sub").mkdir(parents=True)
+    docs = [(EN if i % 9 == 0 else KO if i % 13 == 0 else ZH[: 10 + i % 25] if i % 2 else JA[: 5 + i % 30])
+            + f" filler {i}" for i in range(150)]
+    _write(corpus / "a.jsonl", [{"id": f"a{i}", "text": t} for i, t in enumerate(docs[:50])])
+    _write(corpus / "sub" / "b.jsonl", [{"text": t} for t in docs[50:100]])  # ids: sub/b:LINE
+    with (corpus / "c.jsonl").open("w", encoding="utf-8") as f:
+        f.write("{not json\n")
+        f.write(json.dumps({"id": "sur", "text": EN + " \ud800 tail"}) + "\n")
+        for i, t in enumerate(docs[100:]):
+            f.write(json.dumps({"id": f"c{i}", "text": t}, ensure_ascii=False) + "\n")
+    other = _write(tmp_path / "other.jsonl", [{"id": "o1", "text": "nothing " + KO}])
+    return [Source.parse(str(bench))], [Source.parse(str(corpus)), Source.parse(f"web={other}")]
+
+
+def _same_check(a, b, resumed: bool = False) -> None:
+    assert a.to_json() == b.to_json()
+    assert json.dumps(a.to_json(), sort_keys=True) == json.dumps(b.to_json(), sort_keys=True)
+    assert a.contaminated_doc_ids == b.contaminated_doc_ids
+    assert (a.n_docs, a.n_bytes) == (b.n_docs, b.n_bytes)
+    if resumed:  # bad records of the documents a killed run read were reported by that run
+        assert set(b.errors) <= set(a.errors)
+    else:
+        assert sorted(a.errors) == sorted(b.errors)
+
+
+def test_contamination_on_ray_matches_local(local_ray, tmp_path: Path) -> None:
+    from analyses.contamination import run_check
+
+    benches, corpora = _contamination_inputs(tmp_path)
+    local = run_check(benches, corpora, workers=1, batch_chars=200)
+    remote = run_check(benches, corpora, engine=RayEngine(), batch_chars=200)
+    assert remote.workers == 2
+    _same_check(local, remote)
+    items = {i["id"]: i for i in local.to_json()["benchmarks"]["bench"]["items"]}
+    assert items["en"]["n_docs"] == 18 and "sur" in items["en"]["doc_ids"] and "sub/b:5" in items["en"]["doc_ids"]
+    assert items["ko"]["contaminated"] and "o1" in items["ko"]["doc_ids"]
+    assert any("invalid JSON" in e for e in local.errors)
+    # And the local process pool, batches cut another way: the same again.
+    _same_check(local, run_check(benches, corpora, workers=2, batch_chars=1000))
+
+
+def test_contamination_killed_locally_resumes_on_ray(local_ray, tmp_path: Path) -> None:
+    from analyses.contamination import run_check
+
+    benches, corpora = _contamination_inputs(tmp_path)
+    expected = run_check(benches, corpora, batch_chars=200)
+    work, seen = tmp_path / "work", 0
+
+    def kill_after_70(n: int) -> None:
+        nonlocal seen
+        seen += n
+        if seen > 70:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_check(benches, corpora, batch_chars=200, work_root=work, save_every_s=0, advance=kill_after_70)
+    resumed = run_check(benches, corpora, engine=RayEngine(), batch_chars=200, work_root=work, save_every_s=0)
+    assert 50 <= resumed.resumed_docs <= 70 and resumed.n_docs == expected.n_docs
+    _same_check(expected, resumed, resumed=True)
+    assert not list(work.iterdir())

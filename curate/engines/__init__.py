@@ -86,7 +86,6 @@ def split_sources(table: pa.Table) -> Iterator[tuple[int, pa.Table]]:
 
 DOCS_SCHEMA = pa.schema([("source", pa.int32()), ("doc_id", pa.string()), ("lang", pa.string()),
                          ("text", pa.string()), ("n_chars", pa.int64()), ("message", pa.string())])
-RAW_DOCS_SCHEMA = DOCS_SCHEMA.set(3, pa.field("text", pa.binary()))
 
 
 @dataclass(frozen=True)
@@ -94,17 +93,15 @@ class DocumentReader:
     """The documents of one source as `DOCS_SCHEMA` tables, through `curate.corpus` (`ReadSpec`).
 
     ``batch_docs`` documents (or about ``batch_chars`` characters) per table; texts cut to ``hold_chars``
-    (``n_chars`` keeps the original length) so huge pages never travel whole. Ids and languages are made
-    valid UTF-8 (`curate.files.clean_text`), as Arrow and the store need. Texts are cleaned too, unless
-    ``raw_text``: then they travel as UTF-8 bytes with their lone surrogates kept (``surrogatepass``), for a
-    worker that must see exactly the text a record holds (a contamination check).
+    (``n_chars`` keeps the original length) so huge pages never travel whole. Ids, languages and texts are
+    made valid UTF-8 (`curate.files.clean_text`: a lone surrogate from a JSON escape becomes ``\\ud800``), as
+    Arrow, polars and the store need.
     """
 
     spec: ReadSpec
     batch_docs: int = 512
     batch_chars: int | None = None
     hold_chars: int | None = None
-    raw_text: bool = False
 
     def __call__(self, task: Task) -> Iterator[pa.Table]:
         messages: list[str] = []
@@ -143,12 +140,9 @@ class DocumentReader:
     def _table(self, index: int, docs: list, messages: list[str]) -> pa.Table:
         hold = self.hold_chars
         texts = [d.text if hold is None else d.text[:hold] for d in docs]
-        if self.raw_text:
-            text = pa.array([t.encode("utf-8", "surrogatepass") for t in texts], pa.binary())
-        else:
-            text = pa.array([clean_text(t) for t in texts], pa.string())
+        text = pa.array([clean_text(t) for t in texts], pa.string())
         n, m = len(docs), len(messages)
-        schema = RAW_DOCS_SCHEMA if self.raw_text else DOCS_SCHEMA
+        schema = DOCS_SCHEMA
         data = pa.table({
             "source": pa.array([index] * n, pa.int32()),
             "doc_id": pa.array([clean_text(d.id) for d in docs], pa.string()),
@@ -179,5 +173,5 @@ def make_engine(name: str, *, workers: int = 1, address: str | None = None, **ra
     return LocalEngine(workers)
 
 
-__all__ = ["DOCS_SCHEMA", "RAW_DOCS_SCHEMA", "DocumentReader", "Engine", "Reader", "Task", "Worker",
+__all__ = ["DOCS_SCHEMA", "DocumentReader", "Engine", "Reader", "Task", "Worker",
            "WorkerFactory", "apply_worker", "make_engine", "split_sources"]
