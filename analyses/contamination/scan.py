@@ -121,15 +121,19 @@ class _ScanWorker:
 
     def __call__(self, docs: pa.Table) -> pa.Table:
         texts = docs.column("text").to_pylist()
-        by_doc: list[list[dict[str, object]]] = [[] for _ in texts]
-        for hit in sorted(scan_texts(self.index, texts), key=lambda h: (h.doc, h.item)):
-            by_doc[hit.doc].append({"item": hit.item, "matched": hit.matched, "longest": hit.longest_chars,
-                                    "exact": hit.exact})
+        hits = sorted(scan_texts(self.index, texts), key=lambda h: (h.doc, h.item))
+        # Built column-wise (one list per document, most of them empty): a list per row would cost more.
+        counts = np.bincount(np.array([h.doc for h in hits], dtype=np.int64), minlength=len(texts))
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+        values = pa.StructArray.from_arrays(
+            [pa.array([h.item for h in hits], pa.int64()), pa.array([h.matched for h in hits], pa.int64()),
+             pa.array([h.longest_chars for h in hits], pa.int64()), pa.array([h.exact for h in hits], pa.bool_())],
+            fields=list(HITS_SCHEMA.field("hits").type.value_type))
         return pa.table({
             "source": docs.column("source"),
             "doc_id": docs.column("doc_id"),
             "n_bytes": pa.compute.binary_length(docs.column("text")).cast(pa.int64()),
-            "hits": pa.array(by_doc, HITS_SCHEMA.field("hits").type),
+            "hits": pa.ListArray.from_arrays(pa.array(offsets), values),
             "message": pa.nulls(docs.num_rows, pa.string()),
         }, schema=HITS_SCHEMA)
 
