@@ -58,16 +58,19 @@ class WorkDir:
     ``run`` is what decides the results (`manifest`): a folder saved under another one is refused with a
     "different run" error (``on_mismatch="refuse"``) or emptied (``"restart"``, for a folder whose parts
     are keyed by their own inputs). ``busy`` is the error text when another process holds the folder.
+    ``owned``: the folder's name is curate's own (``OUT/.curate-filter-scan``), so parquet files found there
+    without a manifest (left by an older curate) are curate's too and are removed instead of refused.
     """
 
     def __init__(self, folder: Path, owner: str, run: dict[str, Any], *, restart: bool = False,
-                 on_mismatch: str = "refuse", busy: str | None = None) -> None:
+                 on_mismatch: str = "refuse", busy: str | None = None, owned: bool = False) -> None:
         self.folder = Path(folder)
         self.owner = owner
         self.manifest = {"format": FORMAT, "owner": owner, "run": run}
         self.restart = restart
         self.on_mismatch = on_mismatch
         self.busy = busy or f"another curate {owner} is using {folder}"
+        self.owned = owned
         self._lock: contextlib.ExitStack | None = None
         self._removed = False
 
@@ -76,8 +79,12 @@ class WorkDir:
     def __enter__(self) -> WorkDir:
         folder = self.folder
         if folder.is_dir() and not (folder / MANIFEST).is_file() and self._ours_or_parquet():
-            raise CurateError(f"{folder}: holds parquet files that no {self.owner} run wrote (no {MANIFEST}); "
-                              "pass another --work-dir")
+            if self.owned:
+                for left in folder.glob("*.parquet"):
+                    left.unlink(missing_ok=True)
+            else:
+                raise CurateError(f"{folder}: holds parquet files that no {self.owner} run wrote "
+                                  f"(no {MANIFEST}); pass another --work-dir")
         if folder.exists() and not folder.is_dir():
             raise CurateError(f"work folder {folder} is a file")
         folder.mkdir(parents=True, exist_ok=True)

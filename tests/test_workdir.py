@@ -102,3 +102,15 @@ def test_a_second_run_on_one_folder_is_turned_away(tmp_path: Path) -> None:
     with WorkDir(tmp_path / "w", "test", {}), pytest.raises(CurateError, match=rf"pid {os.getpid()}"), \
             WorkDir(tmp_path / "w", "test", {}):
         pass
+
+
+def test_a_filter_scan_folder_of_an_older_curate_is_emptied_not_refused(tmp_path: Path) -> None:
+    from curate.filtering.scan_cache import scan_workdir
+
+    old = tmp_path / ".curate-filter-scan"
+    old.mkdir()
+    pq.write_table(pa.table({"x": [1]}), old / "0123abcd.parquet")  # the layout before curate.workdir
+    with scan_workdir(old) as wd:
+        assert not list(old.glob("*.parquet"))
+        wd.remove()
+    assert not old.exists()

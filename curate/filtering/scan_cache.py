@@ -39,4 +39,4 @@ def cache_key(source: str, spec: ReadSpec, detect: bool, lid_model: str | None) 
 def scan_workdir(folder: Path) -> WorkDir:
     """The filter's work folder: parts keyed by `cache_key`, so any manifest mismatch just empties it."""
     return WorkDir(folder, "filter", {"pass": "scan", "schema": SCAN_SCHEMA.to_string()}, on_mismatch="restart",
-                   busy=f"another curate filter is using {folder}")
+                   busy=f"another curate filter is using {folder}", owned=True)
