@@ -250,3 +250,49 @@ def batched(docs: Iterable[Document], size: int) -> Iterator[list[Document]]:
     it = iter(docs)
     while batch := list(islice(it, size)):
         yield batch
+
+
+@dataclass(frozen=True)
+class ReadSpec:
+    """How a command reads the documents of its corpus: the one spec annotate, filter and contamination share.
+
+    The fields are `iter_documents`'s. ``folders`` names the folder inputs of a run: a run reads each file
+    of a folder as its own source (so engines can spread and resume them), and a file below one of them is
+    named relative to it, as a read of the whole folder names it (``en/train:12``), so ids do not depend on
+    the engine. `sources` expands inputs and fills ``folders``.
+    """
+
+    text_field: str = "text"
+    id_field: str = "id"
+    lang_field: str | None = "lang"
+    split: str = "train"
+    config_name: str | None = None
+    folders: tuple[str, ...] = ()
+
+    def id_root(self, source: str) -> str | None:
+        """The folder input ``source`` (one of its files) came from, if any (the deepest one)."""
+        below = [f for f in self.folders if Path(source).is_relative_to(f)]
+        return max(below, key=len) if below else None
+
+    def documents(self, source: str | Path, on_error: ErrorHandler | None = None) -> Iterator[Document]:
+        """The documents of one source (a file, folder or Hub id) under this spec."""
+        return iter_documents(source, text_field=self.text_field, id_field=self.id_field,
+                              lang_field=self.lang_field, split=self.split, config_name=self.config_name,
+                              on_error=on_error, id_root=self.id_root(str(source)))
+
+    def sources(self, inputs: Iterable[str | Path]) -> tuple[list[str], ReadSpec]:
+        """Each input expanded into its files (folders recursively, sorted; a Hub id stays one source), and
+        this spec with the folder inputs recorded, so ids match a read of each whole input."""
+        folders = tuple(str(i) for i in inputs if Path(i).is_dir())
+        from dataclasses import replace
+
+        return list_sources([str(i) for i in inputs]), replace(self, folders=folders)
+
+
+def list_sources(inputs: list[str]) -> list[str]:
+    """Each input expanded into its files (directories recursively, sorted); a Hub id stays one source."""
+    out: list[str] = []
+    for item in inputs:
+        expanded = expand_source(item)
+        out.extend([str(p) for p in expanded] if isinstance(expanded, list) else [expanded])
+    return out

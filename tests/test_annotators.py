@@ -179,7 +179,9 @@ def test_annotate_resumes_by_shard(trained: dict, tmp_path: Path, monkeypatch: p
     with pytest.raises(RuntimeError, match="simulated crash"):
         annotate_corpus(corpus, trained["annotator"], out, device="cpu", shard_size=3, chunk_docs=3)
     work = tmp_path / "scores.parquet.work"
-    assert sorted(p.name for p in work.glob("shard-*.parquet")) == ["shard-000000.parquet", "shard-000001.parquet"]
+    # Parts of the one source (curate.workdir): part-<source>-<part>.parquet.
+    assert sorted(p.name for p in work.glob("part-*.parquet")) == ["part-000000-000000.parquet",
+                                                                   "part-000000-000001.parquet"]
     assert not out.exists() and not list(tmp_path.glob(".scores.parquet*"))
     monkeypatch.setattr(Annotator, "score_texts_with_info", real)
     summary = annotate_corpus(corpus, trained["annotator"], out, device="cpu", shard_size=3, chunk_docs=3)
@@ -423,7 +425,7 @@ def test_cli_errors_are_one_line(tmp_path: Path, cli) -> None:
 
 
 def test_ray_engine_missing_is_a_clear_error(tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "curate.annotators.ray_engine", None)
+    monkeypatch.setitem(sys.modules, "ray", None)  # as where Ray is not installed
     corpus = _write_jsonl(tmp_path / "c.jsonl", [{"id": "1", "text": "hello"}])
     result = cli("annotate", "--input", corpus, "--annotator", tmp_path / "a", "--out", tmp_path / "s.parquet",
                  "--engine", "ray")
@@ -528,7 +530,7 @@ def test_resume_refuses_shards_of_an_annotator_changed_in_place(tmp_path: Path) 
     write_annotator(1.0)
     annotate_corpus(tmp_path / "c.jsonl", tmp_path / "ann", tmp_path / "s.parquet", device="cpu", shard_size=2,
                     keep_work=True)
-    (tmp_path / "s.parquet.work" / "shard-000001.parquet").unlink()  # as if killed before the second shard
+    (tmp_path / "s.parquet.work" / "part-000000-000001.parquet").unlink()  # as if killed before the second part
     write_annotator(5.0)  # retrained in place
     with pytest.raises(CurateError, match="different run"):
         annotate_corpus(tmp_path / "c.jsonl", tmp_path / "ann", tmp_path / "s.parquet", device="cpu", shard_size=2)
@@ -570,18 +572,20 @@ def test_naming_the_paired_backbone_keeps_its_spec(tmp_path: Path, monkeypatch: 
 
 
 def test_cli_passes_the_ray_address(tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    import curate.annotators.ray_engine as ray_engine
+    import curate.annotators.annotate as annotate
 
     seen: dict = {}
 
-    def fake_annotate_ray(**kwargs: object) -> dict:
-        seen.update(kwargs)
-        return {"documents": 0}
+    def fake_annotate(input: str, annotator: str, out: Path, **kwargs: object) -> annotate.AnnotateSummary:
+        seen.update(kwargs, annotator=annotator)
+        return annotate.AnnotateSummary(out=str(out))
 
-    monkeypatch.setattr(ray_engine, "annotate_ray", fake_annotate_ray)
+    monkeypatch.setattr(annotate, "annotate_corpus", fake_annotate)
     corpus = tmp_path / "c.jsonl"
     corpus.write_text('{"id": "a", "text": "x"}\n', encoding="utf-8")
     r = cli("annotate", "--input", corpus, "--annotator", tmp_path / "ann", "--out", tmp_path / "s.parquet",
             "--engine", "ray", "--ray-address", "ray://head:10001", "--db", tmp_path / "db.duckdb")
     assert r.code == 0, r.err
-    assert seen["address"] == "ray://head:10001" and seen["annotator"] == str(tmp_path / "ann")
+    engine = seen["engine"]
+    assert engine.name == "ray" and engine.address == "ray://head:10001"
+    assert seen["annotator"] == str(tmp_path / "ann")

@@ -497,15 +497,18 @@ def test_annotate_survives_names_and_ids_that_are_not_utf8(tmp_path: Path, cli) 
 
 
 def test_ray_reader_survives_names_and_ids_that_are_not_utf8(tmp_path: Path) -> None:
-    """The Ray engine's read step (run here as a plain function, without Ray)."""
+    """The engines' read step (run here as a plain function, without Ray), as the Ray engine calls it."""
     import pyarrow as pa
 
-    from curate.annotators.ray_engine import _read_udf
+    from curate.corpus import ReadSpec
+    from curate.engines import DocumentReader
+    from curate.engines.ray import _read_udf
 
     bad = os.path.join(os.fsencode(tmp_path), b"bad\xff.jsonl")
     with open(bad, "wb") as fh:
         fh.write(b'{"text": "hello"}\n{"id": "y\\udcff", "text": "c\\ud800d"}\n')
-    batch = pa.table({"source": [bad], "root": [os.fsencode(tmp_path)], "index": [0]})
-    out = pa.concat_tables(list(_read_udf(batch, "text", "id", "lang", "train", 10)))
+    batch = pa.table({"index": [0], "source": [bad], "skip": [0]})
+    reader = DocumentReader(ReadSpec(folders=(os.fsdecode(os.fsencode(tmp_path)),)), batch_docs=10)
+    out = pa.concat_tables(list(_read_udf(batch, reader)))
     assert out.column("doc_id").to_pylist() == ["bad\\xff:1", "y\\xff"]
     assert out.column("text").to_pylist() == ["hello", "c\\ud800d"]

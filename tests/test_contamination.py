@@ -321,7 +321,7 @@ def test_a_wrong_benchmark_text_field_fails_before_the_corpus_is_read(tmp_path: 
     def never(*args, **kwargs):
         raise AssertionError("the corpus was scanned")
 
-    monkeypatch.setattr(check, "scan_batches", never)
+    monkeypatch.setattr(check, "run_resumable", never)
     result = cli("contamination", "--benchmark", bench, "--corpus", corpus, "--benchmark-text-field", "text",
                  "--db", tmp_path / "s.duckdb")
     assert result.code == 1

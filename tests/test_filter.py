@@ -16,6 +16,7 @@ import curate.cli.filter  # noqa: F401  registers `curate filter` (wired into cu
 from curate.errors import CurateError
 from curate.filtering.pipeline import FilterOptions, LocalEngine, run_filter
 from curate.filtering.rules import Rule
+from curate.filtering.sources import ExportReader, ScanReader
 
 
 @pytest.fixture
@@ -237,21 +238,28 @@ def test_bad_inputs_are_reported_and_the_rest_goes_on(tmp_path: Path) -> None:
 
 
 class _FailingEngine(LocalEngine):
-    def export(self, *args, **kwargs):
-        yield from super().export(*args, **kwargs)
-        raise RuntimeError("disk full")
+    """Fails at the end of pass 2 (the export), as a full disk would."""
+
+    def run(self, tasks, read, *args, **kwargs):
+        yield from super().run(tasks, read, *args, **kwargs)
+        if isinstance(read, ExportReader):
+            raise RuntimeError("disk full")
 
 
 class _KilledEngine(LocalEngine):
     """Dies during pass 1 inside source ``survive``, as a killed run would; records what it was asked to read."""
 
     def __init__(self, survive: int | None = None) -> None:
+        super().__init__()
         self.survive = survive
         self.scanned: list[str] = []
 
-    def scan(self, sources, *args, **kwargs):
-        self.scanned = list(sources)
-        for table in super().scan(sources, *args, **kwargs):
+    def run(self, tasks, read, *args, **kwargs):
+        if not isinstance(read, ScanReader):
+            yield from super().run(tasks, read, *args, **kwargs)
+            return
+        self.scanned = [t.source for t in tasks]
+        for table in super().run(tasks, read, *args, **kwargs):
             yield table
             if self.survive is not None and max(table.column("source").to_pylist()) >= self.survive:
                 raise KeyboardInterrupt

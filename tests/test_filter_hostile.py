@@ -54,13 +54,14 @@ class _PausedEngine(LocalEngine):
     """Waits at the start of pass 1 until released, so another run can start meanwhile."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.started = threading.Event()
         self.release = threading.Event()
 
-    def scan(self, *args, **kwargs):
+    def run(self, *args, **kwargs):
         self.started.set()
         assert self.release.wait(60)
-        yield from super().scan(*args, **kwargs)
+        yield from super().run(*args, **kwargs)
 
 
 def test_a_second_run_into_the_same_out_fails_at_once(tmp_path: Path, corpus: Path, scores: Path, cli) -> None:

@@ -85,12 +85,12 @@ def test_a_locked_store_keeps_the_finished_scan_and_the_doc_ids(tmp_path: Path, 
     assert ids.read_text(encoding="utf-8") == "d3\n"  # written before the store was needed
     assert [p.name for p in work.iterdir()]  # the scan is kept
 
-    import analyses.contamination.check as check
+    import analyses.contamination.scan as scan
 
     def no_scan(*args: object, **kwargs: object) -> None:
         raise AssertionError("the corpus was scanned again")
 
-    monkeypatch.setattr(check, "scan_batches", no_scan)
+    monkeypatch.setattr(scan, "scan_texts", no_scan)
     ids.unlink()
     res = cli(*args)
     assert res.code == 0, res.err

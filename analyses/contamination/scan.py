@@ -1,8 +1,9 @@
-"""The corpus side of a check: stream documents through worker processes, in bounded memory.
+"""The corpus side of a check: the worker an engine (`curate.engines`) runs on batches of documents.
 
-The main process reads documents and groups them into batches of about ``batch_chars`` characters; up to
-two batches per worker are in flight, so memory stays flat however large the corpus. A worker normalizes a
-batch, hashes every n-gram of the lengths the benchmark uses (numpy, see `hashing`), drops almost all of
+An engine reads documents and groups them into batches of about ``batch_chars`` characters; the local
+engine keeps up to two batches per worker process in flight, the Ray engine streams them to a pool of
+actors, so memory stays flat however large the corpus. Each process or actor gets the index once. A worker
+normalizes a batch, hashes every n-gram of the lengths the benchmark uses (numpy, see `hashing`), drops almost all of
 them with a prefilter table and looks the rest up in the item tables. For each (document, item) pair with
 a hit it reports how many of the item's distinct n-grams the document holds and the longest run of
 consecutive item n-grams found consecutively in the document; a run covering the whole item is an exact
@@ -11,22 +12,19 @@ match of its normalized text.
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TypeVar
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute
 
 from analyses.contamination.hashing import SpanHasher, tokenize
 from analyses.contamination.index import PREFILTER_BITS, BenchmarkIndex
 from analyses.contamination.normalize import normalize_series
 
 SHIFT = np.uint64(64 - PREFILTER_BITS)
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,49 +99,50 @@ def scan_texts(index: BenchmarkIndex, texts: list[str]) -> list[Hit]:
     return hits
 
 
-# Worker processes: the index is sent once, at start-up.
-_INDEX: BenchmarkIndex | None = None
+HITS_SCHEMA = pa.schema([
+    ("source", pa.int32()),
+    ("doc_id", pa.string()),
+    ("n_bytes", pa.int64()),  # UTF-8 bytes of the document's text, for the MB/s figures
+    ("hits", pa.list_(pa.struct([("item", pa.int64()), ("matched", pa.int64()), ("longest", pa.int64()),
+                                 ("exact", pa.bool_())]))),
+    ("message", pa.string()),
+])
 
 
-def _init(index: BenchmarkIndex) -> None:
-    global _INDEX
-    _INDEX = index
+class _ScanWorker:
+    """`scan_texts` over `curate.engines.DOCS_SCHEMA` batches: one row per document with its hits.
+
+    One row per document, hits in item order, so what the driver tallies depends neither on how the corpus
+    was cut into batches nor on the engine.
+    """
+
+    def __init__(self, index: BenchmarkIndex) -> None:
+        self.index = index
+
+    def __call__(self, docs: pa.Table) -> pa.Table:
+        texts = docs.column("text").to_pylist()
+        hits = sorted(scan_texts(self.index, texts), key=lambda h: (h.doc, h.item))
+        # Built column-wise (one list per document, most of them empty): a list per row would cost more.
+        counts = np.bincount(np.array([h.doc for h in hits], dtype=np.int64), minlength=len(texts))
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+        values = pa.StructArray.from_arrays(
+            [pa.array([h.item for h in hits], pa.int64()), pa.array([h.matched for h in hits], pa.int64()),
+             pa.array([h.longest_chars for h in hits], pa.int64()), pa.array([h.exact for h in hits], pa.bool_())],
+            fields=list(HITS_SCHEMA.field("hits").type.value_type))
+        return pa.table({
+            "source": docs.column("source"),
+            "doc_id": docs.column("doc_id"),
+            "n_bytes": pa.compute.binary_length(docs.column("text")).cast(pa.int64()),
+            "hits": pa.ListArray.from_arrays(pa.array(offsets), values),
+            "message": pa.nulls(docs.num_rows, pa.string()),
+        }, schema=HITS_SCHEMA)
 
 
-def _work(texts: list[str]) -> list[Hit]:
-    assert _INDEX is not None
-    return scan_texts(_INDEX, texts)
+@dataclass(frozen=True)
+class Scanner:
+    """The `curate.engines.WorkerFactory` of a check: the index travels once to each process or actor."""
 
+    index: BenchmarkIndex
 
-def scan_batches(index: BenchmarkIndex, batches: Iterable[tuple[T, list[str]]],
-                 workers: int) -> Iterator[tuple[T, list[Hit]]]:
-    """``(payload, hits)`` for each ``(payload, texts)`` batch, in order; the payload (document ids, say) stays in
-    this process. ``workers`` > 1 runs batches in that many processes, at most two batches per worker in
-    flight (the rest of the corpus is not read ahead)."""
-    if workers <= 1:
-        for payload, texts in batches:
-            yield payload, scan_texts(index, texts)
-        return
-    # Workers are spawned, not forked (polars' thread pool does not survive a fork), and use one thread
-    # each: the processes already fill the cores.
-    previous = os.environ.get("POLARS_MAX_THREADS")
-    os.environ["POLARS_MAX_THREADS"] = "1"
-    try:
-        pool = mp.get_context("spawn").Pool(workers, initializer=_init, initargs=(index,))
-    finally:
-        if previous is None:
-            os.environ.pop("POLARS_MAX_THREADS", None)
-        else:
-            os.environ["POLARS_MAX_THREADS"] = previous
-    try:
-        pending = []
-        for payload, texts in batches:
-            pending.append((payload, pool.apply_async(_work, (texts,))))
-            if len(pending) >= 2 * workers:
-                done, result = pending.pop(0)
-                yield done, result.get()
-        for done, result in pending:
-            yield done, result.get()
-    finally:
-        pool.terminate()
-        pool.join()
+    def __call__(self, device: str) -> _ScanWorker:
+        return _ScanWorker(self.index)

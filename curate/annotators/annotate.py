@@ -3,13 +3,17 @@
 Output schema (one row per readable, non-empty document, in corpus order): ``doc_id`` (str), ``lang``
 (str or null, from the corpus's language field), ``n_chars`` (int32, characters before truncation),
 ``truncated`` (bool, the backbone saw only part of the text), one ``score_<head>`` float32 column per
-head, and ``score`` (float32, the mean of the heads).
+head, and ``score`` (float32, the mean of the heads). `scores_table` is the one place that builds it.
 
-Resumable by shard: documents are numbered in the corpus's stable order and every ``shard_size`` of them
-form a shard, scored and written to ``<out>.work/shard-NNNNNN.parquet`` with a temp-file-and-rename, so a
-shard file is either whole or absent. A rerun with the same input, annotator and settings skips the
-shards already on disk (reading past their documents without embedding them). When all shards exist they
-are concatenated into ``out``, again through a temp file, and the work folder is removed.
+One entry point, `annotate_corpus`, whatever the engine (`curate.engines`): the local engine scores in this
+process; the Ray engine reads sources in Ray tasks and scores in a pool of actors that each load the
+annotator once (one per GPU on CUDA, else one per CPU slot). Both give the same rows in the same order.
+
+Resumable (`curate.workdir`): the scores of every ``shard_size`` consecutive documents of a source go to a
+part in the work folder (``<out>.work`` by default) through a temp file and a rename, so a part is whole or
+absent. A rerun with the same inputs, annotator and reading settings loads the saved parts and scores only
+the rest, on either engine; when every source is complete the parts are concatenated into ``out``, again
+through a temp file, and the work folder is removed.
 
 Bad records (invalid JSON, a missing text field, an empty text, an unreadable file or parquet shard) are
 reported one line each and skipped; the run goes on.
@@ -20,40 +24,36 @@ backbone spec, device, dtype, heads, label source), ``curate.annotator_spec`` an
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import time
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from curate.corpus import Document, batched, expand_source, iter_documents
+from curate.corpus import ReadSpec, expand_source
+from curate.engines import DocumentReader, Engine
 from curate.errors import CurateError
-from curate.files import atomic_path, clean_text, fingerprint, refuse_output_over_input, write_text_atomic
+from curate.files import atomic_path, clean_text, fingerprint, refuse_output_over_input
 from curate.progress import Messages, track
+from curate.workdir import WorkDir, load_part, run_resumable
 
 log = logging.getLogger(__name__)
 
 SHARD_SIZE = 10_000
 # Texts are cut to this many characters as they are read (far above any backbone's max_chars), so a
-# shard of huge pages does not sit in memory whole; n_chars keeps the original length.
+# batch of huge pages does not sit in memory or travel whole; n_chars keeps the original length, and such
+# a text counts as truncated.
 HOLD_CHARS = 200_000
 CHUNK_DOCS = 512
-MANIFEST = "manifest.json"
+DESCRIBE = "\x00curate.annotator:"  # prefix of the one message row a worker sends with its annotator's description
 
-
-def clean_document(doc: Document) -> Document:
-    """A document whose id, language and text are valid UTF-8 (`curate.files.clean_text`); the same object when they are."""
-    lang = clean_text(doc.lang) if doc.lang else doc.lang
-    fixed = (clean_text(doc.id), lang, clean_text(doc.text))
-    if fixed == (doc.id, doc.lang, doc.text):
-        return doc
-    return replace(doc, id=fixed[0], lang=fixed[1], text=fixed[2])
+AnnotatorFactory = Callable[[str, str], Any]  # (spec, device) -> object with head_names and score_texts
 
 
 @dataclass
@@ -63,61 +63,105 @@ class AnnotateSummary:
     out: str
     documents: int = 0
     scored_now: int = 0
-    resumed_shards: int = 0
-    shards: int = 0
+    resumed_shards: int = 0  # saved parts loaded instead of scored
+    shards: int = 0  # parts in all
+    resumed_sources: int = 0  # sources an earlier run had finished
     truncated: int = 0
     skipped_records: int = 0
     seconds: float = 0.0  # the whole run, model loading and I/O included
-    docs_per_s: float = 0.0  # documents scored now / seconds spent embedding and scoring them
+    docs_per_s: float = 0.0  # documents scored now / seconds spent scoring them
     heads: list[str] = field(default_factory=list)
     annotator: dict[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    engine: str = "local"
+    workers: int = 1  # scoring processes or actors
+    device: str | None = None
 
 
-def _atomic_write_table(table: Any, path: Path) -> None:
-    import pyarrow.parquet as pq
-
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
-
-
-def shard_ok(path: Path) -> bool:
-    import pyarrow.parquet as pq
-
-    if not path.is_file():
-        return False
-    try:
-        pq.read_metadata(path)
-        return True
-    except Exception:
-        log.warning("%s: unreadable shard; scoring it again", path)
-        return False
+def scores_schema(head_names: Sequence[str]) -> pa.Schema:
+    """The scores parquet contract: ids, language, length, truncation, one column per head, their mean."""
+    return pa.schema([("doc_id", pa.string()), ("lang", pa.string()), ("n_chars", pa.int32()),
+                      ("truncated", pa.bool_()), *((f"score_{h}", pa.float32()) for h in head_names),
+                      ("score", pa.float32())])
 
 
-def score_rows(annotator: Any, ids: list[str], texts: list[str], langs: list[str | None],
-               n_chars: list[int] | None = None) -> Any:
-    """Score one batch of documents into a pyarrow table with the scores-parquet schema.
+def score_with_info(annotator: Any, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(scores float32 (n, heads), truncated bool (n,)); annotators that cannot tell report no truncation."""
+    if hasattr(annotator, "score_texts_with_info"):
+        scores, truncated = annotator.score_texts_with_info(texts)
+    else:
+        scores, truncated = annotator.score_texts(texts), np.zeros(len(texts), dtype=bool)
+    scores = np.asarray(scores, dtype=np.float32).reshape(len(texts), len(annotator.head_names))
+    return scores, np.asarray(truncated, dtype=bool)
 
-    Both engines build their output with this function, so their files match column for column.
-    ``n_chars`` gives the original lengths when the texts were already cut (defaults to their lengths).
+
+def scores_table(ids: list[str], langs: list[str | None], n_chars: list[int], scores: np.ndarray,
+                 truncated: np.ndarray, head_names: Sequence[str]) -> pa.Table:
+    """One batch of scores in the contract schema; ``score`` is the mean of the heads, as float32.
+
+    The one builder of the scores table: every engine's workers call it, so their files match byte for byte.
     """
-    from curate.annotators.heads import column_name
-
-    lengths = n_chars if n_chars is not None else [len(t) for t in texts]
-    scores, truncated = annotator.score_texts_with_info(texts)
-    truncated = np.asarray(truncated, dtype=bool) | np.array([n > len(t) for n, t in zip(lengths, texts, strict=True)],
-                                                            dtype=bool)
-    heads = annotator.head_names
     columns: dict[str, Any] = {
         "doc_id": pa.array(ids, pa.string()),
         "lang": pa.array(langs, pa.string()),
-        "n_chars": pa.array(lengths, pa.int32()),
-        "truncated": pa.array(truncated.tolist(), pa.bool_()),
+        "n_chars": pa.array(n_chars, pa.int32()),
+        "truncated": pa.array(np.asarray(truncated, dtype=bool), pa.bool_()),
     }
-    for j, head in enumerate(heads):
-        columns[f"score_{column_name(head)}"] = pa.array(scores[:, j], pa.float32())
-    columns["score"] = pa.array(scores.mean(axis=1) if heads else np.zeros(len(ids)), pa.float32())
-    return pa.table(columns)
+    for j, head in enumerate(head_names):
+        columns[f"score_{head}"] = pa.array(scores[:, j], pa.float32())
+    columns["score"] = pa.array(scores.mean(axis=1) if len(head_names) else np.zeros(len(ids)), pa.float32())
+    return pa.table(columns, schema=scores_schema(head_names))
+
+
+class _ScoreWorker:
+    """One loaded annotator; scores `curate.engines.DOCS_SCHEMA` batches into scores tables."""
+
+    def __init__(self, annotator: Any) -> None:
+        from curate.annotators.heads import column_name
+
+        self.annotator = annotator
+        self.heads = [column_name(h) for h in annotator.head_names]
+        self.described = False
+
+    def __call__(self, docs: pa.Table) -> pa.Table:
+        texts = docs.column("text").to_pylist()
+        n_chars = docs.column("n_chars").to_pylist()
+        if texts:
+            scores, truncated = score_with_info(self.annotator, texts)
+            truncated = truncated | np.array([n > len(t) for t, n in zip(texts, n_chars, strict=True)], dtype=bool)
+        else:
+            scores, truncated = np.zeros((0, len(self.heads)), np.float32), np.zeros(0, bool)
+        out = scores_table(docs.column("doc_id").to_pylist(), docs.column("lang").to_pylist(), n_chars, scores,
+                           truncated, self.heads)
+        out = out.append_column("source", docs.column("source")).append_column(
+            "message", pa.nulls(out.num_rows, pa.string()))
+        if not self.described:  # the driver writes the annotator's description into the provenance
+            self.described = True
+            describe = getattr(self.annotator, "describe", dict)()
+            note = {f.name: pa.nulls(1, f.type) for f in out.schema}
+            note["source"] = pa.array([docs.column("source")[0].as_py() if docs.num_rows else 0], pa.int32())
+            note["message"] = pa.array([DESCRIBE + json.dumps(describe, ensure_ascii=False)], pa.string())
+            out = pa.concat_tables([pa.table(note, schema=out.schema), out])
+        return out
+
+
+@dataclass
+class _Scorer:
+    """Builds a worker once per process or actor: loads the annotator (or uses the one given)."""
+
+    spec: str
+    load_kwargs: dict[str, Any]
+    factory: AnnotatorFactory | None = None
+    instance: Any = None  # an annotator object handed to annotate_corpus (this process only)
+
+    def __call__(self, device: str) -> _ScoreWorker:
+        if self.instance is not None:
+            return _ScoreWorker(self.instance)
+        if self.factory is not None:
+            return _ScoreWorker(self.factory(self.spec, device))
+        from curate.annotators import load_annotator
+
+        return _ScoreWorker(load_annotator(self.spec, device, **self.load_kwargs))
 
 
 COUNT_LINES_UP_TO = 1 << 30  # count JSONL/CSV lines for the progress total only below 1 GB in all
@@ -159,173 +203,158 @@ def guard_outputs(out: Path, work: Path, inputs: list[str | Path], annotator: An
 
 
 def run_manifest(input: str | Path, annotator: str, settings: dict[str, Any]) -> dict[str, Any]:
-    """What decides a run's shards: a work folder made under another manifest is not resumed."""
+    """What decides a run's results: a work folder made under another manifest is not resumed."""
     path = Path(input)
     source = str(path.resolve()) if path.exists() else str(input)
     return {"input": source, "annotator": str(annotator), "input_files": fingerprint(input),
             "annotator_files": fingerprint(annotator), **settings}
 
 
-def remove_work(work: Path) -> None:
-    """Remove what a run put in its work folder (shards, their temp files, the manifest), then the folder if
-    that left it empty: a --work-dir that holds other files keeps them. A folder without a run's manifest is
-    not a work folder (`prepare_work_dir` writes the manifest before any shard), so nothing in it is touched."""
-    if not (work / MANIFEST).is_file():
-        return
-    for f in [*work.glob("shard-*.parquet"), *work.glob(".shard-*.tmp"), *work.glob(f".{MANIFEST}.*.tmp"),
-              work / MANIFEST]:
-        f.unlink(missing_ok=True)
-    with contextlib.suppress(OSError):
-        work.rmdir()
+def annotate_corpus(input: str | Path | Sequence[str | Path], annotator: str | Path | Any, out: str | Path, *,
+                    engine: Engine | None = None, device: str = "auto", backbone: str | None = None,
+                    batch_tokens: int | None = None, text_field: str = "text", id_field: str = "id",
+                    lang_field: str | None = "lang", shard_size: int = SHARD_SIZE, chunk_docs: int = CHUNK_DOCS,
+                    work_dir: str | Path | None = None, restart: bool = False, keep_work: bool = False,
+                    split: str = "train", endpoint: str | None = None, trust_remote_code: bool | None = None,
+                    annotator_factory: AnnotatorFactory | None = None,
+                    on_message: Callable[[str], None] | None = None) -> AnnotateSummary:
+    """Score every document of ``input`` (one or several) and write the scores parquet ``out``.
 
-
-def prepare_work_dir(work: Path, manifest: dict[str, Any], restart: bool) -> None:
-    """Make (or reuse) the work folder of a run; shards made under another manifest are never mixed in.
-
-    A folder that holds ``shard-*.parquet`` files but no manifest is refused: those files are not a run's
-    (a --work-dir pointed at a parquet dataset), and resuming from them or cleaning them up would be wrong.
+    ``annotator`` is anything `curate.annotators.load_annotator` takes (loaded once per process or actor
+    with ``backbone``, ``batch_tokens``, ``endpoint``, ``trust_remote_code``), or a loaded annotator object
+    (local engine only). ``annotator_factory(spec, device)`` replaces the loader (tests, custom models); on
+    Ray it runs inside the actors, so it must be importable or picklable there. ``engine`` defaults to
+    `curate.engines.local.LocalEngine`. See the module docstring for the output and for resuming.
     """
-    if work.exists() and not (work / MANIFEST).is_file() and any(work.glob("shard-*.parquet")):
-        raise CurateError(f"{work}: holds shard-*.parquet files that no annotate run wrote (no {MANIFEST}); "
-                          "pass another --work-dir")
-    if restart and work.exists():
-        remove_work(work)
-    work.mkdir(parents=True, exist_ok=True)
-    mpath = work / MANIFEST
-    if mpath.is_file():
-        try:
-            previous = json.loads(mpath.read_text(encoding="utf-8"))
-        except json.JSONDecodeError:
-            previous = None
-        if previous != manifest:
-            raise CurateError(f"{work}: holds shards of a different run (input, annotator or settings differ); "
-                              "rerun with --restart to discard them, or pass another --work-dir")
-        return
-    write_text_atomic(mpath, json.dumps(manifest, indent=2))
+    from curate.engines.local import LocalEngine
 
-
-def combine_shards(shards: list[Path], out: Path) -> int:
-    """Concatenate the shard files into ``out`` atomically; returns the row count."""
-    import pyarrow.parquet as pq
-
-    rows = 0
-    writer = None
-    with atomic_path(out) as tmp:
-        try:
-            for shard in shards:
-                table = pq.read_table(shard)
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp, table.schema)
-                elif table.schema != writer.schema:
-                    raise CurateError(f"{shard}: schema differs from the first shard's; rerun with --restart")
-                writer.write_table(table)
-                rows += table.num_rows
-        finally:
-            if writer is not None:
-                writer.close()
-    return rows
-
-
-def annotate_corpus(input: str | Path, annotator: str | Path | Any, out: str | Path, *, device: str = "auto",
-                    backbone: str | None = None, batch_tokens: int | None = None, text_field: str = "text",
-                    id_field: str = "id", lang_field: str | None = "lang", shard_size: int = SHARD_SIZE,
-                    chunk_docs: int = CHUNK_DOCS, work_dir: str | Path | None = None, restart: bool = False,
-                    keep_work: bool = False, split: str = "train", endpoint: str | None = None,
-                    trust_remote_code: bool | None = None) -> AnnotateSummary:
-    """Score every document of ``input`` and write the scores parquet ``out`` (see the module doc)."""
-    from curate.annotators import Annotator, load_annotator
-
+    engine = engine or LocalEngine()
+    inputs = [str(x) for x in input] if isinstance(input, (list, tuple)) else [str(input)]
     out = Path(out)
     work = Path(work_dir) if work_dir else out.with_name(out.name + ".work")
-    guard_outputs(out, work, [input], annotator)
-    expand_source(input)  # a missing file fails here, before a work folder is made
-    spec = annotator if isinstance(annotator, (str, Path)) else annotator.config.get("label_source", {})
-    manifest = run_manifest(input, str(spec), {"text_field": text_field, "id_field": id_field,
-                                            "lang_field": lang_field, "shard_size": shard_size,
-                                            "backbone": backbone})
-    prepare_work_dir(work, manifest, restart)
-    summary = AnnotateSummary(out=str(out))
-    loaded: Annotator | None = None if isinstance(annotator, (str, Path)) else annotator
+    guard_outputs(out, work, list(inputs), annotator)
+    # A missing input fails here, before a work folder is made.
+    sources, spec = ReadSpec(text_field=text_field, id_field=id_field, lang_field=lang_field,
+                             split=split).sources(inputs)
+    loaded = not isinstance(annotator, (str, Path))
+    spec_name = str(annotator.config.get("label_source", {})) if loaded else str(annotator)
+    settings = {"text_field": text_field, "id_field": id_field, "lang_field": lang_field, "split": split,
+                "backbone": backbone}
+    runs = [run_manifest(i, spec_name, {}) for i in inputs]
+    manifest = {**runs[0], **settings} if len(runs) == 1 else {"inputs": runs, **settings}
+    provenance = {"curate.annotator": "{}", "curate.annotator_spec": clean_text(spec_name),
+                  "curate.input": clean_text(runs[0]["input"]) if len(runs) == 1
+                  else clean_text(json.dumps([r["input"] for r in runs]))}
+    scorer = _Scorer(spec_name, {"backbone": backbone, "batch_tokens": batch_tokens, "endpoint": endpoint,
+                                 "trust_remote_code": trust_remote_code},
+                     annotator_factory, annotator if loaded else None)
+    summary = AnnotateSummary(out=str(out), engine=engine.name)
+    report = on_message or Messages(lambda m: log.warning("skipped: %s", m))
+    described: dict[str, str] = {}
 
-    def get_annotator() -> Annotator:
-        nonlocal loaded
-        if loaded is None:
-            loaded = load_annotator(annotator, device, backbone=backbone, batch_tokens=batch_tokens,
-                                    endpoint=endpoint, trust_remote_code=trust_remote_code)
-            log.info("annotator: %s", json.dumps(loaded.describe(), ensure_ascii=False))
-        return loaded
+    def keep(table: pa.Table) -> pa.Table | None:
+        """What a part stores: the scores rows, with this run's provenance (a rerun publishes the first's)."""
+        if "score" not in table.column_names:  # reader messages that came before any scoring
+            return None
+        rows = table.filter(pc.is_null(table.column("message"))).drop_columns(["source", "message"])
+        return rows.replace_schema_metadata({**provenance, **described})
 
-    report = Messages(lambda m: log.warning("skipped: %s", m))
-
-    def on_error(message: str) -> None:
-        summary.skipped_records += 1
-        if len(summary.errors) < 1000:
-            summary.errors.append(message)
-        report(message)
-
-    docs = _capped(iter_documents(input, text_field=text_field, id_field=id_field, lang_field=lang_field,
-                                  split=split, on_error=on_error))
-    shard_paths: list[Path] = []
     started = time.monotonic()
-    scoring = 0.0  # seconds spent embedding and scoring, without model loading and I/O
-    try:
-        with track("annotate", total=estimate_total(input), unit="docs", show_rate=True) as tracker:
-            for k, shard_docs in enumerate(batched(docs, shard_size)):
-                path = work / f"shard-{k:06d}.parquet"
-                shard_paths.append(path)
-                summary.documents += len(shard_docs)
-                if shard_ok(path):
+    with WorkDir(work, "annotate", manifest, restart=restart,
+                 busy=f"another curate annotate is writing {work}") as workdir:
+        summary.resumed_sources = sum(workdir.saved(f"{i:06d}")[1] for i in range(len(sources)))
+        last = started
+        scoring = 0.0
+        with track(f"annotate ({engine.name})", total=_estimate(inputs), unit="docs", show_rate=True) as tracker:
+            for piece in run_resumable(engine, sources, DocumentReader(spec, batch_docs=chunk_docs,
+                                                                       hold_chars=HOLD_CHARS),
+                                       scorer, workdir=workdir, part_docs=shard_size, keep=keep, device=device,
+                                       batch_rows=chunk_docs):
+                docs = piece.stats["docs"]
+                summary.documents += docs
+                tracker.advance(docs)
+                if piece.resumed:
                     summary.resumed_shards += 1
-                    tracker.advance(len(shard_docs))
                     continue
-                ann = get_annotator()
-                tables = []
-                for chunk in _chunks(shard_docs, chunk_docs):
-                    t0 = time.monotonic()
-                    tables.append(score_rows(ann, [d.id for d, _ in chunk], [d.text for d, _ in chunk],
-                                             [d.lang for d, _ in chunk], [n for _, n in chunk]))
-                    scoring += time.monotonic() - t0
-                    summary.scored_now += len(chunk)
-                    tracker.advance(len(chunk))
-                provenance = {"curate.annotator": clean_text(json.dumps(ann.describe(), ensure_ascii=False)),
-                              "curate.input": clean_text(manifest["input"]),
-                              "curate.annotator_spec": clean_text(manifest["annotator"])}
-                _atomic_write_table(pa.concat_tables(tables).replace_schema_metadata(provenance), path)
+                for line in piece.table.column("message").drop_null().to_pylist():
+                    if line.startswith(DESCRIBE):
+                        if "curate.annotator" not in described:
+                            described["curate.annotator"] = clean_text(line[len(DESCRIBE):])
+                            log.info("annotator: %s", line[len(DESCRIBE):])
+                        continue
+                    summary.skipped_records += 1
+                    if len(summary.errors) < 1000:
+                        summary.errors.append(line)
+                    report(line)
+                summary.scored_now += docs
+                now = time.monotonic()
+                scoring += now - last
+                last = now
             tracker.update_total(tracker.done)  # skipped records counted in the estimate: finish at 100%
-    except BaseException:
-        if not any(work.glob("shard-*.parquet")):  # nothing to resume: leave no trace
-            remove_work(work)
-        raise
-    summary.shards = len(shard_paths)
-    if not shard_paths:
-        remove_work(work)
-        raise CurateError(f"{input}: no documents to annotate ({summary.skipped_records} records skipped)")
-    rows = combine_shards(shard_paths, out)
+        summary.workers = int(getattr(engine, "workers", 1) or 1)
+        summary.device = getattr(engine, "device", None)
+        parts = _parts(workdir, len(sources))
+        summary.shards = len(parts)
+        rows = _publish(parts, out) if summary.documents else 0
+        if not rows:
+            workdir.remove()
+            raise CurateError(f"{', '.join(inputs)}: no documents to annotate "
+                              f"({summary.skipped_records} records skipped)")
+        if not keep_work:
+            workdir.remove()
     import pyarrow.parquet as pq
 
     table = pq.read_table(out, columns=["truncated"])
     summary.truncated = int(np.sum(table.column("truncated").to_numpy(zero_copy_only=False)))
-    summary.heads = [c[len("score_"):] for c in pq.read_schema(out).names if c.startswith("score_")]
-    if loaded is not None:
-        summary.annotator = loaded.describe()
+    schema = pq.read_schema(out)
+    summary.heads = [c[len("score_"):] for c in schema.names if c.startswith("score_")]
+    with _suppress_json():
+        summary.annotator = json.loads((schema.metadata or {}).get(b"curate.annotator", b"{}"))
     summary.seconds = time.monotonic() - started
     summary.docs_per_s = summary.scored_now / scoring if scoring else 0.0
     assert rows == summary.documents, (rows, summary.documents)
-    if not keep_work:
-        remove_work(work)
     return summary
 
 
-def _capped(docs: Iterator[Document]) -> Iterator[tuple[Document, int]]:
-    for doc in docs:
-        doc = clean_document(doc)
-        n = len(doc.text)
-        yield (replace(doc, text=doc.text[:HOLD_CHARS]) if n > HOLD_CHARS else doc), n
+def _suppress_json() -> Any:
+    import contextlib
+
+    return contextlib.suppress(json.JSONDecodeError, UnicodeDecodeError)
 
 
-def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
+def _estimate(inputs: list[str]) -> int | None:
+    totals = [estimate_total(i) for i in inputs]
+    return None if any(t is None for t in totals) else sum(t for t in totals if t is not None)
+
+
+def _parts(workdir: WorkDir, n_sources: int) -> list[Path]:
+    """Every part of the run, in corpus order."""
+    parts: list[Path] = []
+    for i in range(n_sources):
+        saved, complete = workdir.saved(f"{i:06d}")
+        if not complete:
+            raise CurateError(f"{workdir.folder}: source {i} is incomplete after the run; rerun")
+        parts.extend(path for path, _ in saved)
+    return parts
+
+
+def _publish(parts: list[Path], out: Path) -> int:
+    """Concatenate the parts into ``out`` atomically, with the first part's provenance; returns the row count."""
+    import pyarrow.parquet as pq
+
+    tables = [load_part(p) for p in parts]
+    tables = [t for t in tables if t.num_rows] or tables[:1]
+    if not tables:
+        return 0
+    schema = tables[0].schema
+    rows = 0
+    with atomic_path(out) as tmp, pq.ParquetWriter(tmp, schema) as writer:
+        for table in tables:
+            if table.schema.remove_metadata() != schema.remove_metadata():
+                raise CurateError(f"{out}: saved parts differ in their columns; rerun with --restart")
+            writer.write_table(table.replace_schema_metadata(schema.metadata))
+            rows += table.num_rows
+    return rows
 
 
 def summary_dict(summary: AnnotateSummary) -> dict[str, Any]:

@@ -11,8 +11,6 @@ from typing import Annotated
 import typer
 
 from curate.cli.app import DbOption, EndpointOption, app, state
-from curate.errors import CurateError
-from curate.progress import Messages
 from curate.runs import record
 
 log = logging.getLogger("curate.annotate")
@@ -126,7 +124,7 @@ def annotate(
     backbone: Annotated[str | None, typer.Option(help="Override the embedding model paired with the heads.")] = None,
     engine: Annotated[Engine, typer.Option(help="local: this process. ray: a Ray Data pipeline (RAY_ADDRESS or "
                                                 "a local Ray).")] = Engine.local,
-    shard_size: Annotated[int, typer.Option(min=1, help="Documents per resumable shard (the Ray engine resumes by source file instead).")] = 10_000,
+    shard_size: Annotated[int, typer.Option(min=1, help="Documents per resumable part of a source file (either engine).")] = 10_000,
     work_dir: Annotated[Path | None, typer.Option(help="Where shards go until the run ends (default OUT.work).")] =
         None,
     restart: Annotated[bool, typer.Option("--restart", help="Discard shards of an earlier run and start over.")] =
@@ -142,7 +140,7 @@ def annotate(
 ) -> None:
     """Score every document of a corpus with an annotator's heads and write a scores parquet.
 
-    The run is resumable: shards of --shard-size documents are written as they finish, and rerunning the
+    The run is resumable: parts of --shard-size documents are written as they finish, and rerunning the
     same command skips the ones already done. Bad records are reported and skipped.
 
     Examples:
@@ -156,35 +154,19 @@ def annotate(
     from curate.progress import setup_logging
 
     setup_logging(state.debug)
-    if engine is Engine.ray:
-        if endpoint:  # Ray workers inherit the environment; the local engine passes it explicitly
-            import os
-
-            os.environ["HF_ENDPOINT"] = endpoint
-        try:
-            from curate.annotators.ray_engine import annotate_ray
-        except ImportError as exc:
-            if "ray_engine" in str(exc) or "ray" in str(exc):
-                raise CurateError(f"--engine ray is not available here ({exc}); install curate[scale] "
-                                  "or use --engine local") from exc
-            raise
-        result = annotate_ray(input=input, annotator=annotator, out=out, device=device.value,
-                              batch_tokens=batch_tokens, text_field=text_field, id_field=id_field,
-                              lang_field=lang_field or None, backbone=backbone, split=split, address=ray_address,
-                              on_message=Messages(lambda m: log.warning("skipped: %s", m)), work_dir=work_dir,
-                              restart=restart, trust_remote_code=trust_remote_code or None)
-        record(db, "annotate", [input], out, {"annotator": annotator, "engine": "ray", "device": device.value,
-                                              "backbone": backbone})
-        typer.echo(json.dumps(result, default=str) if as_json else f"scores written to {out}")
-        return
     from curate.annotators.annotate import annotate_corpus, summary_dict
+    from curate.engines import make_engine
 
-    summary = annotate_corpus(input, annotator, out, device=device.value, backbone=backbone,
-                              batch_tokens=batch_tokens, text_field=text_field, id_field=id_field,
-                              lang_field=lang_field or None, shard_size=shard_size, work_dir=work_dir,
-                              restart=restart, split=split, endpoint=endpoint,
-                              trust_remote_code=trust_remote_code or None)
-    record(db, "annotate", [input], out, {"annotator": annotator, "engine": "local", "device": device.value,
+    if engine is Engine.ray and endpoint:  # Ray workers inherit the environment
+        import os
+
+        os.environ["HF_ENDPOINT"] = endpoint
+    summary = annotate_corpus(input, annotator, out, engine=make_engine(engine.value, address=ray_address),
+                              device=device.value, backbone=backbone, batch_tokens=batch_tokens,
+                              text_field=text_field, id_field=id_field, lang_field=lang_field or None,
+                              shard_size=shard_size, work_dir=work_dir, restart=restart, split=split,
+                              endpoint=endpoint, trust_remote_code=trust_remote_code or None)
+    record(db, "annotate", [input], out, {"annotator": annotator, "engine": engine.value, "device": device.value,
                                           "backbone": backbone, "heads": summary.heads},
            n_docs=summary.documents, seconds=summary.seconds)
     if as_json:

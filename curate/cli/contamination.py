@@ -17,6 +17,11 @@ log = logging.getLogger("curate")
 MAX_ERROR_LINES = 20
 
 
+class Engine(StrEnum):
+    local = "local"
+    ray = "ray"
+
+
 class Format(StrEnum):
     table = "table"
     json = "json"
@@ -42,7 +47,13 @@ def contamination(
         help="Items with fewer tokens are not checked; shorter than their n-gram length: exact match only.")] = 8,
     threshold: Annotated[float, typer.Option(
         help="Share of an item's distinct n-grams one document must hold to count as an n-gram match.")] = 0.5,
-    workers: Annotated[int, typer.Option(help="Worker processes [default: all cores].", show_default=False)] = 0,
+    workers: Annotated[int, typer.Option(help="Worker processes of the local engine [default: all cores].",
+                                         show_default=False)] = 0,
+    engine: Annotated[Engine, typer.Option(help="local: worker processes here; ray: Ray tasks and actors "
+                                                "(same results).")] = Engine.local,
+    ray_address: Annotated[str | None, typer.Option(
+        "--ray-address", envvar="RAY_ADDRESS",
+        help="Ray cluster to join, e.g. ray://head:10001 or auto (default: a local Ray).")] = None,
     save_doc_ids: Annotated[Path | None, typer.Option(
         help="Write the ids of contaminated documents here, one per line (for `curate filter --decontaminate`).")] = None,
     hub_mentions: Annotated[bool, typer.Option(
@@ -70,6 +81,8 @@ def contamination(
       curate contamination --benchmark hrm8k=bench/hrm8k.jsonl --corpus corpus/ --save-doc-ids contaminated.txt
 
       curate contamination --benchmark mmlu.parquet --benchmark-text-field question,choices --corpus web.jsonl.gz --format json
+
+      curate contamination --benchmark hrm8k=bench/hrm8k.jsonl --corpus corpus/ --engine ray --ray-address auto
     """
     from rich.console import Console
     from rich.table import Table
@@ -77,6 +90,7 @@ def contamination(
     from analyses.contamination import Settings, Source, persist, run_check
     from analyses.contamination.mentions import find_mentions
     from curate import config
+    from curate.engines import make_engine
     from curate.errors import CurateError
     from curate.progress import Messages, setup_logging, track
     from curate.store import Store, StoreLocked
@@ -93,7 +107,9 @@ def contamination(
 
     store_path = config.db_path(db)
     with track("scanning corpora", unit="docs") as tracker:
-        result = run_check(benches, corpora, settings, workers=workers or os.cpu_count() or 1,
+        n_workers = workers or os.cpu_count() or 1
+        result = run_check(benches, corpora, settings, workers=n_workers,
+                           engine=make_engine(engine.value, workers=n_workers, address=ray_address),
                            on_error=on_error, advance=tracker.advance,
                            work_root=work_dir or store_path.parent / ".curate-work", restart=restart,
                            keep_progress=True)

@@ -68,9 +68,11 @@ def filter_cmd(
     """
     from curate.files import refuse_output_over_input
     refuse_output_over_input(out, [*inputs, *scores], "--out")  # before any work: never write over the corpus
-    from curate.filtering.pipeline import FilterOptions, LocalEngine, run_filter
+    from curate.corpus import ReadSpec
+    from curate.engines import make_engine
+    from curate.engines.ray import ray_session
+    from curate.filtering.pipeline import FilterOptions, run_filter
     from curate.filtering.rules import Rule
-    from curate.filtering.sources import ReadSpec
 
     if keep_top is None and min_score is None:
         raise typer.BadParameter("give --keep-top, --min-score or both", param_hint="--keep-top")
@@ -100,12 +102,10 @@ def filter_cmd(
         typer.echo(f"warning: {message}", err=True)
 
     if engine is Engine.ray:
-        from curate.filtering.ray_engine import RayEngine, ray_session
-
-        with ray_session(ray_address):
-            result = run_filter(options, RayEngine(ray_address), on_message=warn)
+        with ray_session(ray_address):  # one Ray for both passes
+            result = run_filter(options, make_engine("ray", address=ray_address), on_message=warn)
     else:
-        result = run_filter(options, LocalEngine(), on_message=warn)
+        result = run_filter(options, make_engine("local"), on_message=warn)
     m = result.manifest
     # Valid text for the store: a path argument may not be (a file name that is not UTF-8).
     record(db, "filter", [path_text(i) for i in [*inputs, *map(str, scores)]], out,

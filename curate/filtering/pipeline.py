@@ -27,30 +27,26 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
 
+from curate.engines import Engine, Task
+from curate.engines.local import LocalEngine
 from curate.errors import CurateError
 from curate.files import LockHeld, exclusive_lock, make_temp_dir
 from curate.filtering import card
 from curate.filtering.contaminated import read_contaminated_ids
 from curate.filtering.langs import UNKNOWN, base_language_expr
 from curate.filtering.rules import Rule, compute_thresholds, keep_mask
-from curate.filtering.scan_cache import CACHE_DIR, remove_cache, scan_with_cache
+from curate.filtering.scan_cache import CACHE_DIR, cache_key, scan_workdir
 from curate.filtering.scores import Scores, read_scores
 from curate.filtering.shards import ShardWriter
-from curate.filtering.sources import (
-    SCAN_SCHEMA,
-    ReadSpec,
-    export_source,
-    list_sources,
-    output_schema,
-    scan_source,
-)
+from curate.filtering.sources import SCAN_SCHEMA, ExportReader, ReadSpec, ScanReader, output_schema
 from curate.langid import base_language
 from curate.progress import Messages, track
+from curate.workdir import WorkDir, run_resumable
 
 log = logging.getLogger(__name__)
 
@@ -88,33 +84,7 @@ class FilterResult:
         return int(self.manifest["counts"]["kept"])
 
 
-class Engine(Protocol):
-    """Runs the two corpus passes; yields tables in corpus order (source, then row)."""
-
-    name: str
-
-    def scan(self, sources: list[str], spec: ReadSpec, detect: bool, lid_model: str | None,
-             batch_size: int) -> Iterator[pa.Table]: ...
-
-    def export(self, sources: list[str], spec: ReadSpec, kept: dict[int, pl.DataFrame], score_columns: list[str],
-               batch_size: int) -> Iterator[pa.Table]: ...
-
-
-class LocalEngine:
-    """Both passes in this process, one source after another."""
-
-    name = "local"
-
-    def scan(self, sources: list[str], spec: ReadSpec, detect: bool, lid_model: str | None,
-             batch_size: int) -> Iterator[pa.Table]:
-        for index, source in enumerate(sources):
-            yield from scan_source(index, source, spec, detect, lid_model, batch_size)
-
-    def export(self, sources: list[str], spec: ReadSpec, kept: dict[int, pl.DataFrame], score_columns: list[str],
-               batch_size: int) -> Iterator[pa.Table]:
-        for index, source in enumerate(sources):
-            if index in kept:
-                yield from export_source(source, spec, kept[index], score_columns, batch_size)
+__all__ = ["Engine", "FilterOptions", "FilterResult", "LocalEngine", "run_filter"]  # engines: curate.engines
 
 
 def _examples(ids: pl.Series, n: int = 3) -> str:
@@ -189,12 +159,18 @@ def language_table(j: pl.DataFrame) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _scan(engine: Engine, sources: list[str], options: FilterOptions, detect: bool) -> pl.DataFrame:
+def _scan(engine: Engine, sources: list[str], options: FilterOptions, detect: bool,
+          workdir: WorkDir) -> pl.DataFrame:
+    """Pass 1 over every source, the ones a killed run finished loaded from the work folder."""
+    lid_model = str(options.lid_model) if options.lid_model else None
+    keys = [cache_key(s, options.read, detect, lid_model) for s in sources]
+    read = ScanReader(options.read, detect, lid_model, options.batch_size)
     tables: list[pa.Table] = []
     with track("filter: reading ids", unit="docs") as tracker:
-        for table in scan_with_cache(engine, sources, options.read, detect,
-                                     str(options.lid_model) if options.lid_model else None, options.batch_size,
-                                     options.out / CACHE_DIR):
+        for piece in run_resumable(engine, sources, read, workdir=workdir, keys=keys):
+            table = piece.table
+            if piece.resumed:  # saved under its own key, maybe at another place in another run's corpus
+                table = table.set_column(0, "source", pa.array([piece.index] * table.num_rows, pa.int32()))
             tables.append(table)
             tracker.advance(table.num_rows)
     frame = pl.from_arrow(pa.concat_tables(tables) if tables else SCAN_SCHEMA.empty_table())
@@ -253,7 +229,6 @@ def run_filter(options: FilterOptions, engine: Engine | None = None,
 
 def _run_filter(options: FilterOptions, engine: Engine, on_message: Callable[[str], None] | None) -> FilterResult:
     rule = options.rule
-    max_bytes = int(options.shard_size_mb * 1024 * 1024)
     existing = _existing_output(options.out)
     if existing and not options.overwrite:
         raise CurateError(f"{options.out} already holds a filtered dataset ({existing[0].name}); "
@@ -264,10 +239,9 @@ def _run_filter(options: FilterOptions, engine: Engine, on_message: Callable[[st
     missing = [c for c in columns if c not in scores.frame.columns]
     if missing:
         raise CurateError(f"scores have no column {missing[0]!r} (columns: {', '.join(scores.frame.columns)})")
-    sources = list_sources(options.inputs)
     # Files of a folder input are named relative to it when records have no id, as a whole-folder read does.
-    options = replace(options, read=replace(options.read, folders=tuple(
-        str(i) for i in options.inputs if Path(i).is_dir())))
+    sources, read = options.read.sources(options.inputs)
+    options = replace(options, read=read)
     if options.contaminated_ids:
         contaminated = read_contaminated_ids(options.contaminated_ids)
     elif options.contaminated is not None:
@@ -276,7 +250,16 @@ def _run_filter(options: FilterOptions, engine: Engine, on_message: Callable[[st
         contaminated = None
     detect = bool(scores.frame.get_column("lang").null_count())
 
-    scan = _scan(engine, sources, options, detect)
+    with scan_workdir(options.out / CACHE_DIR) as workdir:
+        return _decide_and_export(options, engine, messages, scores, columns, sources, contaminated, detect, workdir)
+
+
+def _decide_and_export(options: FilterOptions, engine: Engine, messages: Messages, scores: Scores,
+                       columns: list[str], sources: list[str], contaminated: pl.Series | None, detect: bool,
+                       workdir: WorkDir) -> FilterResult:
+    rule = options.rule
+    max_bytes = int(options.shard_size_mb * 1024 * 1024)
+    scan = _scan(engine, sources, options, detect, workdir)
     for line in scan.filter(pl.col("row") < 0).get_column("message").to_list():
         messages(line)
     docs = scan.filter(pl.col("row") >= 0).drop("message")
@@ -293,8 +276,8 @@ def _run_filter(options: FilterOptions, engine: Engine, on_message: Callable[[st
     writer = ShardWriter(staging / "data", output_schema(scores_output_columns(scores)), max_bytes)
     try:
         with track("filter: exporting", total=kept.height, unit="docs") as tracker:
-            for table in engine.export(sources, options.read, kept_by_source, scores_output_columns(scores),
-                                       options.batch_size):
+            read = ExportReader(options.read, kept_by_source, scores_output_columns(scores), options.batch_size)
+            for table in engine.run([Task(i, sources[i]) for i in sorted(kept_by_source)], read):
                 writer.write(table)
                 tracker.advance(table.num_rows)
         shards = writer.finish()
@@ -307,7 +290,7 @@ def _run_filter(options: FilterOptions, engine: Engine, on_message: Callable[[st
                                  shards=shards, staging=staging, messages=messages)
         card.write_files(staging, manifest)
         _publish(staging, options.out, options.overwrite)
-        remove_cache(options.out / CACHE_DIR)
+        workdir.remove()  # published: the saved first pass is not needed any more
     except BaseException:
         writer.abort()
         raise

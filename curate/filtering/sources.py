@@ -18,13 +18,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 
-from curate.corpus import batched, expand_source, iter_documents
+from curate.corpus import ReadSpec, batched, list_sources
+from curate.engines import Task
 from curate.errors import CurateError
+
+__all__ = ["SCAN_SCHEMA", "ExportReader", "ReadSpec", "ScanReader", "export_source", "list_sources",
+           "output_schema", "scan_source"]
 
 # Language id reads a document's first 1,000 characters: plenty to tell a language, and three times faster
 # than the 4,000 `curate.langid` allows, which matters when a whole corpus has no language field.
@@ -41,36 +44,8 @@ SCAN_SCHEMA = pa.schema([
 ])
 
 
-@dataclass(frozen=True)
-class ReadSpec:
-    """How to read documents out of the corpus records (passed to `curate.corpus.iter_documents`)."""
-
-    text_field: str = "text"
-    id_field: str = "id"
-    lang_field: str | None = "lang"
-    split: str = "train"
-    config_name: str | None = None
-    folders: tuple[str, ...] = ()  # folder inputs: a file below one is named relative to it (see iter_documents)
-
-    def id_root(self, source: str) -> str | None:
-        """The folder input ``source`` (one of its files) came from, if any."""
-        below = [f for f in self.folders if Path(source).is_relative_to(f)]
-        return max(below, key=len) if below else None
-
-
-def list_sources(inputs: list[str]) -> list[str]:
-    """Each input expanded into its files (directories recursively, sorted); a Hub id stays one source."""
-    out: list[str] = []
-    for item in inputs:
-        expanded = expand_source(item)
-        out.extend([str(p) for p in expanded] if isinstance(expanded, list) else [expanded])
-    return out
-
-
 def _documents(source: str, spec: ReadSpec, on_error) -> Iterator:
-    return iter_documents(source, text_field=spec.text_field, id_field=spec.id_field, lang_field=spec.lang_field,
-                          split=spec.split, config_name=spec.config_name, on_error=on_error,
-                          id_root=spec.id_root(source))
+    return spec.documents(source, on_error)
 
 
 def scan_source(index: int, source: str, spec: ReadSpec, detect: bool, lid_model: str | None,
@@ -157,3 +132,29 @@ def _batch(kept: pl.DataFrame, texts: list[str], schema: pa.Schema, score_column
                **{c: meta.column(c) for c in score_columns}}
     return pa.table(columns).cast(schema)
 
+
+
+@dataclass(frozen=True)
+class ScanReader:
+    """Pass 1 as a `curate.engines.Reader`: picklable, so any engine runs it on a source."""
+
+    spec: ReadSpec
+    detect: bool
+    lid_model: str | None
+    batch_size: int = 2048
+
+    def __call__(self, task: Task) -> Iterator[pa.Table]:
+        return scan_source(task.index, task.source, self.spec, self.detect, self.lid_model, self.batch_size)
+
+
+@dataclass(frozen=True)
+class ExportReader:
+    """Pass 2 as a `curate.engines.Reader`: the kept rows of each source travel with it."""
+
+    spec: ReadSpec
+    kept: dict[int, pl.DataFrame]
+    score_columns: list[str]
+    batch_size: int = 1024
+
+    def __call__(self, task: Task) -> Iterator[pa.Table]:
+        return export_source(task.source, self.spec, self.kept[task.index], self.score_columns, self.batch_size)
