@@ -39,6 +39,7 @@ import numpy as np
 
 from curate.errors import CurateError
 from curate.files import read_table
+from curate.labels import read_labels_frame
 from curate.stats import pearson, rowwise_pearson, rowwise_spearman, spearman
 
 N_CATEGORIES = 6  # scores 0..5
@@ -161,19 +162,12 @@ class Ratings:
 
 
 def load_ratings(paths: Sequence[str | Path], gold: str | Path | None = None) -> Ratings:
-    """Read one or more labels files (doc_id, judge, score[, lang]) and optional gold (doc_id, score)."""
+    """Read one or more labels files (doc_id, judge, score[, lang]; `curate.labels`) and optional gold
+    (doc_id, score)."""
     import polars as pl
 
-    frames = []
-    for path in paths:
-        df = read_table(path, "labels")
-        missing = {"doc_id", "judge", "score"} - set(df.columns)
-        if missing:
-            raise CurateError(f"{path}: missing column(s) {', '.join(sorted(missing))} (is this a labels parquet?)")
-        if "lang" not in df.columns:
-            df = df.with_columns(pl.lit(None, dtype=pl.String).alias("lang"))
-        frames.append(df.select(pl.col("doc_id").cast(pl.String), pl.col("judge").cast(pl.String),
-                                pl.col("score").cast(pl.Float64), pl.col("lang").cast(pl.String)))
+    frames = [read_labels_frame(path, required=("doc_id", "judge", "score"), hint=" (is this a labels parquet?)")
+              .select("doc_id", "judge", "score", "lang") for path in paths]
     labels = pl.concat(frames)
     if labels.is_empty():
         raise CurateError("no labels to compare")
