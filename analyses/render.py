@@ -10,6 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from curate import markdown
 from curate.files import write_text_atomic
 from curate.store import StoreSource
 
@@ -82,9 +83,7 @@ def to_markdown(report: dict[str, Any], details: dict[str, Any] | None = None,
                 figures: list[str] | None = None) -> str:
     lines = [f"# {_title(report)}", ""]
     for title, header, rows in sections(report, details):
-        lines += [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-        lines += ["| " + " | ".join(r) + " |" for r in rows]
-        lines.append("")
+        lines += [f"## {title}", "", markdown.table(header, rows), ""]
     for f in figures or []:
         lines += [f"![{f}]({f})", ""]
     return "\n".join(lines)
