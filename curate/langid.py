@@ -23,9 +23,16 @@ MAX_CHARS = 4000
 UNKNOWN = "und"
 
 
-# Three-letter codes as FineWeb-2-style corpora label documents (``kor_Hang``), for the languages curate ships
-# localized rubrics for; other codes keep their primary subtag.
-ISO639_3 = {"eng": "en", "kor": "ko", "jpn": "ja", "zho": "zh", "cmn": "zh", "spa": "es"}
+@cache
+def iso639_3() -> dict[str, str]:
+    """Three-letter codes as FineWeb-2-style corpora label documents (``kor_Hang``) -> base language, from
+    ``data/langid/iso639_3.csv`` (read once): reference data lives in data/, with its source, not in code."""
+    import csv
+    import io
+
+    text = (config.data_dir() / "langid" / "iso639_3.csv").read_text(encoding="utf-8")
+    rows = csv.DictReader(io.StringIO("\n".join(ln for ln in text.splitlines() if ln and not ln.startswith("#"))))
+    return {r["iso639_3"].strip().lower(): r["base"].strip().lower() for r in rows}
 
 
 def base_language(code: str | None) -> str | None:
@@ -34,7 +41,7 @@ def base_language(code: str | None) -> str | None:
     if code is None:
         return None
     base = re.split(r"[-_]", str(code).strip(), maxsplit=1)[0].lower()
-    return ISO639_3.get(base, base) or None
+    return iso639_3().get(base, base) or None
 
 
 def default_model_path() -> Path:
