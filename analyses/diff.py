@@ -5,30 +5,23 @@ from __future__ import annotations
 
 from typing import Any
 
-import duckdb
-
-from analyses import study
+from curate.store import StoreSource, queries
 
 
-def compare(con: duckdb.DuckDBPyConnection, old: str | int, new: str | int, *, langs: list[str] | None = None,
+def compare(source: StoreSource, old: str | int, new: str | int, *, langs: list[str] | None = None,
             movers: int = 10) -> dict[str, Any]:
-    a = study.resolve_snapshot(con, old)["id"]
-    b = study.resolve_snapshot(con, new)["id"]
-    rows = con.execute("SELECT DISTINCT lang FROM listings WHERE snapshot_id IN (?, ?) ORDER BY lang", [a, b])
+    """New and removed datasets, license changes and the biggest download movers per language between two
+    snapshots (ids or ``latest``) of the store (or its connection)."""
+    store = queries(source)
+    a = store.resolve_snapshot(old).id
+    b = store.resolve_snapshot(new).id
     out: dict[str, Any] = {"old": a, "new": b, "languages": {}}
-    for (lang,) in rows.fetchall():
+    for lang in store.languages(a, b):
         if langs and lang not in langs:
             continue
-        q = """SELECT repo_id FROM listings WHERE snapshot_id = ? AND lang = ?"""
-        before = {r[0] for r in con.execute(q, [a, lang]).fetchall()}
-        after = {r[0] for r in con.execute(q, [b, lang]).fetchall()}
-        changed = con.sql("""
-            SELECT o.repo_id, list_filter(o.tags, lambda t: starts_with(t, 'license:')) AS old_license,
-                   list_filter(n.tags, lambda t: starts_with(t, 'license:')) AS new_license,
-                   n.downloads - o.downloads AS delta, o.downloads AS old_downloads, n.downloads AS new_downloads
-            FROM datasets o JOIN datasets n ON n.repo_id = o.repo_id AND n.snapshot_id = ?
-            JOIN listings l ON l.snapshot_id = ? AND l.lang = ? AND l.repo_id = o.repo_id
-            WHERE o.snapshot_id = ?""", params=[b, b, lang, a]).pl()
+        before = set(store.listings(a, [lang])["repo_id"].to_list())
+        after = set(store.listings(b, [lang])["repo_id"].to_list())
+        changed = store.dataset_changes(a, b, lang)
         lic = changed.filter(changed["old_license"].list.sort() != changed["new_license"].list.sort())
         top = changed.sort(changed["delta"].abs(), descending=True).head(movers)
         out["languages"][lang] = {

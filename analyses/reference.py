@@ -12,7 +12,7 @@ from typing import Any
 import polars as pl
 import yaml
 
-from curate import config
+from curate import config, sizes
 
 FAMILIES = ("permissive", "public_domain", "copyleft", "noncommercial", "unknown", "other")
 # Several licenses on one dataset: the most restrictive wins (docs/report.md). Lower rank = more restrictive.
@@ -20,7 +20,7 @@ FAMILY_RANK = {"noncommercial": 0, "copyleft": 1, "other": 2, "permissive": 3, "
 PROVENANCE = ("commercial", "non-commercial", "academic-only", "unspecified")
 PROVENANCE_RANK = {"academic-only": 0, "non-commercial": 1, "unspecified": 2, "commercial": 3}
 OWNERSHIP = ("individual", "institute", "company", "unknown")
-SIZES = ("S", "M", "L", "XL", "unknown")
+SIZES = sizes.buckets()  # S, M, L, XL, unknown: data/analyses/sizes.csv (curate.sizes)
 MAKEUP = ("monolingual", "english_paired", "multilingual")
 
 

@@ -7,11 +7,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import duckdb
 from rich.console import Console
 from rich.table import Table
 
+from curate import markdown
 from curate.files import write_text_atomic
+from curate.store import StoreSource
 
 Section = tuple[str, list[str], list[list[str]]]  # title, header, rows
 
@@ -82,9 +83,7 @@ def to_markdown(report: dict[str, Any], details: dict[str, Any] | None = None,
                 figures: list[str] | None = None) -> str:
     lines = [f"# {_title(report)}", ""]
     for title, header, rows in sections(report, details):
-        lines += [f"## {title}", "", "| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-        lines += ["| " + " | ".join(r) + " |" for r in rows]
-        lines.append("")
+        lines += [f"## {title}", "", markdown.table(header, rows), ""]
     for f in figures or []:
         lines += [f"![{f}]({f})", ""]
     return "\n".join(lines)
@@ -105,18 +104,18 @@ def to_html(report: dict[str, Any], details: dict[str, Any] | None = None, figur
     return "\n".join(parts)
 
 
-def write_report(con: duckdb.DuckDBPyConnection, out: Path, *, langs: list[str] | None = None,
+def write_report(source: StoreSource, out: Path, *, langs: list[str] | None = None,
                  snapshot: str | int = "latest", overrides_file: Path | None = None,
                  compare: str | int | None = None) -> Path:
     """report.json (the docs/report.md object), details.json, report.md, report.html and the figures, in ``out``."""
     from analyses import diff, figures, study
 
-    result = study.compute(con, snapshot=snapshot, langs=langs, overrides_file=overrides_file)
+    result = study.compute(source, snapshot=snapshot, langs=langs, overrides_file=overrides_file)
     out.mkdir(parents=True, exist_ok=True)
     pngs = [p.name for p in figures.write_figures(result.report, result.details, out) if p.suffix == ".png"]
     details = dict(result.details)
     if compare is not None:
-        details["diff"] = diff.compare(con, compare, result.report["snapshot"]["id"], langs=langs)
+        details["diff"] = diff.compare(source, compare, result.report["snapshot"]["id"], langs=langs)
     write_text_atomic(out / "report.json", json.dumps(result.report, ensure_ascii=False, indent=2))
     write_text_atomic(out / "details.json", json.dumps(details, ensure_ascii=False, indent=2, default=str))
     write_text_atomic(out / "report.md", to_markdown(result.report, details, pngs))

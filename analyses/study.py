@@ -11,15 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import polars as pl
 
 from analyses import features, reference
-from analyses.contamination import persist
 from analyses.reference import FAMILIES, MAKEUP, OWNERSHIP, PROVENANCE, SIZES
 from curate.errors import CurateError
-from curate.http import public_url
+from curate.store import StoreSource, queries
 
 
 @dataclass
@@ -27,27 +25,6 @@ class Study:
     report: dict[str, Any]
     details: dict[str, Any]
     frame: pl.DataFrame  # one row per (lang, dataset) with every feature
-
-
-def resolve_snapshot(con: duckdb.DuckDBPyConnection, snapshot: str | int = "latest") -> dict[str, Any]:
-    """``latest`` is the newest snapshot that listed anything; an id must exist."""
-    if str(snapshot) == "latest":
-        row = con.execute("""SELECT id, taken_at, endpoint, status FROM snapshots
-                             WHERE id IN (SELECT snapshot_id FROM listings) ORDER BY id DESC LIMIT 1""").fetchall()
-        row = row[0] if row else None
-        if row is None:
-            raise CurateError("the store holds no snapshot yet: run `curate snapshot --lang ko` or `curate demo`")
-    else:
-        try:
-            sid = int(snapshot)
-        except ValueError as exc:
-            raise CurateError(f"--snapshot must be an id or 'latest', not {snapshot!r}") from exc
-        rows = con.execute("SELECT id, taken_at, endpoint, status FROM snapshots WHERE id = ?", [sid]).fetchall()
-        row = rows[0] if rows else None
-        if row is None:
-            raise CurateError(f"no snapshot {sid} in the store")
-    # public_url: a mirror given as https://user:token@host must not carry its token into reports
-    return {"id": row[0], "taken_at": row[1].isoformat(), "endpoint": public_url(row[2]), "status": row[3]}
 
 
 def _counts(frame: pl.DataFrame, col: str, keys: tuple[str, ...]) -> dict[str, int]:
@@ -121,26 +98,26 @@ def _details(f: pl.DataFrame, langs: list[str]) -> dict[str, Any]:
     return out
 
 
-def compute(con: duckdb.DuckDBPyConnection, *, snapshot: str | int = "latest", langs: list[str] | None = None,
+def compute(source: StoreSource, *, snapshot: str | int = "latest", langs: list[str] | None = None,
             overrides_file: Path | None = None, data_dir: Path | None = None) -> Study:
-    """Every measurement of the study for ``langs`` (default: all languages listed) in one snapshot."""
-    snap = resolve_snapshot(con, snapshot)
+    """Every measurement of the study for ``langs`` (default: all languages listed) in one snapshot.
+
+    ``source`` is the store, or (as the CLI still passes it) its connection."""
+    store = queries(source)
+    snap = store.resolve_snapshot(snapshot)
     ref = reference.load(data_dir)
     overrides = reference.load_ownership_table(overrides_file) if overrides_file else None
-    listed = con.execute("SELECT DISTINCT lang FROM listings WHERE snapshot_id = ? ORDER BY lang", [snap["id"]])
-    available = [r[0] for r in listed.fetchall()]
+    available = store.languages(snap.id)
     langs = langs or available
     missing = [lang for lang in langs if lang not in available]
     if missing:
-        raise CurateError(f"snapshot {snap['id']} has no listing for {', '.join(missing)} "
+        raise CurateError(f"snapshot {snap.id} has no listing for {', '.join(missing)} "
                           f"(it has {', '.join(available) or 'none'})")
-    feats = features.build(features.load_frame(con, snap["id"]), ref, overrides)
-    listings = con.sql("SELECT lang, rank, repo_id FROM listings WHERE snapshot_id = $sid",
-                       params={"sid": snap["id"]}).pl().filter(pl.col("lang").is_in(langs))
-    frame = listings.join(feats, on="repo_id", how="inner")
-    report = {"snapshot": {k: snap[k] for k in ("id", "taken_at", "endpoint")},
+    feats = features.build(features.load_frame(store.con, snap.id), ref, overrides)
+    frame = store.listings(snap.id, langs).join(feats, on="repo_id", how="inner")
+    report = {"snapshot": {k: snap.to_dict()[k] for k in ("id", "taken_at", "endpoint")},
               "languages": {lang: _language(frame.filter(pl.col("lang") == lang), ref) for lang in langs}}
     details = _details(frame, langs)
     details["contamination"] = [
-        {**row, "created_at": row["created_at"].isoformat()} for row in persist.latest_summary(con).to_dicts()]
+        {**row, "created_at": row["created_at"].isoformat()} for row in store.latest_contamination().to_dicts()]
     return Study(report=report, details=details, frame=frame)

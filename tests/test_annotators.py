@@ -41,7 +41,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def test_heads_rank_held_out_documents_in_every_language(trained: dict, tmp_path: Path, cli) -> None:
-    from curate.annotators.heads import spearman
+    from curate.stats import spearman
 
     out = tmp_path / "scores.parquet"
     result = cli("annotate", "--input", trained["corpus"], "--annotator", trained["annotator"], "--out", out,
@@ -74,8 +74,8 @@ def test_heads_rank_held_out_documents_in_every_language(trained: dict, tmp_path
 def test_heads_transfer_to_languages_without_labels(trained: dict, tmp_path: Path) -> None:
     """JQL's point: heads trained on some languages' labels rank documents of languages nobody labeled."""
     from curate.annotators import load_annotator
-    from curate.annotators.heads import spearman
     from curate.annotators.training import train_annotator
+    from curate.stats import spearman
 
     rows = pq.read_table(trained["labels"]).to_pylist()
     labels = tmp_path / "en_ko.parquet"

@@ -176,7 +176,7 @@ def test_cli_errors(tmp_path: Path, cli, db_path: Path) -> None:
 
 def test_report_shows_newest_run(tmp_path: Path, db_path: Path) -> None:
     from analyses import render
-    from analyses.contamination.persist import latest_summary, save
+    from analyses.contamination.persist import save
     from curate.store import Store
 
     bench = _write(tmp_path / "bench.jsonl", [{"id": "a", "text": EN}])
@@ -184,7 +184,7 @@ def test_report_shows_newest_run(tmp_path: Path, db_path: Path) -> None:
     with Store(db_path) as store:
         for _ in range(2):
             save(store.con, run_check([Source.parse(str(bench))], [Source.parse(str(corpus))]))
-        rows = latest_summary(store.con).to_dicts()
+        rows = store.latest_contamination().to_dicts()
     assert [(r["benchmark"], r["run_id"], r["n_contaminated"], r["rate"]) for r in rows] == [("bench", 2, 1, 1.0)]
     report = {"snapshot": {"id": 1, "taken_at": "2026-01-01", "endpoint": "x"}, "languages": {}}
     title, _header, table = render.sections(report, {"contamination": rows, "languages": {}})[-1]

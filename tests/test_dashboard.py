@@ -10,7 +10,6 @@ from streamlit.testing.v1 import AppTest
 from collectors.hub_server import serve
 from collectors.snapshot import SnapshotOptions, take_snapshot
 from curate.store import Store
-from dashboards import data
 from tests.hubdir import make_hub, record
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
@@ -24,13 +23,13 @@ def store_path(tmp_path: Path, db_path: Path) -> Path:
     return db_path
 
 
-def test_data_functions(store_path: Path) -> None:
+def test_store_queries_the_dashboard_shows(store_path: Path) -> None:
     with Store(store_path, read_only=True) as store:
-        snaps = data.snapshots(store.con)
+        snaps = store.snapshots()
         assert snaps.select("languages", "datasets", "cards", "errors").row(0) == ("ja, ko", 9, 8, 1)
-        frame = data.datasets(store.con, 1, "ko", search="set-0001")
+        frame = store.listed_datasets(1, "ko", search="set-0001")
         assert frame["repo_id"].to_list() == ["user1/ko-set-0001"]
-        assert data.card_text(store.con, 1, "user1/ko-set-0001").startswith("---")
+        assert store.card_text(1, "user1/ko-set-0001").startswith("---")
 
 
 def test_app_renders_snapshot(store_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -80,9 +79,9 @@ def test_contamination_tab(store_path: Path, tmp_path: Path, monkeypatch: pytest
     with Store(store_path) as store:
         save(store.con, result)
     with Store(store_path, read_only=True) as store:
-        summary = data.contamination_summary(store.con)
+        summary = store.latest_contamination()
         assert summary.select("benchmark", "n_items", "n_contaminated").row(0) == ("bench", 2, 1)
-        assert data.contamination_items(store.con, 1, "bench")["doc_ids"].to_list() == ["d1"]
+        assert store.contamination_items(1, "bench")["doc_ids"].to_list() == ["d1"]
     monkeypatch.setenv("CURATE_DB", str(store_path))
     at = AppTest.from_file(APP, default_timeout=30).run()
     assert not at.exception

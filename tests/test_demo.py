@@ -56,8 +56,7 @@ def test_demo_runs_every_stage(tmp_path: Path, cli: Any) -> None:
     planted = write_demo_inputs(tmp_path / "again", n_per_lang=20).planted
     kept = pl.read_parquet(sorted((out / "export" / "data").glob("*.parquet")))
     assert not set(planted.values()) & set(kept["id"].to_list())
-    from curate.runs import runs
     from curate.store import Store
 
     with Store(out / "curate.duckdb", read_only=True) as store:
-        assert runs(store.con)["kind"].to_list() == ["filter", "annotate", "train-annotator", "judge"]
+        assert store.runs()["kind"].to_list() == ["filter", "annotate", "train-annotator", "judge"]

@@ -427,14 +427,13 @@ def test_parquet_corpus_with_other_field_names(tmp_path: Path, corpus: Path, sco
 
 
 def test_filter_run_is_recorded(tmp_path: Path, corpus: Path, scores: Path, cli, db_path: Path) -> None:
-    from curate.runs import runs
     from curate.store import Store
 
     res = cli("filter", "--input", corpus, "--scores", scores, "--keep-top", "0.5", "--out", tmp_path / "o",
               "--db", db_path)
     assert res.code == 0, res.err
     with Store(db_path, read_only=True) as store:
-        row = runs(store.con).row(0, named=True)
+        row = store.runs().row(0, named=True)
     assert row["kind"] == "filter" and row["output"] == str((tmp_path / "o").resolve()) and row["n_docs"] > 0
 
 

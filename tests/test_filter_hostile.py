@@ -193,11 +193,10 @@ def test_a_file_name_that_is_not_utf8_through_filter_and_contamination(tmp_path:
     kept = pl.read_parquet(tmp_path / "clean" / "data")
     assert sorted(kept["id"].to_list()) == sorted(i for i in ids[:6] if i != "bad\\xff:3")
     assert _assert_consistent(tmp_path / "clean")["inputs"] == [f"{corpus}/bad\\xff.jsonl"]
-    from curate.runs import runs
     from curate.store import Store
 
     with Store(db_path, read_only=True) as store:  # recorded, not lost to a warning
-        assert runs(store.con, "filter")["inputs"][0][0] == f"{corpus}/bad\\xff.jsonl"
+        assert store.runs("filter")["inputs"][0][0] == f"{corpus}/bad\\xff.jsonl"
 
 
 def test_ids_and_names_from_bad_file_names_are_valid_text(tmp_path: Path) -> None:

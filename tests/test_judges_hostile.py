@@ -128,16 +128,14 @@ def test_urls_with_credentials_are_never_shown() -> None:
 
 
 def test_reports_and_dashboard_show_snapshot_endpoints_without_credentials(db_path: Path) -> None:
-    from analyses.study import resolve_snapshot
     from curate.store import Store
-    from dashboards import data
 
     with Store(db_path) as store:
         store.con.execute("INSERT INTO snapshots (taken_at, endpoint, query, status) VALUES "
                           "(now(), ?, '{}', 'complete')", [f"https://user:{URL_TOKEN}@mirror.example/hub"])
         store.con.execute("INSERT INTO listings VALUES (1, 'ko', 1, 'a/b')")
-        assert resolve_snapshot(store.con)["endpoint"] == "https://mirror.example/hub"
-        assert data.snapshots(store.con)["endpoint"].to_list() == ["https://mirror.example/hub"]
+        assert store.resolve_snapshot().endpoint == "https://mirror.example/hub"
+        assert store.snapshots()["endpoint"].to_list() == ["https://mirror.example/hub"]
 
 
 # ---- H3: a deadline for the whole request ------------------------------------------------------------

@@ -50,8 +50,7 @@ def test_judge_train_annotate_contaminate_filter(tmp_path: Path, cli) -> None:
     assert docs[5]["id"] not in kept["id"].to_list()
     assert set(kept["lang"]) == {"en", "ko", "ja", "zh"}
 
-    from curate.runs import runs
     from curate.store import Store
 
     with Store(db, read_only=True) as store:
-        assert runs(store.con)["kind"].to_list() == ["filter", "annotate", "train-annotator", "judge"]
+        assert store.runs()["kind"].to_list() == ["filter", "annotate", "train-annotator", "judge"]

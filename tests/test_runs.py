@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from curate.runs import record, runs
+from curate.runs import record
 from curate.store import Store
 
 
@@ -16,9 +16,9 @@ def test_record_and_list(db_path: Path, tmp_path: Path) -> None:
     second = record(db_path, "filter", ["corpus/", "scores.parquet"], tmp_path / "out", {"rule": {"keep_top": 0.3}})
     assert (first, second) == (1, 2)
     with Store(db_path, read_only=True) as store:
-        table = runs(store.con)
+        table = store.runs()
         assert table["kind"].to_list() == ["filter", "annotate"]
-        assert runs(store.con, "annotate")["output"].to_list() == [str((tmp_path / "scores.parquet").resolve())]
+        assert store.runs("annotate")["output"].to_list() == [str((tmp_path / "scores.parquet").resolve())]
     with pytest.raises(ValueError):
         record(db_path, "bogus", [], "x", {})
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import re
 
-import duckdb
 import polars as pl
 
-from analyses.study import resolve_snapshot
+from curate.store import StoreSource, queries
 
 
 def alias(benchmark: str) -> str:
@@ -20,7 +19,7 @@ def alias(benchmark: str) -> str:
     return re.sub(r"\.(jsonl\.gz|jsonl|json|parquet|csv)$", "", name, flags=re.I)
 
 
-def find_mentions(con: duckdb.DuckDBPyConnection, benchmarks: list[str], snapshot: str | int = "latest",
+def find_mentions(source: StoreSource, benchmarks: list[str], snapshot: str | int = "latest",
                   min_alias_chars: int = 4) -> pl.DataFrame:
     """(benchmark, snapshot_id, repo_id, in_id, in_card) for each dataset naming a benchmark.
 
@@ -28,9 +27,9 @@ def find_mentions(con: duckdb.DuckDBPyConnection, benchmarks: list[str], snapsho
     ``hrm8k`` matches ``someone/HRM8K-ko-translated`` but not ``hrm8kx``. Aliases shorter than
     ``min_alias_chars`` are skipped: they name too many things.
     """
-    snap = resolve_snapshot(con, snapshot)["id"]
-    frame = con.sql("""SELECT d.repo_id, coalesce(c.text, '') AS card FROM datasets d
-                           LEFT JOIN cards c USING (snapshot_id, repo_id) WHERE d.snapshot_id = ?""", params=[snap]).pl()
+    store = queries(source)
+    snap = store.resolve_snapshot(snapshot).id
+    frame = store.cards(snap)
     parts = []
     for bench in benchmarks:
         name = alias(bench)

@@ -1,4 +1,7 @@
-"""Store contamination results in the DuckDB store and read the latest back for reports and dashboards."""
+"""Contamination results into the store (a `CheckResult` as rows) and the contaminated ids of a run back out.
+
+Reports and the dashboard read results with the store's own queries (`StoreQueries.latest_contamination`).
+"""
 
 from __future__ import annotations
 
@@ -7,90 +10,50 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
 import polars as pl
 
 from analyses.contamination.check import CheckResult
+from curate.errors import CurateError
 from curate.files import atomic_path
+from curate.store import ContaminationRun, StoreSource, queries
 
 
-def save(con: duckdb.DuckDBPyConnection, result: CheckResult, mentions: pl.DataFrame | None = None) -> int:
-    """Write a run and its items in one transaction; return the run id."""
-    con.execute("BEGIN TRANSACTION")
+def save(store: StoreSource, result: CheckResult, mentions: pl.DataFrame | None = None) -> int:
+    """Write a run, its items, its contaminated documents and its Hub mentions in one transaction; return the
+    run id. This module turns a `CheckResult` into rows; the store writes them (`StoreQueries.add_contamination_run`)."""
+    run = ContaminationRun(created_at=datetime.now(UTC), benchmarks=list(result.benchmarks),
+                           corpora=list(result.corpora), settings=json.dumps(asdict(result.settings)),
+                           n_docs=result.n_docs, n_bytes=result.n_bytes, seconds=result.seconds,
+                           n_errors=len(result.errors))
+    items = pl.DataFrame(
+        [{"benchmark": name, "item_id": i.id, "checked": i.checked, "contaminated": i.contaminated,
+          "match": i.match, "overlap": i.overlap, "longest_match_chars": i.longest_match_chars, "n_docs": i.n_docs,
+          "doc_ids": i.doc_ids}
+         for name, items in result.benchmarks.items() for i in items],
+        schema={"benchmark": pl.String, "item_id": pl.String, "checked": pl.Boolean, "contaminated": pl.Boolean,
+                "match": pl.String, "overlap": pl.Float64, "longest_match_chars": pl.Int32, "n_docs": pl.Int64,
+                "doc_ids": pl.List(pl.String)})
+    return queries(store).add_contamination_run(run, items, sorted(result.contaminated_doc_ids), mentions)
+
+
+def run_for_corpora(store: StoreSource, corpora: list[str], run_id: int | None = None) -> int:
+    """The given run, or the newest run that checked every one of ``corpora``
+    (`StoreQueries.contamination_run_for`), with an error that says how to get one.
+
+    Kept, like `doc_ids`, for ``curate filter --decontaminate`` (curate/cli/filter.py), which calls these
+    until it calls the store itself."""
     try:
-        run_id = con.execute(
-            "INSERT INTO contamination_runs (created_at, benchmarks, corpora, settings, n_docs, n_bytes, seconds, "
-            "n_errors) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            [datetime.now(UTC), list(result.benchmarks), result.corpora, json.dumps(asdict(result.settings)),
-             result.n_docs, result.n_bytes, result.seconds, len(result.errors)]).fetchall()[0][0]
-        rows = pl.DataFrame(
-            [{"run_id": run_id, "benchmark": name, "item_id": i.id, "checked": i.checked,
-              "contaminated": i.contaminated, "match": i.match, "overlap": i.overlap,
-              "longest_match_chars": i.longest_match_chars, "n_docs": i.n_docs, "doc_ids": i.doc_ids}
-             for name, items in result.benchmarks.items() for i in items],
-            schema={"run_id": pl.Int32, "benchmark": pl.String, "item_id": pl.String, "checked": pl.Boolean,
-                    "contaminated": pl.Boolean, "match": pl.String, "overlap": pl.Float64,
-                    "longest_match_chars": pl.Int32, "n_docs": pl.Int64, "doc_ids": pl.List(pl.String)})
-        con.register("_items", rows)
-        con.execute("INSERT INTO contamination_items SELECT * FROM _items")
-        con.unregister("_items")
-        docs = pl.DataFrame({"run_id": [run_id] * len(result.contaminated_doc_ids),
-                             "doc_id": sorted(result.contaminated_doc_ids)},
-                            schema={"run_id": pl.Int32, "doc_id": pl.String})
-        con.register("_docs", docs)
-        con.execute("INSERT INTO contamination_docs SELECT * FROM _docs")
-        con.unregister("_docs")
-        if mentions is not None and mentions.height:
-            con.register("_mentions", mentions.with_columns(pl.lit(run_id).alias("run_id")))
-            con.execute("INSERT INTO contamination_mentions SELECT run_id, benchmark, snapshot_id, repo_id, in_id, "
-                        "in_card FROM _mentions")
-            con.unregister("_mentions")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    return int(run_id)
+        return queries(store).contamination_run_for(corpora, run_id)
+    except CurateError as exc:
+        if run_id is not None:
+            raise
+        raise CurateError(f"{exc}: run `curate contamination --corpus ...` first, or pass --contaminated-ids "
+                          "FILE") from None
 
 
-def latest_summary(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """Per benchmark of the newest run of each benchmark: items, contaminated, exact, rate, run id, corpora."""
-    exists = con.execute("SELECT count(*) FROM information_schema.tables "
-                         "WHERE table_name = 'contamination_items'").fetchall()[0][0]
-    if not exists:
-        return pl.DataFrame()
-    return con.sql("""
-        WITH latest AS (
-            SELECT i.benchmark, max(i.run_id) AS run_id FROM contamination_items i GROUP BY i.benchmark)
-        SELECT i.benchmark, i.run_id, array_to_string(r.corpora, ', ') AS corpora, r.created_at,
-               count(*) AS n_items, count(*) FILTER (WHERE i.checked) AS n_checked,
-               count(*) FILTER (WHERE i.contaminated) AS n_contaminated,
-               count(*) FILTER (WHERE i.match = 'exact') AS n_exact,
-               count(*) FILTER (WHERE i.contaminated) / count(*) AS rate
-        FROM contamination_items i JOIN latest USING (benchmark, run_id)
-        JOIN contamination_runs r ON r.id = i.run_id
-        GROUP BY ALL ORDER BY i.benchmark""").pl()
-
-
-def run_for_corpora(con: duckdb.DuckDBPyConnection, corpora: list[str], run_id: int | None = None) -> int:
-    """The given run, or the newest run that checked every one of ``corpora`` (names as the run recorded them)."""
-    from curate.errors import CurateError
-
-    rows = con.execute("SELECT id, corpora FROM contamination_runs ORDER BY id DESC").fetchall()
-    if run_id is not None:
-        if run_id not in {r[0] for r in rows}:
-            raise CurateError(f"no contamination run {run_id} in the store")
-        return run_id
-    for rid, names in rows:
-        if set(corpora) <= set(names):
-            return int(rid)
-    raise CurateError(f"no contamination run in the store checked {', '.join(corpora)}: run `curate contamination "
-                      "--corpus ...` first, or pass --contaminated-ids FILE")
-
-
-def doc_ids(con: duckdb.DuckDBPyConnection, run_id: int) -> list[str]:
-    """Every contaminated document id of a run."""
-    return [r[0] for r in con.execute("SELECT doc_id FROM contamination_docs WHERE run_id = ? ORDER BY doc_id",
-                                      [run_id]).fetchall()]
+def doc_ids(store: StoreSource, run_id: int) -> list[str]:
+    """Every contaminated document id of a run (`StoreQueries.contaminated_ids`)."""
+    return queries(store).contaminated_ids(run_id)
 
 
 def write_doc_ids(path: Path, doc_ids: set[str]) -> None:

@@ -27,7 +27,6 @@ two JQL backbones in `REMOTE_CODE_PINS`, fetched at pinned commits; never becaus
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from curate import config
 from curate.errors import CurateError
 
 log = logging.getLogger(__name__)
@@ -394,7 +394,7 @@ def threads_note() -> str:
     try:
         import torch
 
-        return f"torch threads={torch.get_num_threads()}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}"
+        return f"torch threads={torch.get_num_threads()}, OMP_NUM_THREADS={config.omp_threads() or 'unset'}"
     except ImportError:
         return "torch not installed"
 

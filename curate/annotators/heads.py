@@ -30,7 +30,9 @@ from typing import Any
 
 import numpy as np
 
+from curate import stats
 from curate.errors import CurateError
+from curate.stats import finite_or_none
 
 FORMAT = "curate-annotator"
 VERSION = 1
@@ -38,6 +40,8 @@ HIDDEN = 1000
 WEIGHTS_FILE = "heads.safetensors"
 CONFIG_FILE = "config.json"
 KEEP_TOP = (0.1, 0.3, 0.5)
+# Fewest documents a head's Spearman is reported for: the rho of two documents is +-1 whatever the head learned.
+MIN_RANKED = 3
 
 
 def _torch() -> Any:
@@ -94,17 +98,6 @@ class TrainSettings:
     test_fraction: float = 0.15
 
 
-def spearman(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> float | None:
-    """Spearman's rho, or None when it is undefined (fewer than 3 items or a constant side)."""
-    from scipy.stats import spearmanr
-
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    if len(a) < 3 or np.all(a == a[0]) or np.all(b == b[0]):
-        return None
-    rho = spearmanr(a, b).statistic
-    return None if rho is None or math.isnan(rho) else float(rho)
-
-
 def keep_top_precision(pred: np.ndarray, labels: np.ndarray, fraction: float) -> float | None:
     """Of the documents a filter keeping the top ``fraction`` by prediction would keep, the share that
     are also in the top ``fraction`` by label (label ties at the cut-off count as top)."""
@@ -119,7 +112,7 @@ def keep_top_precision(pred: np.ndarray, labels: np.ndarray, fraction: float) ->
 
 def metrics(pred: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     pred, labels = np.asarray(pred, dtype=np.float64), np.asarray(labels, dtype=np.float64)
-    out: dict[str, Any] = {"n": len(pred), "spearman": spearman(pred, labels),
+    out: dict[str, Any] = {"n": len(pred), "spearman": finite_or_none(stats.spearman(pred, labels, min_n=MIN_RANKED)),
                            "mse": float(np.mean((pred - labels) ** 2)) if len(pred) else None}
     out["keep_top_precision"] = {f"{int(f * 100)}%": keep_top_precision(pred, labels, f) for f in KEEP_TOP}
     return out
@@ -177,9 +170,9 @@ def train_head(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_va
                 total += loss.item() * len(idx) / passes
         head.eval()
         val_pred = predict(head, x_val) if len(x_val) else np.zeros(0)
-        rho = spearman(val_pred, y_val)
-        history.append({"epoch": epoch, "train_mse": total / len(xt), "val_spearman": rho})
-        score = rho if rho is not None else -math.inf
+        rho = stats.spearman(val_pred, y_val, min_n=MIN_RANKED)
+        history.append({"epoch": epoch, "train_mse": total / len(xt), "val_spearman": finite_or_none(rho)})
+        score = rho if math.isfinite(rho) else -math.inf
         if len(x_val) == 0:  # nothing to stop on: train every epoch and keep the last state
             best_state = {k: v.detach().clone() for k, v in head.state_dict().items()}
             best_epoch = epoch

@@ -36,7 +36,8 @@ from curate.annotators.heads import (
     train_head,
 )
 from curate.errors import CurateError
-from curate.files import read_table, refuse_output_over_input
+from curate.files import refuse_output_over_input
+from curate.labels import read_labels_frame
 
 log = logging.getLogger(__name__)
 
@@ -63,28 +64,12 @@ def read_labels(path: Path, text_field: str = "text", score_field: str = "score"
     path = Path(path)
     if not path.is_file():
         raise CurateError(f"{path}: no such labels file")
-    df = read_table(path, "labels")
-    missing = [c for c in (text_field, score_field) if c not in df.columns]
-    if missing:
-        raise CurateError(f"{path}: labels need columns {text_field!r} and {score_field!r}; missing {missing} "
-                          f"(columns: {', '.join(df.columns)})")
+    df = read_labels_frame(path, required=(text_field, score_field), text_field=text_field,
+                           score_field=score_field)
     n_rows = df.height
-    df = df.with_columns(
-        pl.col(text_field).cast(pl.Utf8).alias("_text"),
-        pl.col(score_field).cast(pl.Float64, strict=False).alias("_score"),
-        (pl.col("judge").cast(pl.Utf8) if "judge" in df.columns else pl.lit(DEFAULT_HEAD)).alias("_judge"),
-        (pl.col("lang").cast(pl.Utf8) if "lang" in df.columns else pl.lit(None, pl.Utf8)).alias("_lang"),
-    )
-    df = df.with_columns(pl.col("_judge").fill_null(DEFAULT_HEAD))
-    # A document is its doc_id; rows without one (no column, null or empty) are named by their text's hash, so
-    # distinct texts never merge into one document with an averaged target.
-    text_id = pl.col("_text").fill_null("").hash(seed=0).cast(pl.Utf8)
-    if "doc_id" in df.columns:
-        given = pl.col("doc_id").cast(pl.Utf8)
-        df = df.with_columns(pl.when(given.is_null() | (given == "")).then(pl.lit("text:") + text_id)
-                             .otherwise(given).alias("_id"))
-    else:
-        df = df.with_columns((pl.lit("text:") + text_id).alias("_id"))
+    df = df.with_columns(pl.col("text").alias("_text"), pl.col("score").alias("_score"),
+                         pl.col("judge").fill_null(DEFAULT_HEAD).alias("_judge"), pl.col("lang").alias("_lang"),
+                         pl.col("doc_id").alias("_id"))
     usable = df.filter(pl.col("_score").is_not_null() & pl.col("_score").is_finite()
                        & pl.col("_text").is_not_null() & (pl.col("_text").str.strip_chars() != ""))
     dropped = n_rows - usable.height

@@ -8,7 +8,6 @@ for people, and its YAML ``configs`` entry lets ``datasets.load_dataset(DIR)`` f
 from __future__ import annotations
 
 import json
-import math
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -16,8 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from curate import markdown
 from curate.files import clean_json, write_text_atomic
 from curate.filtering.langs import UNKNOWN
+from curate.sizes import size_category
 
 if TYPE_CHECKING:
     import polars as pl
@@ -34,15 +35,6 @@ def _version() -> str:
         return importlib_metadata.version("curate")
     except importlib_metadata.PackageNotFoundError:
         return "unknown"
-
-
-def size_category(n: int) -> str:
-    """The Hub's ``size_categories`` bucket for n examples."""
-    if n < 1000:
-        return "n<1K"
-    names = ["1K", "10K", "100K", "1M", "10M", "100M", "1B", "10B", "100B", "1T"]
-    k = min(int(math.log10(n)) - 3, len(names) - 2)
-    return f"{names[k]}<n<{names[k + 1]}"
 
 
 def manifest(*, options: FilterOptions, engine: str, sources: list[str], scores: Scores, rule: Rule,
@@ -84,12 +76,6 @@ def manifest(*, options: FilterOptions, engine: str, sources: list[str], scores:
 
 def _fmt(value: float | None) -> str:
     return "–" if value is None else f"{value:.4g}"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
 
 
 def render(m: dict[str, Any], name: str) -> str:
@@ -137,12 +123,12 @@ def render(m: dict[str, Any], name: str) -> str:
     if m["thresholds"]:
         rows = [[code, *(_fmt(cuts.get(c)) for c in cols)] for code, cuts in m["thresholds"].items()]
         parts += ["## Thresholds", "Cut per " + ("language" if rule["per_language"] else "corpus")
-                  + " and column (a document is kept at or above it):", _table(["language", *cols], rows)]
+                  + " and column (a document is kept at or above it):", markdown.table(["language", *cols], rows)]
     lang_rows = [[code, f"{r['docs']:,}", f"{r['scored']:,}", f"{r['contaminated']:,}", f"{r['kept']:,}",
                   f"{r['retention']:.1%}", f"{r['char_retention']:.1%}" + ("" if r["selected"] else " (not selected)")]
                  for code, r in m["languages"].items()]
     parts += ["## Counts and retention per language",
-              _table(["language", "documents", "scored", "contaminated", "kept", "retention", "characters kept"],
+              markdown.table(["language", "documents", "scored", "contaminated", "kept", "retention", "characters kept"],
                      lang_rows)]
     score_files = "\n".join(f"  - `{f['path']}`: {f['rows']:,} rows, sha256 `{f['sha256'][:16]}…`"
                             for f in m["scores"]["files"])

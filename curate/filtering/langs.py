@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from curate.langid import ISO639_3, UNKNOWN
+from curate.langid import UNKNOWN, iso639_3
 
 __all__ = ["UNKNOWN", "base_language_expr"]
 
@@ -19,4 +19,4 @@ def base_language_expr(column: str) -> pl.Expr:
     """`curate.langid.base_language` as a polars expression: ``ko-KR``/``kor_Hang`` -> ``ko``, blank -> null."""
     text = pl.col(column).str.strip_chars()
     base = text.str.replace(r"[-_].*$", "").str.to_lowercase()
-    return pl.when(text.str.len_chars() > 0).then(base.replace(ISO639_3))
+    return pl.when(text.str.len_chars() > 0).then(base.replace(iso639_3()))

@@ -6,7 +6,7 @@ Statistics (each with a seeded percentile bootstrap confidence interval, resampl
   ``cohens_kappa`` on the 6x6 contingency table (the same value as scikit-learn's
   ``cohen_kappa_score(weights="quadratic", labels=range(6))``, at a twentieth of the cost, which matters inside a
   bootstrap);
-- pairwise **Spearman** rank correlation (``scipy.stats.spearmanr``) and exact agreement (share of equal scores);
+- pairwise **Spearman** rank correlation (`curate.stats.spearman`, on ``scipy.stats.spearmanr``) and exact agreement (share of equal scores);
 - multi-judge **Fleiss' kappa** (``statsmodels.stats.inter_rater``; documents every judge scored) and
   **Krippendorff's alpha**, ordinal (``krippendorff``; uses every document at least two judges scored);
 - against gold labels: **Pearson**, **Spearman** and **MSE** per judge.
@@ -39,6 +39,8 @@ import numpy as np
 
 from curate.errors import CurateError
 from curate.files import read_table
+from curate.labels import read_labels_frame
+from curate.stats import pearson, rowwise_pearson, rowwise_spearman, spearman
 
 N_CATEGORIES = 6  # scores 0..5
 OVERALL = "overall"
@@ -119,39 +121,8 @@ def kripp_alpha(matrix: np.ndarray) -> float:
         return math.nan
 
 
-def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    from scipy.stats import spearmanr
-
-    if len(a) < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
-        return math.nan
-    return float(spearmanr(a, b).statistic)
-
-
-def pearson(a: np.ndarray, b: np.ndarray) -> float:
-    from scipy.stats import pearsonr
-
-    if len(a) < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
-        return math.nan
-    return float(pearsonr(a, b).statistic)
-
-
 def mse(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean((a - b) ** 2)) if len(a) else math.nan
-
-
-def _rowwise_pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    x = x - x.mean(axis=1, keepdims=True)
-    y = y - y.mean(axis=1, keepdims=True)
-    denom = np.sqrt((x * x).sum(axis=1) * (y * y).sum(axis=1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denom > 0, (x * y).sum(axis=1) / denom, np.nan)
-
-
-def _rowwise_spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Spearman per row of two (resamples x n) arrays: Pearson of average ranks, as scipy defines it."""
-    from scipy.stats import rankdata
-
-    return _rowwise_pearson(rankdata(x, axis=1), rankdata(y, axis=1))
 
 
 def _interval(samples: np.ndarray | list[float], level: float) -> tuple[float, float]:
@@ -191,19 +162,12 @@ class Ratings:
 
 
 def load_ratings(paths: Sequence[str | Path], gold: str | Path | None = None) -> Ratings:
-    """Read one or more labels files (doc_id, judge, score[, lang]) and optional gold (doc_id, score)."""
+    """Read one or more labels files (doc_id, judge, score[, lang]; `curate.labels`) and optional gold
+    (doc_id, score)."""
     import polars as pl
 
-    frames = []
-    for path in paths:
-        df = read_table(path, "labels")
-        missing = {"doc_id", "judge", "score"} - set(df.columns)
-        if missing:
-            raise CurateError(f"{path}: missing column(s) {', '.join(sorted(missing))} (is this a labels parquet?)")
-        if "lang" not in df.columns:
-            df = df.with_columns(pl.lit(None, dtype=pl.String).alias("lang"))
-        frames.append(df.select(pl.col("doc_id").cast(pl.String), pl.col("judge").cast(pl.String),
-                                pl.col("score").cast(pl.Float64), pl.col("lang").cast(pl.String)))
+    frames = [read_labels_frame(path, required=("doc_id", "judge", "score"), hint=" (is this a labels parquet?)")
+              .select("doc_id", "judge", "score", "lang") for path in paths]
     labels = pl.concat(frames)
     if labels.is_empty():
         raise CurateError("no labels to compare")
@@ -264,7 +228,7 @@ def _pair_stats(a: np.ndarray, b: np.ndarray, idx: np.ndarray, level: float) -> 
     kappa = weighted_kappa(a, b)
     rho = spearman(a, b)
     kappa_boot = [weighted_kappa(a[i], b[i]) for i in idx] if math.isfinite(kappa) else []
-    rho_boot = _rowwise_spearman(a[idx], b[idx]) if math.isfinite(rho) else []
+    rho_boot = rowwise_spearman(a[idx], b[idx]) if math.isfinite(rho) else []
     exact = float(np.mean(categories(a) == categories(b))) if n else math.nan
     return {"weighted_kappa": _estimate(kappa, kappa_boot, n, level),
             "spearman": _estimate(rho, rho_boot, n, level),
@@ -336,9 +300,9 @@ def scope_report(r: Ratings, name: str, options: AgreeOptions) -> dict[str, Any]
             p, s = pearson(a, g), spearman(a, g)
             gold_stats[j] = {
                 "n": len(a),
-                "pearson": _estimate(p, _rowwise_pearson(a[idx], g[idx]) if math.isfinite(p) else [], len(a),
+                "pearson": _estimate(p, rowwise_pearson(a[idx], g[idx]) if math.isfinite(p) else [], len(a),
                                      options.level).to_json(),
-                "spearman": _estimate(s, _rowwise_spearman(a[idx], g[idx]) if math.isfinite(s) else [], len(a),
+                "spearman": _estimate(s, rowwise_spearman(a[idx], g[idx]) if math.isfinite(s) else [], len(a),
                                       options.level).to_json(),
                 "mse": _estimate(mse(a, g), ((a[idx] - g[idx]) ** 2).mean(axis=1) if len(a) else [], len(a),
                                  options.level).to_json(),
