@@ -34,7 +34,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
@@ -429,14 +429,18 @@ class _Fetcher:
                                        max_wait=opts.max_wait, hint=hint)
         self.client = http.sync_client(timeout=opts.timeout, max_connections=max(1, opts.concurrency) + 1,
                                        stop=self.pacer.stop_event)
+        self.reached = False  # whether the endpoint has answered any request yet
 
     def get(self, url: str, limit: int) -> http.Reply:
         """GET with backoff on transient failures and a shared pause on 429s (`curate.http.get`)."""
         headers = self.headers if http.same_origin(url, self.endpoint) else {"user-agent": self.headers["user-agent"]}
         for _ in range(self.opts.max_429_retries + 1):
             self.pacer.wait()
-            reply = http.get(self.client, url, limit=limit, policy=self.policy, headers=headers,
-                             sleep=self.pacer.sleep)
+            # Until the Hub has answered once, a refused connection or unknown host is not retried: offline or
+            # a wrong --endpoint should fail in seconds, not after minutes of backoff.
+            policy = self.policy if self.reached else replace(self.policy, connect_final=True)
+            reply = http.get(self.client, url, limit=limit, policy=policy, headers=headers, sleep=self.pacer.sleep)
+            self.reached = True
             waited = self.pacer.observe(reply.status_code, reply.headers)
             if reply.status_code != 429:
                 return reply

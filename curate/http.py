@@ -349,6 +349,9 @@ class RetryPolicy:
     max_wait: float | None = DEFAULT_MAX_WAIT_S
     statuses: frozenset[int] = RETRY_STATUSES - {429}  # a 429 is the caller's: it pauses every thread
     hint: str = ""  # appended to a `WaitTooLong` message (how to carry on)
+    # A refused connection or unknown host is final (not retried): right until a server has answered once,
+    # when it means a wrong endpoint or no network rather than a blip.
+    connect_final: bool = False
 
 
 def _site(url: str) -> str:
@@ -373,6 +376,11 @@ def get(client: httpx2.Client, url: str, *, limit: int, policy: RetryPolicy,
                 ok = 200 <= response.status_code < 300
                 body = read_capped(response, limit) if ok else _read_prefix(response, min(limit, ERROR_BODY_BYTES))
                 reply = Reply(response.status_code, response.headers, body, str(response.url), response.links)
+        except httpx2.ConnectError:
+            if last or policy.connect_final:
+                raise
+            sleep(backoff)
+            continue
         except RETRY_ERRORS:
             if last:
                 raise

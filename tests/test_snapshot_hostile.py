@@ -412,3 +412,19 @@ def test_credentials_in_the_endpoint_are_used_but_never_stored(db_path: Path) ->
     assert summary.cards == 2 and summary.endpoint == hub.url and stored == hub.url
     assert auth and all(a.startswith("Basic ") for a in auth)  # every request, next pages included
     assert b"sekrit-pass-99" not in db_path.read_bytes()
+
+
+def test_an_unreachable_hub_fails_in_seconds_with_one_line(tmp_path, cli) -> None:
+    """Offline or a wrong --endpoint: connection refused is not retried for minutes (it took 83 s)."""
+    import socket
+    import time as clock
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    started = clock.monotonic()
+    result = cli("snapshot", "--lang", "ko", "--endpoint", f"http://127.0.0.1:{port}", "--db", tmp_path / "s.duckdb")
+    assert clock.monotonic() - started < 10
+    assert result.code == 1
+    lines = [ln for ln in result.err.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and "refused" in lines[0].lower()
