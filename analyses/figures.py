@@ -26,7 +26,18 @@ from analyses.reference import FAMILIES, MAKEUP, OWNERSHIP, SIZES
 NATIVE = {"ko": "한국어", "ja": "日本語", "zh": "中文", "en": "English"}
 FAMILY_COLORS = {"permissive": "#4c9f70", "public_domain": "#8fd19e", "copyleft": "#f2b134",
                  "noncommercial": "#d1495b", "unknown": "#9e9e9e", "other": "#6c8ebf"}
+# One colour per language in every figure where languages are lines or groups (fig1, fig5, fig6).
+LANG_COLORS = {"ko": "#1f77b4", "ja": "#d62728", "zh": "#ff7f0e", "en": "#2ca02c"}
+_OTHER_COLORS = ["#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 _fonts_ready = False
+
+
+def lang_color(lang: str, langs: list[str]) -> str:
+    """The language's colour: fixed for ko/ja/zh/en, and stable by position for the others."""
+    if lang in LANG_COLORS:
+        return LANG_COLORS[lang]
+    others = [x for x in langs if x not in LANG_COLORS]
+    return _OTHER_COLORS[others.index(lang) % len(_OTHER_COLORS)]
 
 
 def instruction_cumulative(by_month: dict[str, int]) -> tuple[list[datetime], list[int]]:
@@ -127,7 +138,7 @@ def write_figures(report: dict[str, Any], details: dict[str, Any], out: Path) ->
         for lang in langs:
             d = details["languages"][lang]
             dl = [max(x, 0) + 1 for x in d["downloads"]]
-            line, = ax.plot(range(1, len(dl) + 1), dl, label=_label(lang))
+            line, = ax.plot(range(1, len(dl) + 1), dl, label=_label(lang), color=lang_color(lang, langs))
             if d["cutoff"]:
                 ax.axvline(d["cutoff"]["rank"], color=line.get_color(), linestyle=":", linewidth=1)
         ax.set_yscale("log")
@@ -162,7 +173,7 @@ def write_figures(report: dict[str, Any], details: dict[str, Any], out: Path) ->
         for lang in langs:
             xs, ys = instruction_cumulative(L[lang]["instruction"]["by_month"])
             if xs:
-                ax.step(xs, ys, where="post", label=_label(lang))
+                ax.step(xs, ys, where="post", label=_label(lang), color=lang_color(lang, langs))
         locator = mdates.AutoDateLocator()
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
@@ -181,8 +192,10 @@ def write_figures(report: dict[str, Any], details: dict[str, Any], out: Path) ->
                    label=name)
         ax.set_xticks([j + width for j in range(len(langs))], [_label(x) for x in langs])
         ax.set_ylabel("% of datasets")
+        ax.set_ylim(0, 100)
         ax.set_title("Figure 6. Documentation")
-        ax.legend(fontsize=8)
+        # Below the axes: inside, it covered the last language's bars.
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=len(keys), frameon=False)
         written += _save(fig, out, "fig6_docs")
         # Figure 7: ownership.
         fig, ax = plt.subplots(figsize=(7, 3))

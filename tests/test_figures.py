@@ -51,3 +51,60 @@ def test_figure5_plots_the_report_cumulatively_in_time(tmp_path: Path, monkeypat
         assert ys == want_y and ys == sorted(ys)  # cumulative: never goes backwards
     assert saved["xaxis"] is not None  # dates, not categories
     assert (tmp_path / "fig5_instruction.png").is_file()
+
+
+def test_every_figure_plots_its_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read each figure's drawn data back from the matplotlib artists and compare it with the report."""
+    from analyses.reference import FAMILIES, MAKEUP, OWNERSHIP, SIZES
+
+    axes: dict[str, Any] = {}
+    original = figures._save
+
+    def keep(fig: Any, out: Path, name: str) -> list[Path]:
+        axes[name] = fig.axes[0]
+        return original(fig, out, name)
+
+    monkeypatch.setattr(figures, "_save", keep)
+    report = _report({"ko": {"2024-01": 1}, "ja": {"2023-05": 2}})
+    L = report["languages"]
+    L["ko"].update(makeup={"monolingual": 6, "english_paired": 3, "multilingual": 1},
+                   license_family={"permissive": 5, "noncommercial": 4, "unknown": 1},
+                   ownership={"individual": 7, "company": 3}, size={"S": 8, "XL": 2},
+                   docs={"arxiv_share": 0.3, "all_sections_share": 0.5, "filled_sections_share": 0.2},
+                   tasks={"qa": 4, "Text Generation": 6})
+    details = {"languages": {"ko": {"downloads": [500, 50, 5], "cutoff": {"rank": 2}},
+                             "ja": {"downloads": [90, 9], "cutoff": None}},
+               "overlap": {"ko": {"ko": 10, "ja": 2}, "ja": {"ko": 2, "ja": 10}}}
+    figures.write_figures(report, details, tmp_path)
+    langs = list(L)
+
+    def stacked(name: str, field: str, keys: tuple[str, ...]) -> None:
+        bars = [p for p in axes[name].patches]
+        assert len(bars) == len(keys) * len(langs), name
+        for k, key in enumerate(keys):
+            for j, lang in enumerate(langs):
+                total = sum(L[lang][field].values())
+                assert bars[k * len(langs) + j].get_width() == pytest.approx(100 * L[lang][field].get(key, 0) / total), (name, key, lang)
+
+    stacked("fig2a_makeup", "makeup", MAKEUP)
+    stacked("fig4_licenses", "license_family", FAMILIES)
+    stacked("fig7_ownership", "ownership", OWNERSHIP)
+    stacked("table2_sizes", "size", SIZES)
+    docs = axes["fig6_docs"].patches
+    for i, key in enumerate(("arxiv_share", "all_sections_share", "filled_sections_share")):
+        for j, lang in enumerate(langs):
+            assert docs[i * len(langs) + j].get_height() == pytest.approx(100 * L[lang]["docs"][key])
+    for line in axes["fig1_downloads"].lines:
+        if line.get_label().startswith(("ko", "ja")):
+            lang = line.get_label()[:2]
+            assert list(line.get_ydata()) == [d + 1 for d in details["languages"][lang]["downloads"]]
+    heat = axes["fig3_tasks"].images[0].get_array()
+    cats = sorted({c for x in langs for c in L[x]["tasks"]})
+    for j, lang in enumerate(langs):
+        for c, cat in enumerate(cats):
+            assert heat[j][c] == pytest.approx(100 * L[lang]["tasks"].get(cat, 0) / L[lang]["n_datasets"])
+    overlap = axes["fig2b_overlap"].images[0].get_array()
+    assert [[int(v) for v in row] for row in overlap] == [[10, 2], [2, 10]]
+    # One colour per language across the figures that draw languages as lines.
+    colours = {ln.get_label()[:2]: ln.get_color() for ln in axes["fig1_downloads"].lines if ln.get_label()[:2] in L}
+    assert colours == {ln.get_label()[:2]: ln.get_color() for ln in axes["fig5_instruction"].lines}
