@@ -49,3 +49,17 @@ def record(rid: str, lang: str = "ko", downloads: int = 1, **over: Any) -> dict[
            "private": False, "disabled": False}
     rec.update(over)
     return rec
+
+
+def snapshot_bundled_sample(db: Path, langs: tuple[str, ...] = ("ko", "ja", "zh", "en"), top: int = 700,
+                            authors: bool = True) -> Path:
+    """A store holding one snapshot of the bundled offline Hub sample, taken through the loopback Hub."""
+    from collectors.hub_server import serve
+    from collectors.snapshot import SnapshotOptions, take_snapshot
+    from curate import config
+    from curate.store import Store
+
+    with serve(config.data_dir() / "hub-sample") as server, Store(db) as store:
+        take_snapshot(store, SnapshotOptions(langs=list(langs), top=top, endpoint=server.url, rate=None,
+                                             authors=authors), token="")
+    return db

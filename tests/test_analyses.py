@@ -210,13 +210,9 @@ SPEC_KEYS = {
 
 
 def test_report_on_the_offline_sample_matches_the_spec(tmp_path: Path, cli: Any) -> None:
-    from collectors.hub_server import serve
-    from collectors.snapshot import SnapshotOptions, take_snapshot
-    from curate import config
+    from tests.hubdir import snapshot_bundled_sample
 
-    db = tmp_path / "s.duckdb"
-    with serve(config.data_dir() / "hub-sample") as server, Store(db) as store:
-        take_snapshot(store, SnapshotOptions(langs=["ko", "ja", "zh", "en"], endpoint=server.url, rate=None), token="")
+    db = snapshot_bundled_sample(tmp_path / "s.duckdb")
     res = cli("report", "--db", db, "--format", "json")
     assert res.code == 0, res.err
     doc = json.loads(res.out)

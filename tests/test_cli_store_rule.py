@@ -17,13 +17,9 @@ from curate.store import Store
 
 
 def _snapshot_store(path: Path) -> None:
-    from collectors.hub_server import serve
-    from collectors.snapshot import SnapshotOptions, take_snapshot
-    from curate import config
+    from tests.hubdir import snapshot_bundled_sample
 
-    with serve(config.data_dir() / "hub-sample") as server, Store(path) as store:
-        take_snapshot(store, SnapshotOptions(langs=["ko"], top=5, endpoint=server.url, rate=None, authors=False),
-                      token="")
+    snapshot_bundled_sample(path, langs=("ko",), top=5, authors=False)
 
 
 def test_report_reads_the_demo_store_when_there_is_no_other(tmp_path: Path, cli: Any,

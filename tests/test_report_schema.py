@@ -8,9 +8,6 @@ from typing import Any
 
 import jsonschema
 
-from curate import config
-from curate.store import Store
-
 SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "docs" / "report.schema.json").read_text())
 
 
@@ -29,12 +26,9 @@ def test_the_schema_rejects_a_wrong_report() -> None:
 
 
 def test_report_on_the_offline_sample_follows_the_schema(tmp_path: Path, cli: Any) -> None:
-    from collectors.hub_server import serve
-    from collectors.snapshot import SnapshotOptions, take_snapshot
+    from tests.hubdir import snapshot_bundled_sample
 
-    db = tmp_path / "s.duckdb"
-    with serve(config.data_dir() / "hub-sample") as server, Store(db) as store:
-        take_snapshot(store, SnapshotOptions(langs=["ko", "ja", "zh", "en"], endpoint=server.url, rate=None), token="")
+    db = snapshot_bundled_sample(tmp_path / "s.duckdb")
     printed = cli("report", "--db", db, "--format", "json")
     assert printed.code == 0, printed.err
     _validate(json.loads(printed.out))
