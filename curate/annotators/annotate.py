@@ -256,9 +256,13 @@ def annotate_corpus(input: str | Path | Sequence[str | Path], annotator: str | P
         """What a part stores: the scores rows, with this run's provenance (a rerun publishes the first's)."""
         if "score" not in table.column_names:  # reader messages that came before any scoring
             return None
+        for line in table.column("message").drop_null().to_pylist():
+            if line.startswith(DESCRIBE) and "curate.annotator" not in described:
+                described["curate.annotator"] = clean_text(line[len(DESCRIBE):])
         rows = table.filter(pc.is_null(table.column("message"))).drop_columns(["source", "message"])
         return rows.replace_schema_metadata({**provenance, **described})
 
+    logged = False  # the annotator's description is logged once, from the first batch that carries it
     started = time.monotonic()
     with WorkDir(work, "annotate", manifest, restart=restart,
                  busy=f"another curate annotate is writing {work}") as workdir:
@@ -278,8 +282,8 @@ def annotate_corpus(input: str | Path | Sequence[str | Path], annotator: str | P
                     continue
                 for line in piece.table.column("message").drop_null().to_pylist():
                     if line.startswith(DESCRIBE):
-                        if "curate.annotator" not in described:
-                            described["curate.annotator"] = clean_text(line[len(DESCRIBE):])
+                        if not logged:
+                            logged = True
                             log.info("annotator: %s", line[len(DESCRIBE):])
                         continue
                     summary.skipped_records += 1
@@ -339,14 +343,20 @@ def _parts(workdir: WorkDir, n_sources: int) -> list[Path]:
 
 
 def _publish(parts: list[Path], out: Path) -> int:
-    """Concatenate the parts into ``out`` atomically, with the first part's provenance; returns the row count."""
+    """Concatenate the parts into ``out`` atomically, with the parts' provenance; returns the row count.
+
+    The annotator's description reaches the driver with a worker's first batch, which need not belong to the
+    first part (Ray actors run sources in parallel), so the provenance is taken from the first part that
+    carries the description: every part of one work folder comes from the same annotator.
+    """
     import pyarrow.parquet as pq
 
     tables = [load_part(p) for p in parts]
     tables = [t for t in tables if t.num_rows] or tables[:1]
     if not tables:
         return 0
-    schema = tables[0].schema
+    described = [t for t in tables if (t.schema.metadata or {}).get(b"curate.annotator", b"{}") != b"{}"]
+    schema = (described or tables)[0].schema
     rows = 0
     with atomic_path(out) as tmp, pq.ParquetWriter(tmp, schema) as writer:
         for table in tables:
