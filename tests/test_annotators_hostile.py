@@ -13,10 +13,10 @@ import types
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from curate.errors import CurateError
+from tests.annotate_corpus import ZeroAnnotator
 
 torch = pytest.importorskip("torch")
 
@@ -425,16 +425,6 @@ def test_train_annotator_refuses_to_write_over_its_labels(tmp_path: Path, cli) -
 
 # ---- annotate's work folder: never resume from or delete files it did not write ------------------------
 
-class _ZeroAnnotator:
-    config: dict = {"label_source": {"x": 1}}  # noqa: RUF012
-    head_names = ["h"]  # noqa: RUF012
-
-    def score_texts_with_info(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        return np.zeros((len(texts), 1), np.float32), np.zeros(len(texts), bool)
-
-    def describe(self) -> dict:
-        return {}
-
 
 @pytest.mark.parametrize("restart", [False, True])
 def test_a_work_dir_with_foreign_shard_files_is_refused(tmp_path: Path, restart: bool) -> None:
@@ -449,7 +439,7 @@ def test_a_work_dir_with_foreign_shard_files_is_refused(tmp_path: Path, restart:
     pq.write_table(pa.table({"doc_id": ["x"], "score": [9.0]}), dataset / "shard-000000.parquet")
     before = _snapshot(dataset)
     with pytest.raises(CurateError, match="no annotate run wrote"):
-        annotate_corpus(corpus, _ZeroAnnotator(), tmp_path / "s.parquet", work_dir=dataset, restart=restart)
+        annotate_corpus(corpus, ZeroAnnotator(), tmp_path / "s.parquet", work_dir=dataset, restart=restart)
     assert _snapshot(dataset) == before and not (tmp_path / "s.parquet").exists()
 
 
