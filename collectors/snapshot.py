@@ -56,7 +56,7 @@ log = logging.getLogger("curate.snapshot")
 EXPAND = ["author", "sha", "downloads", "downloadsAllTime", "likes", "tags", "cardData", "createdAt",
           "lastModified", "gated", "private", "disabled"]
 FINAL_STATUSES = (401, 403, 404, 410, 451)  # resume does not ask again for these
-DEFAULT_MAX_CARD_BYTES = 10_000_000
+DEFAULT_MAX_CARD_BYTES = http.DEFAULT_MAX_CARD_BYTES
 MAX_PAGE_BYTES = 50_000_000  # a listing page of 1,000 full records is a few MB
 MAX_AUTHOR_BYTES = 1_000_000
 PAGE_ATTEMPTS = 3  # a listing page that is not a JSON array is fetched again this many times in all

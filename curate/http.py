@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # httpx is imported where a client is built, not by every com
 # upstreams), plus the 4xx that mean "try again later".
 RETRY_STATUSES = frozenset({408, 409, 425, 429, *range(500, 600)}) - {501, 505}
 DEFAULT_MAX_WAIT_S = 900.0  # a quarter of an hour: longer server-requested waits end the run instead
+DEFAULT_MAX_CARD_BYTES = 10_000_000  # largest dataset card a snapshot stores (`--max-card-bytes`)
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 

@@ -175,6 +175,16 @@ class StoreQueries:
                             "AND ($langs IS NULL OR list_contains($langs, lang))",
                             params={"sid": snapshot_id, "langs": list(langs) if langs else None}).pl()
 
+    def listing_summary(self, snapshot_id: int) -> pl.DataFrame:
+        """Per language of a snapshot: datasets listed, cards fetched and median downloads (lang, datasets,
+        cards, median_downloads), by language code."""
+        return self.con.sql("""
+            SELECT l.lang, count(*) AS datasets, count(c.repo_id) AS cards,
+                   median(d.downloads)::BIGINT AS median_downloads
+            FROM listings l JOIN datasets d USING (snapshot_id, repo_id)
+            LEFT JOIN cards c USING (snapshot_id, repo_id)
+            WHERE l.snapshot_id = ? GROUP BY l.lang ORDER BY l.lang""", params=[snapshot_id]).pl()
+
     def listed_datasets(self, snapshot_id: int, lang: str | None = None, search: str = "") -> pl.DataFrame:
         """The listed datasets of a snapshot (one language or all), most downloaded first, with their license
         and size tags and card size; ``search`` keeps repo ids containing it (case-insensitive)."""

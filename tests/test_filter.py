@@ -147,11 +147,10 @@ def test_decontaminate_from_the_newest_stored_run(tmp_path: Path, corpus: Path, 
     res = cli("filter", "--input", corpus, "--scores", scores, "--keep-top", "0.3", "--decontaminate",
               "--out", tmp_path / "o1", "--db", db)
     assert res.code == 0, res.err
-    from analyses.contamination.persist import doc_ids
     from curate.store import Store
 
     with Store(db, read_only=True) as store:
-        stored = doc_ids(store.con, 1)
+        stored = store.contaminated_ids(1)
     assert set(best) <= set(stored)  # the synthetic corpus repeats text, so other documents match too
     assert not set(_kept(tmp_path / "o1").get_column("id")) & set(stored)
     manifest = json.loads((tmp_path / "o1" / "manifest.json").read_text(encoding="utf-8"))

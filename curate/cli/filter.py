@@ -12,8 +12,6 @@ from typing import Annotated
 import typer
 
 from curate.cli.app import DbOption, app
-from curate.files import path_text
-from curate.runs import record
 
 
 class Engine(StrEnum):
@@ -66,50 +64,20 @@ def filter_cmd(
 
       RAY_ADDRESS=auto curate filter --input corpus/ --scores scores/ --keep-top 0.3 --engine ray
     """
-    from curate.files import refuse_output_over_input
-    refuse_output_over_input(out, [*inputs, *scores], "--out")  # before any work: never write over the corpus
-    from curate.corpus import ReadSpec
-    from curate.engines import make_engine
-    from curate.engines.ray import ray_session
-    from curate.filtering.pipeline import FilterOptions, run_filter
-    from curate.filtering.rules import Rule
-
-    if keep_top is None and min_score is None:
-        raise typer.BadParameter("give --keep-top, --min-score or both", param_hint="--keep-top")
-    stored: list[str] | None = None
-    stored_source = None
-    if decontaminate and contaminated_ids is None:
-        from analyses.contamination import persist
-        from curate import config
-        from curate.corpus import source_name
-        from curate.store import Store
-
-        with Store(config.db_path(db), read_only=True) as store:
-            run_id = persist.run_for_corpora(store.con, [source_name(i) for i in inputs], contamination_run)
-            stored = persist.doc_ids(store.con, run_id)
-            stored_source = f"contamination run {run_id} in {config.db_path(db)}"
-    options = FilterOptions(
-        inputs=inputs, scores=scores, out=out,
-        rule=Rule(keep_top=keep_top, min_score=min_score, per_language=per_language, all_heads=all_heads,
-                  column=column, heads=tuple(head) if head else None),
-        langs=lang or None, contaminated_ids=contaminated_ids, contaminated=stored, contaminated_source=stored_source,
-        read=ReadSpec(text_field=text_field, id_field=id_field, lang_field=lang_field or None, split=split),
-        lid_model=lid_model, shard_size_mb=shard_size_mb, overwrite=overwrite,
-        command=shlex.join(["curate", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith("curate") else None,
-    )
+    from curate import api
 
     def warn(message: str) -> None:
         typer.echo(f"warning: {message}", err=True)
 
-    if engine is Engine.ray:
-        with ray_session(ray_address):  # one Ray for both passes
-            result = run_filter(options, make_engine("ray", address=ray_address), on_message=warn)
-    else:
-        result = run_filter(options, make_engine("local"), on_message=warn)
+    result = api.filter_corpus(
+        inputs, scores, keep_top=keep_top, min_score=min_score, per_language=per_language, langs=lang,
+        all_heads=all_heads, heads=head, column=column, decontaminate=decontaminate,
+        contaminated_ids=contaminated_ids, contamination_run=contamination_run, out=out,
+        shard_size_mb=shard_size_mb, overwrite=overwrite, text_field=text_field, id_field=id_field,
+        lang_field=lang_field or None, split=split, lid_model=lid_model, engine=engine.value,
+        ray_address=ray_address, db=db, on_message=warn,
+        command=shlex.join(["curate", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith("curate") else None)
     m = result.manifest
-    # Valid text for the store: a path argument may not be (a file name that is not UTF-8).
-    record(db, "filter", [path_text(i) for i in [*inputs, *map(str, scores)]], out,
-           {"rule": m.get("rule"), "engine": engine.value}, n_docs=m["counts"].get("kept"))
     if fmt is Format.json:
         typer.echo(json.dumps(m, ensure_ascii=False, indent=2))
         return

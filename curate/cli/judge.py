@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -11,11 +9,9 @@ from typing import Annotated
 import typer
 
 from curate.cli.app import DbOption, app
-from curate.errors import CurateError
 from curate.http import DEFAULT_MAX_WAIT_S
 from curate.judges.client import DEFAULT_KEY_ENV, DEFAULT_MAX_RESPONSE_BYTES
 from curate.judges.rubrics import PromptLanguage
-from curate.runs import record
 
 judges_app = typer.Typer(
     name="judges",
@@ -71,90 +67,43 @@ def judge(
 
       curate judge --input web.parquet --judge gemma=google/gemma-3-27b-it@http://gpu1:8000/v1 --judge llama=meta-llama/Llama-3.3-70B-Instruct@http://gpu2:8000/v1 --prompt-language native --out labels.parquet
     """
-    from curate.files import refuse_output_over_input
-    refuse_output_over_input(out, [input], "--out")  # before any work: never write over the corpus
     from rich.console import Console
     from rich.table import Table
 
-    from curate.judges.cache import FILENAME, open_cache
-    from curate.judges.client import (
-        ClientOptions,
-        JudgeSpec,
-        chat_completions_url,
-        display_url,
-        parse_judge_spec,
-    )
-    from curate.judges.rubrics import load_rubric
-    from curate.judges.run import RunOptions, run_judges, write_labels
-    from curate.judges.sample import sample_corpus
-    from curate.progress import setup_logging, track
+    from curate import api
+    from curate.progress import setup_logging
 
-    specs: list[JudgeSpec] = []
-    if model or api_base:
-        if not (model and api_base):
-            raise typer.BadParameter("--model and --api-base go together (or use --judge NAME=MODEL@URL)")
-        chat_completions_url(api_base)
-        specs.append(JudgeSpec(model, model, api_base))
-    specs.extend(parse_judge_spec(s) for s in judges or [])
-    if not specs:
-        raise typer.BadParameter("give a judge: --model NAME --api-base URL, or --judge NAME=MODEL@URL")
-    names = [s.name for s in specs]
-    if len(set(names)) != len(names):
-        raise typer.BadParameter(f"judge names must be unique, got {names}")
+    key_envs: dict[str, str] = {}
     for item in judge_key_env or []:
         name, sep, var = item.partition("=")
-        if not sep or name not in names or not var:
-            raise typer.BadParameter(f"--judge-key-env {item!r}: expected NAME=VAR with NAME one of {names}")
-        specs = [replace(s, api_key_env=var) if s.name == name else s for s in specs]
-    loaded = load_rubric(rubric)
+        if not sep or not name or not var:
+            raise typer.BadParameter(f"--judge-key-env {item!r}: expected NAME=VAR", param_hint="--judge-key-env")
+        key_envs[name] = var
     setup_logging()
-
-    errors: list[str] = []
-    with track("reading and sampling", unit="docs") as reading:
-        docs = sample_corpus(input, sample, seed=seed, text_field=text_field, id_field=id_field,
-                             lang_field=lang_field or None, langs=lang, on_error=errors.append, tracker=reading)
-    if errors:
-        typer.echo(f"skipped {len(errors)} unreadable records (first: {errors[0]})", err=True)
-    if not docs:
-        raise CurateError(f"{input}: no documents to judge")
-    per_lang = Counter(d.lang or "und" for d in docs)
-    typer.echo("sample: " + ", ".join(f"{code} {n}" for code, n in per_lang.most_common()), err=True)
-
-    options = RunOptions(
-        rubric=loaded, prompt_mode=prompt_language, max_chars=max_chars, api_key_env=api_key_env,
-        client=ClientOptions(concurrency=concurrency, timeout_s=timeout, max_retries=max_retries,
-                             max_tokens=max_tokens, structured=structured, max_wait_s=max_wait,
-                             max_response_bytes=max_response_kb * 1024),
-    )
-    store = None if no_cache else open_cache((cache or out.resolve().parent) / FILENAME)
-    try:
-        with track("judging", total=len(docs) * len(specs), unit="labels") as tracker:
-            result = run_judges(docs, specs, options, store, tracker)
-    finally:
-        if store is not None:
-            store.close()
-    write_labels(result.rows, out)
-    # Endpoints as display_url gives them: a user:token@ in --api-base is sent, never stored.
-    record(db, "judge", [input], out, {"judges": {s.name: s.model for s in specs},
-                                       "endpoints": {s.name: display_url(s.api_base) for s in specs},
-                                       "rubric": rubric, "prompt_language": prompt_language, "sample": sample,
-                                       "seed": seed},
-           n_docs=len(docs), seconds=result.elapsed_s)
-
+    run = api.judge(input, out=out, model=model, api_base=api_base, judges=judges or [], key_envs=key_envs,
+                    sample=sample, rubric=rubric, prompt_language=prompt_language.value, concurrency=concurrency,
+                    text_field=text_field, id_field=id_field, lang_field=lang_field or None, langs=lang,
+                    seed=seed, cache=cache, use_cache=not no_cache, api_key_env=api_key_env,
+                    max_chars=max_chars, max_tokens=max_tokens, timeout=timeout, max_retries=max_retries,
+                    max_wait=max_wait, max_response_kb=max_response_kb, structured=structured, db=db,
+                    on_sample=_print_sample)
     console = Console(stderr=True)
-    table = Table(title=f"{len(docs)} documents, {len(specs)} judge(s), {result.elapsed_s:.1f}s")
+    table = Table(title=f"{run.n_docs} documents, {len(run.tallies)} judge(s), {run.seconds:.1f}s")
     for column in ("judge", "labels", "scored", "failed", "from cache", "requests"):
         table.add_column(column, justify="left" if column == "judge" else "right")
-    for name, t in result.tallies.items():
+    for name, t in run.tallies.items():
         table.add_row(name, str(t.labels), str(t.scored), str(t.failed), str(t.cached), str(t.requests))
     console.print(table)
     typer.echo(f"labels written to {out}")
-    failed = {n: t for n, t in result.tallies.items() if t.failed}
-    for name, t in failed.items():
+    for name, t in run.failed.items():
         typer.echo(f"warning: {name}: {t.failed} of {t.labels} documents failed (first: {t.first_error})", err=True)
-    if failed and all(t.scored == 0 for t in result.tallies.values()):
-        first = next(iter(failed.values())).first_error
-        raise CurateError(f"every request failed (first error: {first}); failures recorded in {out}")
+
+
+def _print_sample(per_lang: dict[str, int], skipped: list[str]) -> None:
+    """What was drawn, before the judges are asked (a long run shows at once what it works on)."""
+    if skipped:
+        typer.echo(f"skipped {len(skipped)} unreadable records (first: {skipped[0]})", err=True)
+    typer.echo("sample: " + ", ".join(f"{code} {n}" for code, n in per_lang.items()), err=True)
 
 
 def _fmt(stat: dict | None) -> str:
@@ -224,17 +173,11 @@ def agree(
     """
     import json
 
-    from curate.judges.agree import AgreeOptions, agreement_report, load_ratings, plot_heatmap
+    from curate import api
 
-    ratings = load_ratings(labels, gold)
-    report = agreement_report(ratings, AgreeOptions(n_boot=bootstrap, seed=seed), langs=lang)
+    result = api.agreement(labels, gold=gold, langs=lang, bootstrap=bootstrap, seed=seed, out=out)
+    report = result.data
     text = json.dumps(report, ensure_ascii=False, indent=2)
-    if out is not None:
-        from curate.files import write_text_atomic
-
-        write_text_atomic(out / "agreement.json", text + "\n")
-        for suffix in ("png", "svg"):
-            plot_heatmap(report, out / f"heatmap.{suffix}")
     if fmt is Format.json:
         typer.echo(text)
     else:

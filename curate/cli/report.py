@@ -42,20 +42,12 @@ def report(
 
       curate report --out report/ --compare 1
     """
-    from analyses import diff, render, study
-    from curate.store import Store
+    from analyses import render
+    from curate import api
 
-    with Store(store_to_read(db), read_only=True) as store:
-        if out is not None:
-            render.write_report(store.con, out, langs=lang, snapshot=snapshot, overrides_file=ownership_overrides,
-                                compare=compare)
-            result_report = json.loads((out / "report.json").read_text(encoding="utf-8"))
-            details = json.loads((out / "details.json").read_text(encoding="utf-8"))
-        else:
-            result = study.compute(store.con, snapshot=snapshot, langs=lang, overrides_file=ownership_overrides)
-            result_report, details = result.report, dict(result.details)
-            if compare is not None:
-                details["diff"] = diff.compare(store.con, compare, result_report["snapshot"]["id"], langs=lang)
+    result = api.report(db=store_to_read(db), langs=lang, snapshot=snapshot, out=out,
+                        ownership_overrides=ownership_overrides, compare=compare)
+    result_report, details = result.report, result.details
     if fmt is Format.json:
         typer.echo(json.dumps(result_report, ensure_ascii=False, indent=2))
     elif fmt is Format.markdown:

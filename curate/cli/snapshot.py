@@ -9,9 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from curate.cli.app import DbOption, EndpointOption, app, state
-from curate.http import DEFAULT_MAX_WAIT_S
-
-DEFAULT_MAX_CARD_BYTES = 10_000_000  # collectors.snapshot.DEFAULT_MAX_CARD_BYTES (not imported: keeps --help fast)
+from curate.http import DEFAULT_MAX_CARD_BYTES, DEFAULT_MAX_WAIT_S
 
 
 @app.command()
@@ -57,23 +55,18 @@ def snapshot(
     only sent to that endpoint's origin (a listing page linking elsewhere is not followed). --resume goes back to the
     endpoint the snapshot was taken from. Credentials in an endpoint URL are used but never stored or shown.
     """
-    from collectors.snapshot import SnapshotOptions, take_snapshot
+    from curate import api, config
     from curate.progress import setup_logging
-    from curate.store import Store
 
     if not lang and not (resume or resume_id):
         raise typer.BadParameter("give at least one --lang (or --resume)", param_hint="--lang")
     setup_logging(state.debug)
     console = Console(stderr=True)
-    opts = SnapshotOptions(langs=list(dict.fromkeys(lang or [])), top=top, sort=sort, endpoint=endpoint,
+    summary = api.snapshot(lang or [], top=top, sort=sort, db=db, endpoint=endpoint, resume=resume_id or resume,
                            concurrency=concurrency, rate=rate or None, authors=authors, timeout=timeout,
-                           max_wait=max_wait, max_card_bytes=max_card_bytes)
-    with Store(db) as store:
-        summary = take_snapshot(
-            store, opts, resume=resume_id or resume or None,
-            on_listed=lambda code, n: console.print(f"listed {n} datasets for language:{code}"),
-        )
-        path = store.path
+                           max_wait=max_wait, max_card_bytes=max_card_bytes,
+                           on_listed=lambda code, n: console.print(f"listed {n} datasets for language:{code}"))
+    path = config.db_path(db)
     table = Table(title=f"snapshot {summary.snapshot_id}{' (resumed)' if summary.resumed else ''}")
     for col in ("language", "listed"):
         table.add_column(col)

@@ -29,6 +29,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from curate import config
 from curate.engines import Reader, Task, WorkerFactory, apply_worker
 from curate.errors import CurateError
 
@@ -46,8 +47,7 @@ def _import_ray() -> Any:
 def local_runtime_env() -> dict[str, Any]:
     """Let workers of a Ray started here import this very copy of curate (a source checkout, not only an install)."""
     root = str(Path(__file__).resolve().parents[2])
-    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
-    return {"env_vars": {"PYTHONPATH": path}}
+    return {"env_vars": {"PYTHONPATH": os.pathsep.join([root, *config.python_path()])}}
 
 
 @contextmanager
@@ -61,7 +61,7 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
         if ray.is_initialized():
             yield ray
             return
-        target = address or os.environ.get("RAY_ADDRESS") or None
+        target = config.ray_address(address)
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
         if target is None:
             kwargs.update(num_cpus=num_cpus, runtime_env=local_runtime_env())
@@ -141,12 +141,15 @@ class RayEngine:
     name = "ray"
 
     def __init__(self, address: str | None = None, num_cpus: int | None = None, num_actors: int | None = None,
-                 cpus_per_actor: float = 1.0) -> None:
+                 cpus_per_actor: float = 1.0, env: dict[str, str] | None = None) -> None:
         _import_ray()  # fails now, before any work, where Ray is not installed
         self.address = address
         self.num_cpus = num_cpus
         self.num_actors = num_actors
         self.cpus_per_actor = cpus_per_actor
+        # Environment the tasks and actors run with (e.g. HF_ENDPOINT for a run against a Hub mirror): given
+        # to Ray as their runtime environment, never written into this process's environment.
+        self.remote_args: dict[str, Any] = {"runtime_env": {"env_vars": dict(env)}} if env else {}
         self.workers: int = 0  # the actor pool's size and device, once a run has planned them
         self.device: str | None = None
 
@@ -158,17 +161,18 @@ class RayEngine:
             items = [{"index": t.index, "source": os.fsencode(t.source), "skip": t.skip} for t in tasks]
             ds = ray.data.from_items(items, override_num_blocks=len(items))
             if work is None:
-                ds = ds.map_batches(_read_udf, batch_size=1, batch_format="pyarrow", fn_kwargs={"read": read})
+                ds = ds.map_batches(_read_udf, batch_size=1, batch_format="pyarrow", fn_kwargs={"read": read},
+                                    **self.remote_args)
             else:
                 size, actor_device, resources = plan_actors(ray, device, self.num_actors, self.cpus_per_actor)
                 self.workers, self.device = size, actor_device
                 ds = ds.map_batches(_read_udf, batch_size=1, batch_format="pyarrow", num_cpus=0,
-                                    fn_kwargs={"read": read})
+                                    fn_kwargs={"read": read}, **self.remote_args)
                 ds = ds.map_batches(_Actor, batch_size=batch_rows, batch_format="pyarrow",
                                     compute=ray.data.ActorPoolStrategy(size=size),
                                     fn_constructor_kwargs={"work": work, "device": actor_device,
                                                            "threads": max(1, int(self.cpus_per_actor))},
-                                    **resources)
+                                    **resources, **self.remote_args)
             for block in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
                 if block.num_rows:
                     yield block

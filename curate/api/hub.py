@@ -1,0 +1,88 @@
+"""`snapshot` and `report`: the Hub audit, from the Python side."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from curate import config
+from curate.errors import UsageError
+from curate.http import DEFAULT_MAX_CARD_BYTES, DEFAULT_MAX_WAIT_S
+
+if TYPE_CHECKING:
+    from collectors.snapshot import SnapshotSummary
+
+
+def snapshot(langs: Sequence[str] = (), *, top: int = 700, sort: str = "downloads", db: str | Path | None = None,
+             endpoint: str | None = None, token: str | None = None, resume: bool | int = False,
+             concurrency: int = 16, rate: float | None = 9.0, authors: bool = True, timeout: float = 30.0,
+             max_wait: float = DEFAULT_MAX_WAIT_S, max_card_bytes: int = DEFAULT_MAX_CARD_BYTES,
+             on_listed: Callable[[str, int], None] | None = None) -> SnapshotSummary:
+    """Take a dated snapshot of the ``top`` most-downloaded datasets of each language (or, with ``resume``,
+    finish the latest unfinished one, or the one with that id) and return what it holds.
+
+    ``endpoint`` (else ``HF_ENDPOINT``) picks the Hub or a mirror; ``token`` (else ``HF_TOKEN``) is sent only
+    to that endpoint's origin and never stored. ``rate`` is the most requests per second (None: unpaced).
+    """
+    from collectors.snapshot import SnapshotOptions, take_snapshot
+    from curate.store import Store
+
+    if not langs and not resume:
+        raise UsageError("give at least one language (or resume)", param="--lang")
+    opts = SnapshotOptions(langs=list(dict.fromkeys(langs)), top=top, sort=sort, endpoint=endpoint,
+                           concurrency=concurrency, rate=rate or None, authors=authors, timeout=timeout,
+                           max_wait=max_wait, max_card_bytes=max_card_bytes)
+    with Store(db) as store:
+        resume_arg = resume if isinstance(resume, int) and not isinstance(resume, bool) else (resume or None)
+        return take_snapshot(store, opts, resume=resume_arg, token=token, on_listed=on_listed)
+
+
+@dataclass
+class Report:
+    """The study's measurements of one snapshot.
+
+    ``report`` is the documented JSON object (docs/report.md, docs/report.schema.json); ``details`` holds
+    what the tables and figures add (cutoffs, provenance view, contamination, the ``diff`` with ``compare``);
+    ``out`` is the folder written (report.json/.md/.html, details.json, figures), if one was asked for.
+    """
+
+    report: dict[str, Any]
+    details: dict[str, Any] = field(default_factory=dict)
+    out: Path | None = None
+
+    @property
+    def snapshot_id(self) -> int:
+        return int(self.report["snapshot"]["id"])
+
+    @property
+    def languages(self) -> list[str]:
+        return list(self.report["languages"])
+
+
+def report(*, db: str | Path | None = None, langs: Sequence[str] | None = None, snapshot: str | int = "latest",
+           out: str | Path | None = None, ownership_overrides: str | Path | None = None,
+           compare: str | int | None = None) -> Report:
+    """Measure a snapshot (size, make-up, tasks, licenses, ownership, documentation, instruction datasets over
+    time, domains) per language; with ``out``, also write the report folder and its figures; with
+    ``compare`` (an older snapshot id), diff the two. Reads only: the store is opened read-only.
+    """
+    import json
+
+    from analyses import diff, render, study
+    from curate.store import Store
+
+    chosen = list(langs) if langs else None
+    overrides = Path(ownership_overrides) if ownership_overrides is not None else None
+    with Store(config.db_path(db, reading=True), read_only=True) as store:
+        if out is not None:
+            folder = render.write_report(store.con, Path(out), langs=chosen, snapshot=snapshot,
+                                         overrides_file=overrides, compare=compare)
+            return Report(json.loads((folder / "report.json").read_text(encoding="utf-8")),
+                          json.loads((folder / "details.json").read_text(encoding="utf-8")), folder)
+        result = study.compute(store.con, snapshot=snapshot, langs=chosen, overrides_file=overrides)
+        details = dict(result.details)
+        if compare is not None:
+            details["diff"] = diff.compare(store.con, compare, result.report["snapshot"]["id"], langs=chosen)
+        return Report(result.report, details)
