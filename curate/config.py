@@ -1,6 +1,7 @@
 """Configuration read from the environment, in one place.
 
-Every environment variable curate honours is read here, so behaviour is easy to audit and tests can
+Every environment variable curate honours is read here (and the one it sets for its worker processes is set
+here, `child_environment`), so behaviour is easy to audit and tests can
 override it with monkeypatch. Values are read at call time, not import time, so a command-line flag or a
 test fixture can still change them.
 """
@@ -8,6 +9,8 @@ test fixture can still change them.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 DEFAULT_DB = "curate.duckdb"
@@ -74,3 +77,35 @@ def lid_model() -> Path | None:
 def omp_threads() -> str | None:
     """``OMP_NUM_THREADS`` as set (torch sizes its CPU thread pool by it); read only to report it."""
     return os.environ.get("OMP_NUM_THREADS")
+
+
+def api_key(variable: str) -> str | None:
+    """The API key of an LLM judge, from the variable the user named (``--api-key-env``, default
+    ``OPENAI_API_KEY``). Never stored, logged or written anywhere."""
+    return os.environ.get(variable) or None
+
+
+def ray_address(explicit: str | None = None) -> str | None:
+    """The Ray cluster to join: ``--ray-address`` wins, then ``RAY_ADDRESS``; None starts a local Ray."""
+    return explicit or os.environ.get("RAY_ADDRESS") or None
+
+
+def python_path() -> list[str]:
+    """``PYTHONPATH`` as set, so Ray workers started here can import what this process imports."""
+    return [p for p in (os.environ.get("PYTHONPATH") or "").split(os.pathsep) if p]
+
+
+@contextmanager
+def child_environment(**values: str) -> Iterator[None]:
+    """Set variables for child processes started inside the block (spawned workers read them at start-up,
+    e.g. ``POLARS_MAX_THREADS``), then restore this process's environment as it was."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

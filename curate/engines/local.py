@@ -10,12 +10,12 @@ start-up; at most two batches per process are in flight, so memory stays flat ho
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
 
+from curate import config
 from curate.engines import Reader, Task, Worker, WorkerFactory, apply_worker
 
 _WORKER: Worker | None = None  # in a pool process: the worker built by `_init`
@@ -62,15 +62,8 @@ class LocalEngine:
     def _pool(self, batches: Iterator[pa.Table], work: WorkerFactory, device: str) -> Iterator[pa.Table]:
         # Spawned, not forked (polars' thread pool does not survive a fork), one polars thread each: the
         # processes already fill the cores.
-        previous = os.environ.get("POLARS_MAX_THREADS")
-        os.environ["POLARS_MAX_THREADS"] = "1"
-        try:
+        with config.child_environment(POLARS_MAX_THREADS="1"):
             pool = mp.get_context("spawn").Pool(self.workers, initializer=_init, initargs=(work, device))
-        finally:
-            if previous is None:
-                os.environ.pop("POLARS_MAX_THREADS", None)
-            else:
-                os.environ["POLARS_MAX_THREADS"] = previous
         try:
             pending: list[Any] = []
             for batch in batches:

@@ -34,7 +34,6 @@ import asyncio
 import base64
 import json
 import logging
-import os
 import random
 import time
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from curate import config
 from curate.errors import CurateError
 from curate.http import (
     DEFAULT_MAX_WAIT_S,
@@ -195,7 +195,7 @@ class JudgeClient:
         # identity: a compressed answer could inflate past the size cap before it is counted (aread_capped
         # still decodes gzip/deflate under the cap for servers that compress anyway).
         headers = {"Content-Type": "application/json", "Accept-Encoding": "identity"}
-        key = os.environ.get(self._api_key_env)
+        key = config.api_key(self._api_key_env)
         if key:
             headers["Authorization"] = f"Bearer {key}"
         self._secrets = _secrets(key, self.spec.api_base)
