@@ -81,6 +81,7 @@ def judge(input: str | Path, *, out: str | Path = "labels.parquet", model: str |
     failed raises `CurateError`. ``on_sample(per_language, skipped_records)`` hears what was drawn before the
     judges are asked.
     """
+    from curate.corpus import ReadSpec
     from curate.files import refuse_output_over_input
     from curate.judges.cache import FILENAME, open_cache
     from curate.judges.client import ClientOptions, display_url
@@ -96,8 +97,8 @@ def judge(input: str | Path, *, out: str | Path = "labels.parquet", model: str |
     loaded = load_rubric(rubric)
     errors: list[str] = []
     with track("reading and sampling", unit="docs") as reading:
-        docs = sample_corpus(input, sample, seed=seed, text_field=text_field, id_field=id_field,
-                             lang_field=lang_field or None, langs=list(langs) if langs else None,
+        read = ReadSpec(text_field=text_field, id_field=id_field, lang_field=lang_field or None)
+        docs = sample_corpus(input, sample, read=read, seed=seed, langs=list(langs) if langs else None,
                              on_error=errors.append, tracker=reading)
     if not docs:
         unreadable = f" ({len(errors)} unreadable records; first: {errors[0]})" if errors else ""

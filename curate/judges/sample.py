@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
 
-from curate.corpus import Document, iter_documents
+from curate.corpus import Document, ReadSpec
 from curate.langid import base_language
 from curate.progress import Tracker
 
@@ -109,16 +109,16 @@ def sample_corpus(
     source: str | Path,
     n: int,
     *,
+    read: ReadSpec | None = None,
     seed: int = 0,
-    text_field: str = "text",
-    id_field: str = "id",
-    lang_field: str | None = "lang",
     langs: list[str] | None = None,
     on_error: Callable[[str], None] | None = None,
     tracker: Tracker | None = None,
 ) -> list[Document]:
-    """Read a corpus with `iter_documents`, identify languages where missing, and draw the stratified sample."""
-    docs = iter_documents(source, text_field=text_field, id_field=id_field, lang_field=lang_field, on_error=on_error)
+    """Read a corpus as ``read`` says (the `ReadSpec` annotate, filter and contamination read with, so a
+    document has the same id in the labels as in the scores), identify languages where missing, and draw the
+    stratified sample."""
+    docs = (read or ReadSpec()).documents(source, on_error=on_error)
     if tracker is not None:
         docs = _counted(docs, tracker)
     return stratified_sample(with_languages(docs), n, seed=seed, langs=langs)
