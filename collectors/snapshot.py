@@ -461,7 +461,7 @@ class _Fetcher:
             reply = self.get(url, self.opts.max_card_bytes)
         except (http.WaitTooLong, http.Cancelled):
             raise
-        except http.ResponseTooLarge as exc:
+        except http.BodyTooLarge as exc:
             return _error(snapshot_id, repo_id, "card",
                           f"card {exc} (--max-card-bytes {self.opts.max_card_bytes:,}); not stored", None)
         except Exception as exc:  # timeouts and broken connections that outlived the retries
@@ -535,7 +535,7 @@ class _Fetcher:
                 reply = self.get(url, MAX_PAGE_BYTES)
             except (http.WaitTooLong, http.Cancelled):
                 raise
-            except http.ResponseTooLarge as exc:
+            except http.BodyTooLarge as exc:
                 raise CurateError(f"cannot list datasets for language:{lang}: a page is {exc}") from exc
             except httpx2.HTTPError as exc:
                 raise CurateError(f"cannot list datasets for language:{lang}: "

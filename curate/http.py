@@ -133,7 +133,7 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
 # run's wait limit) and an interruptible sleep, so Ctrl-C or a too-long wait stops every worker at once.
 
 _POLL_S = 0.25  # how often a blocked read looks at the run's stop event
-ERROR_BODY_BYTES = 64 * 1024  # kept of a non-2xx body: enough for a message, never a flood
+ERROR_BODY_BYTES = 4096  # what is read of an error answer (sync and async): enough for its message, never a flood
 RETRY_ERRORS: tuple[type[Exception], ...] = (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError)
 
 
@@ -141,14 +141,15 @@ class Cancelled(Exception):
     """The run is stopping (Ctrl-C, SIGTERM, a too-long wait seen by another thread): give the request up."""
 
 
-class ResponseTooLarge(Exception):
-    """A response body is over the caller's cap; it was not read further (memory stays bounded)."""
+class BodyTooLarge(CurateError):
+    """A response body over the limit its caller set (a card, a listing page, a judge's answer); nothing past
+    the limit was read or kept, so memory stays bounded whatever the server sends."""
 
     def __init__(self, limit: int, announced: int | None = None) -> None:
         self.limit = limit
         self.announced = announced
-        said = f" (Content-Length {announced:,})" if announced is not None else ""
-        super().__init__(f"response larger than the {limit:,}-byte limit{said}")
+        told = f" ({announced:,} bytes announced)" if announced is not None else ""
+        super().__init__(f"larger than the {limit:,}-byte limit{told}")
 
 
 _deadline = threading.local()
@@ -313,16 +314,16 @@ class Reply:
 
 
 def read_capped(response: httpx2.Response, limit: int) -> bytes:
-    """The body of a streamed ``response``, or `ResponseTooLarge` as soon as it passes ``limit`` bytes."""
+    """The body of a streamed ``response``, or `BodyTooLarge` as soon as it passes ``limit`` bytes."""
     announced = response.headers.get("content-length", "")
     if announced.isdigit() and int(announced) > limit:
-        raise ResponseTooLarge(limit, int(announced))
+        raise BodyTooLarge(limit, int(announced))
     chunks: list[bytes] = []
     total = 0
     for chunk in response.iter_bytes():
         total += len(chunk)
         if total > limit:
-            raise ResponseTooLarge(limit)
+            raise BodyTooLarge(limit)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -362,7 +363,7 @@ def _site(url: str) -> str:
 
 def get(client: httpx2.Client, url: str, *, limit: int, policy: RetryPolicy,
         headers: dict[str, str] | None = None, sleep: Callable[[float], None] = time.sleep) -> Reply:
-    """GET ``url`` and read its body (at most ``limit`` bytes of a 2xx, else `ResponseTooLarge`).
+    """GET ``url`` and read its body (at most ``limit`` bytes of a 2xx, else `BodyTooLarge`).
 
     Broken connections, timeouts and ``policy.statuses`` are retried with exponential backoff, a
     ``Retry-After`` is honoured when it is within ``policy.max_wait`` and ends the run at once
@@ -400,19 +401,6 @@ def get(client: httpx2.Client, url: str, *, limit: int, policy: RetryPolicy,
 
 # --- asynchronous clients (judges) --------------------------------------------------------------------
 
-ERROR_BODY_BYTES = 4096  # what is read of an error answer: enough for its message, never a flood
-
-
-class BodyTooLarge(CurateError):
-    """An answer larger than the limit set for it; nothing past the limit was read or kept."""
-
-    def __init__(self, size: int | None, limit: int) -> None:
-        self.size = size
-        self.limit = limit
-        told = f" ({size:,} bytes announced)" if size is not None else ""
-        super().__init__(f"answer larger than {limit:,} bytes{told}")
-
-
 class _BoundedInflater:
     """gzip/deflate decoding that never produces more than asked for: a 1 MB bomb cannot become 1 GB in memory."""
 
@@ -447,7 +435,7 @@ async def aread_capped(response: httpx.Response, limit: int, *, truncate: bool =
     if not truncate:
         announced = response.headers.get("content-length", "")
         if announced.isdigit() and int(announced) > limit and not response.headers.get("content-encoding"):
-            raise BodyTooLarge(int(announced), limit)
+            raise BodyTooLarge(limit, int(announced))
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
     inflater: _BoundedInflater | None = None
     if encoding in ("gzip", "x-gzip", "deflate"):
@@ -465,6 +453,6 @@ async def aread_capped(response: httpx.Response, limit: int, *, truncate: bool =
         if len(body) > limit:
             if truncate:
                 return bytes(body[:limit])
-            raise BodyTooLarge(None, limit)
+            raise BodyTooLarge(limit)
     return bytes(body)
 

@@ -278,7 +278,7 @@ class JudgeClient:
             except httpx.TimeoutException as exc:
                 error = f"timeout after {self.options.timeout_s:g}s ({type(exc).__name__})"
             except BodyTooLarge as exc:  # the model would write the same again: not retried
-                return self._failed(f"{exc}, the limit for one answer (max_response_bytes); not retried",
+                return self._failed(f"answer {exc} for one answer (max_response_bytes); not retried",
                                     started, attempt + 1)
             except httpx.ConnectError as exc:
                 error = f"cannot connect to {public_url(self.url)} ({_short(str(exc), 120)})"
