@@ -7,7 +7,9 @@ simulated judges add their own noise, as LLM judges do.
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
 
 import numpy as np
 
@@ -15,7 +17,23 @@ from curate.demo_corpus import LANGS, make_docs, pools
 
 EDU = pools()["edu"]
 SPAM = pools()["spam"]
-__all__ = ["EDU", "LANGS", "SPAM", "ZeroAnnotator", "judge_rows", "make_docs"]
+__all__ = ["EDU", "LANGS", "SPAM", "ZeroAnnotator", "judge_rows", "make_docs", "write_judged_corpus"]
+
+
+def write_judged_corpus(folder: Path, n_per_lang: int, seed: int, planted: int) -> tuple[list[dict], Path, Path]:
+    """(documents, corpus.jsonl, bench.jsonl) in ``folder``: each document carries a ``[score=N]`` marker that
+    steers the stub judge (`tests.openai_stub`) to its true quality, and the one-item benchmark is the text of
+    document ``planted``, so a contamination check finds exactly that document."""
+    docs = make_docs(n_per_lang, seed=seed)
+    corpus = folder / "corpus.jsonl"
+    with corpus.open("w", encoding="utf-8") as f:
+        for d in docs:
+            text = f"{d['text']} [score={round(d['quality'])}]"
+            f.write(json.dumps({"id": d["id"], "lang": d["lang"], "text": text}, ensure_ascii=False) + "\n")
+    bench = folder / "bench.jsonl"
+    bench.write_text(json.dumps({"id": "q0", "text": docs[planted]["text"]}, ensure_ascii=False) + "\n",
+                     encoding="utf-8")
+    return docs, corpus, bench
 
 
 def judge_rows(docs: list[dict], seed: int) -> list[dict]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tests.annotate_corpus import make_docs
+from tests.annotate_corpus import write_judged_corpus
 from tests.openai_stub import OpenAIStub, serve
 
 
@@ -26,7 +26,9 @@ def test_import_curate_is_cheap_and_needs_no_cli() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
     import curate
+    import curate.api
 
+    assert set(curate.__all__) - {"Store", "__version__"} == set(curate.api.__all__)  # the lazy mirror
     with pytest.raises(AttributeError):
         curate.no_such_function  # noqa: B018
 
@@ -46,15 +48,7 @@ def test_the_pipeline_from_python(tmp_path: Path) -> None:
     assert report.languages == ["ko"] and report.report["languages"]["ko"]["n_datasets"] == 50
     assert json.loads((tmp_path / "report" / "report.json").read_text()) == report.report
 
-    docs = make_docs(12, seed=5)
-    corpus = tmp_path / "corpus.jsonl"
-    with corpus.open("w", encoding="utf-8") as f:
-        for d in docs:  # the marker steers the stub judge to the document's true quality
-            text = f"{d['text']} [score={round(d['quality'])}]"
-            f.write(json.dumps({"id": d["id"], "lang": d["lang"], "text": text}, ensure_ascii=False) + "\n")
-    bench = tmp_path / "bench.jsonl"
-    bench.write_text(json.dumps({"id": "q0", "text": docs[3]["text"]}, ensure_ascii=False) + "\n",
-                     encoding="utf-8")
+    docs, corpus, bench = write_judged_corpus(tmp_path, 12, seed=5, planted=3)
 
     check = curate.check_contamination([f"demo-bench={bench}"], [corpus], workers=1, db=db, hub_mentions=True,
                                        work_dir=tmp_path / "work")

@@ -4,26 +4,18 @@ are found, and the filter keeps the best documents per language without them."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import polars as pl
 from scipy.stats import spearmanr
 
-from tests.annotate_corpus import make_docs
+from tests.annotate_corpus import write_judged_corpus
 from tests.openai_stub import OpenAIStub, serve
 
 
 def test_judge_train_annotate_contaminate_filter(tmp_path: Path, cli) -> None:
     db = tmp_path / "store.duckdb"
-    docs = make_docs(20, seed=3)
-    corpus = tmp_path / "corpus.jsonl"
-    with corpus.open("w", encoding="utf-8") as f:
-        for d in docs:  # the marker steers the stub judge to the document's true quality
-            text = f"{d['text']} [score={round(d['quality'])}]"
-            f.write(json.dumps({"id": d["id"], "lang": d["lang"], "text": text}, ensure_ascii=False) + "\n")
-    bench = tmp_path / "bench.jsonl"
-    bench.write_text(json.dumps({"id": "q0", "text": docs[5]["text"]}, ensure_ascii=False) + "\n", encoding="utf-8")
+    docs, corpus, bench = write_judged_corpus(tmp_path, 20, seed=3, planted=5)
 
     with serve(OpenAIStub()) as url:
         r = cli("judge", "--input", corpus, "--sample", "80", "--model", "judge-a", "--api-base", url,
