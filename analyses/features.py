@@ -6,14 +6,21 @@ one pass of vectorized expressions instead of Python loops per card.
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import duckdb
 import polars as pl
 
 from analyses.reference import FAMILY_RANK, PROVENANCE_RANK, Reference
+from curate.progress import track
 
+# A part of the snapshot measured at once holds at most this many datasets and about this much card text, so
+# the report's memory stays bounded however many datasets the store holds (cards are read part by part).
+PART_ROWS = 50_000
+PART_CARD_BYTES = 64 * 2**20
 LEGACY_CREATED_AT = "2022-03-02T23:29:04"  # every repo created before this date carries it (FACTS.md)
 CJK = r"\p{Han}\p{Hiragana}\p{Katakana}"
 # Word count rule: each Han/Hiragana/Katakana character counts as one word (Chinese and Japanese are not
@@ -38,12 +45,27 @@ def _tagged(prefix: str) -> str:
     return f"list_transform(list_filter(tags, lambda t: starts_with(t, '{prefix}')), lambda t: lower(substr(t, {n})))"
 
 
-def load_frame(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> pl.DataFrame:
-    """One row per dataset of the snapshot, with the raw fields the features need."""
+# The datasets a report measures: those the snapshot listed for one of $langs (every listed one when $langs is
+# NULL), in part $part of $parts (by a hash of the repo id, so a part is the same whichever query reads it).
+_SELECTED = """d.snapshot_id = $sid AND hash(d.repo_id) % $parts = $part
+    AND d.repo_id IN (SELECT repo_id FROM listings WHERE snapshot_id = $sid
+                      AND ($langs IS NULL OR list_contains($langs, lang)))"""
+
+
+def _params(snapshot_id: int, langs: Sequence[str] | None, part: int = 0, parts: int = 1) -> dict[str, Any]:
+    return {"sid": snapshot_id, "langs": list(langs) if langs else None, "part": part, "parts": parts}
+
+
+def load_frame(con: duckdb.DuckDBPyConnection, snapshot_id: int, langs: Sequence[str] | None = None,
+               part: int = 0, parts: int = 1) -> pl.DataFrame:
+    """One row per listed dataset of the snapshot (of ``langs``; one hash ``part`` of ``parts``), with the raw
+    fields the features need. The card join is restricted to the part too, so DuckDB never holds more card text
+    than one part's."""
     return con.sql(f"""
         WITH auth AS (
             SELECT name, arg_max(kind, snapshot_id) AS author_kind, arg_max(fullname, snapshot_id) AS fullname
-            FROM authors WHERE snapshot_id <= $sid AND kind IN ('user', 'org') GROUP BY name)
+            FROM authors WHERE snapshot_id <= $sid AND kind IN ('user', 'org') GROUP BY name),
+        c AS (SELECT repo_id, text FROM cards WHERE snapshot_id = $sid AND hash(repo_id) % $parts = $part)
         SELECT d.repo_id, d.author, d.downloads, d.downloads_all_time, d.likes,
                CAST(d.created_at AS TIMESTAMP) AS created_at,
                {_tagged('language:')} AS tag_langs,
@@ -56,9 +78,9 @@ def load_frame(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> pl.DataFrame
                len(list_filter(tags, lambda t: starts_with(t, 'arxiv:'))) > 0 AS arxiv_tag,
                c.text AS card, auth.author_kind, auth.fullname
         FROM datasets d
-        LEFT JOIN cards c ON c.snapshot_id = d.snapshot_id AND c.repo_id = d.repo_id
+        LEFT JOIN c ON c.repo_id = d.repo_id
         LEFT JOIN auth ON auth.name = d.author
-        WHERE d.snapshot_id = $sid""", params={"sid": snapshot_id}).pl()
+        WHERE {_SELECTED}""", params=_params(snapshot_id, langs, part, parts)).pl()
 
 
 def _alternation(words: list[str]) -> str:
@@ -164,6 +186,7 @@ def build(frame: pl.DataFrame, ref: Reference, overrides: dict[str, str] | None 
                                body.fill_null("").str.to_lowercase().alias("_card_low"))
     out = frame.with_columns(
         langs.alias("langs"),
+        pl.col("card").is_not_null().alias("has_card"),
         (pl.col("arxiv_tag") | pl.col("card").str.contains(ARXIV_LINK).fill_null(False)).alias("has_arxiv"),
         pl.any_horizontal(present).alias("all_sections"),
         pl.any_horizontal(filled).alias("filled_sections"),
@@ -196,3 +219,29 @@ def build(frame: pl.DataFrame, ref: Reference, overrides: dict[str, str] | None 
         pl.col("license_ids").fill_null([]),
         (pl.col("license_text_family").is_not_null() & pl.col("license_family").is_in(["unknown", "other"]).not_()
          & (pl.col("license_text_family") != pl.col("license_family"))).alias("license_mismatch"))
+
+
+def compute(con: duckdb.DuckDBPyConnection, snapshot_id: int, ref: Reference, overrides: dict[str, str] | None = None,
+            langs: Sequence[str] | None = None, *, part_rows: int = PART_ROWS,
+            part_card_bytes: int = PART_CARD_BYTES) -> pl.DataFrame:
+    """`build` over every dataset listed for ``langs`` (default: all listed), one part at a time, without the card
+    text: one row per dataset.
+
+    Features are per dataset, so parts are independent; only a part's cards are in memory at once, which keeps a
+    report over hundreds of thousands of datasets within a few hundred MB. A store needing more than one part
+    shows progress.
+    """
+    n, card_bytes = con.sql(f"""
+        SELECT count(*), coalesce(sum(c.bytes), 0) FROM datasets d
+        LEFT JOIN cards c ON c.snapshot_id = d.snapshot_id AND c.repo_id = d.repo_id
+        WHERE {_SELECTED}""", params=_params(snapshot_id, langs)).fetchall()[0]
+    parts = max(1, math.ceil(n / part_rows), math.ceil(card_bytes / part_card_bytes))
+    if parts == 1:
+        return build(load_frame(con, snapshot_id, langs), ref, overrides).drop("card")
+    frames = []
+    with track("measuring datasets", total=n, unit="datasets") as progress:
+        for part in range(parts):
+            frame = build(load_frame(con, snapshot_id, langs, part, parts), ref, overrides).drop("card")
+            frames.append(frame)
+            progress.advance(frame.height)
+    return pl.concat(frames, how="vertical_relaxed")
