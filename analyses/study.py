@@ -141,7 +141,7 @@ def compute(source: StoreSource, *, snapshot: str | int = "latest", langs: list[
     if missing:
         raise CurateError(f"snapshot {snap.id} has no listing for {', '.join(missing)} "
                           f"(it has {', '.join(available) or 'none'})")
-    feats = features.compute(store.con, snap.id, ref, overrides, langs)
+    feats = features.compute(store.con, snap.id, ref, overrides, langs=langs)
     frame = store.listings(snap.id, langs).join(feats, on="repo_id", how="inner")
     report = {"snapshot": snapshot_object(snap), "languages": measure(frame, langs, ref)}
     details = _details(frame, langs)
