@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -109,17 +110,21 @@ main()
 """
 
 
-def run_report(*args: str | Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one `curate report` in a fresh process (its stdout discarded)."""
+def run_report(*args: str | Path) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system, all threads) and peak RSS (MiB) of one `curate report` in a fresh
+    process (its stdout discarded). On a shared machine wall time grows with the others' load; CPU time barely."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     with tempfile.NamedTemporaryFile(suffix=".kib") as peak:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         done = subprocess.run([sys.executable, "-c", PEAK_RSS, peak.name, "report", *map(str, args)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
         seconds = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if done.returncode:
             raise SystemExit(f"curate report {' '.join(map(str, args))} failed: {done.stderr.strip()}")
-        return seconds, int(Path(peak.name).read_text()) / 1024
+        cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+        return seconds, cpu, int(Path(peak.name).read_text()) / 1024
 
 
 def scaling(sizes: Sequence[int], tmp: Path) -> None:
@@ -151,11 +156,13 @@ def league(n: int, db: Path, tmp: Path) -> None:
     print(f"league store: {sum(1 for c in counts.values() if c >= 50)} of {len(counts)} languages with >= 50 "
           f"datasets; ko has {counts.get('ko', 0)}, {sum(counts.values())} listings")
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (other work slows both runs)")
-    one_s, one_mb = run_report("--db", db, "--lang", "ko", "--out", tmp / "ko")
-    all_s, all_mb = run_report("--db", db, "--all-languages", "--out", tmp / "league")
-    print(f"report --lang ko         : {one_s:6.1f} s, peak RSS {one_mb:6.0f} MiB")
-    print(f"report --all-languages   : {all_s:6.1f} s, peak RSS {all_mb:6.0f} MiB (target < 60 s)")
-    print(f"ratio all / ko           : {all_s / one_s:.2f}x time, {all_mb / one_mb:.2f}x peak RSS")
+    one_s, one_cpu, one_mb = run_report("--db", db, "--lang", "ko", "--out", tmp / "ko")
+    all_s, all_cpu, all_mb = run_report("--db", db, "--all-languages", "--out", tmp / "league")
+    print(f"report --lang ko         : {one_s:6.1f} s wall, {one_cpu:6.1f} s CPU, peak RSS {one_mb:6.0f} MiB")
+    print(f"report --all-languages   : {all_s:6.1f} s wall, {all_cpu:6.1f} s CPU, peak RSS {all_mb:6.0f} MiB "
+          "(target < 60 s wall)")
+    print(f"ratio all / ko           : {all_s / one_s:.2f}x wall, {all_cpu / one_cpu:.2f}x CPU, "
+          f"{all_mb / one_mb:.2f}x peak RSS")
 
 
 def main() -> None:

@@ -134,3 +134,9 @@ def test_measure_of_a_language_without_rows_is_zeros(store: Store) -> None:
     none = features.compute(store.con, 1, ref, columns=league.MEASURED).head(0).with_columns(lang=pl.lit("xx"))
     empty = study.measure(none, ["xx"], ref)["xx"]
     assert empty["n_datasets"] == 0 and empty["docs"]["median_words"] == 0.0 and empty["instruction"]["n"] == 0
+
+
+def test_the_cli_default_minimum_is_the_league_default() -> None:
+    from curate.cli import report
+
+    assert report.DEFAULT_MIN_DATASETS == league.DEFAULT_MIN_DATASETS
