@@ -6,14 +6,21 @@ one pass of vectorized expressions instead of Python loops per card.
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import duckdb
 import polars as pl
 
 from analyses.reference import FAMILY_RANK, PROVENANCE_RANK, Reference
+from curate.progress import track
 
+# A part of the snapshot measured at once holds at most this many datasets and about this much card text, so
+# the report's memory stays bounded however many datasets the store holds (cards are read part by part).
+PART_ROWS = 50_000
+PART_CARD_BYTES = 64 * 2**20
 LEGACY_CREATED_AT = "2022-03-02T23:29:04"  # every repo created before this date carries it (FACTS.md)
 CJK = r"\p{Han}\p{Hiragana}\p{Katakana}"
 # Word count rule: each Han/Hiragana/Katakana character counts as one word (Chinese and Japanese are not
@@ -38,12 +45,30 @@ def _tagged(prefix: str) -> str:
     return f"list_transform(list_filter(tags, lambda t: starts_with(t, '{prefix}')), lambda t: lower(substr(t, {n})))"
 
 
-def load_frame(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> pl.DataFrame:
-    """One row per dataset of the snapshot, with the raw fields the features need."""
+# The datasets a report measures: those the snapshot listed for one of $langs (every listed one when $langs is
+# NULL), in part $part of $parts (by a hash of the repo id, so a part is the same whichever table it is read from).
+# Materialized first, so DuckDB joins only the selected datasets and cards, never the whole snapshot's.
+_SELECTED = """sel AS MATERIALIZED (
+            SELECT DISTINCT repo_id FROM listings WHERE snapshot_id = $sid
+              AND ($langs IS NULL OR list_contains($langs, lang)) AND hash(repo_id) % $parts = $part)"""
+
+
+def _params(snapshot_id: int, langs: Sequence[str] | None, part: int = 0, parts: int = 1) -> dict[str, Any]:
+    return {"sid": snapshot_id, "langs": list(langs) if langs else None, "part": part, "parts": parts}
+
+
+def load_frame(con: duckdb.DuckDBPyConnection, snapshot_id: int, langs: Sequence[str] | None = None,
+               part: int = 0, parts: int = 1) -> pl.DataFrame:
+    """One row per listed dataset of the snapshot (of ``langs``; one hash ``part`` of ``parts``), with the raw
+    fields the features need; only that part's cards are read into memory."""
     return con.sql(f"""
-        WITH auth AS (
+        WITH {_SELECTED},
+        auth AS (
             SELECT name, arg_max(kind, snapshot_id) AS author_kind, arg_max(fullname, snapshot_id) AS fullname
-            FROM authors WHERE snapshot_id <= $sid AND kind IN ('user', 'org') GROUP BY name)
+            FROM authors WHERE snapshot_id <= $sid AND kind IN ('user', 'org') GROUP BY name),
+        d AS MATERIALIZED (SELECT * FROM datasets WHERE snapshot_id = $sid AND repo_id IN (SELECT repo_id FROM sel)),
+        c AS MATERIALIZED (SELECT repo_id, text FROM cards WHERE snapshot_id = $sid
+                           AND repo_id IN (SELECT repo_id FROM sel))
         SELECT d.repo_id, d.author, d.downloads, d.downloads_all_time, d.likes,
                CAST(d.created_at AS TIMESTAMP) AS created_at,
                {_tagged('language:')} AS tag_langs,
@@ -55,10 +80,9 @@ def load_frame(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> pl.DataFrame
                list_concat({_tagged('task_categories:')}, {_tagged('task_ids:')}) AS task_tags,
                len(list_filter(tags, lambda t: starts_with(t, 'arxiv:'))) > 0 AS arxiv_tag,
                c.text AS card, auth.author_kind, auth.fullname
-        FROM datasets d
-        LEFT JOIN cards c ON c.snapshot_id = d.snapshot_id AND c.repo_id = d.repo_id
-        LEFT JOIN auth ON auth.name = d.author
-        WHERE d.snapshot_id = $sid""", params={"sid": snapshot_id}).pl()
+        FROM d
+        LEFT JOIN c ON c.repo_id = d.repo_id
+        LEFT JOIN auth ON auth.name = d.author""", params=_params(snapshot_id, langs, part, parts)).pl()
 
 
 def _alternation(words: list[str]) -> str:
@@ -150,7 +174,8 @@ def build(frame: pl.DataFrame, ref: Reference, overrides: dict[str, str] | None 
     present, filled = [], []
     for names in (sec["templates"]["older"], sec["templates"]["current"]):
         present.append(pl.all_horizontal(
-            [body.str.contains(rf"(?im)^#{{1,6}}[ \t]*{_heading(n)}{B}").fill_null(False) for n in names]))
+            [pl.col("_headings").list.eval(pl.element().str.contains(rf"(?i)^#{{1,6}}[ \t]*{_heading(n)}{B}"))
+             .list.any().fill_null(False) for n in names]))
         filled.append(pl.all_horizontal([_section_filled(pl.col("_clean"), n) for n in names]))
     name = pl.col("repo_id").str.split("/").list.last()
     search_text = (pl.col("repo_id").str.replace_all(r"[-_/]", " ") + pl.lit(" ") + pl.col("card").fill_null(""))
@@ -159,11 +184,14 @@ def build(frame: pl.DataFrame, ref: Reference, overrides: dict[str, str] | None 
     who = pl.col("author").fill_null("") + pl.lit(" ") + pl.col("fullname").fill_null("")
     registry = pl.col("author").str.to_lowercase().replace_strict(owners, default=None, return_dtype=pl.String)
     langs = pl.when(pl.col("tag_langs").list.len() > 0).then("tag_langs").otherwise("yaml_langs").list.unique()
-    frame = frame.with_columns(strip_placeholders(body, ph).alias("_clean"),
+    # Heading lines, once: testing each template section against them instead of the whole card is much faster.
+    frame = frame.with_columns(body.str.extract_all(r"(?m)^#{1,6}[^\n]*").alias("_headings"),
+                               strip_placeholders(body, ph).alias("_clean"),
                                search_text.str.to_lowercase().alias("_search"),
                                body.fill_null("").str.to_lowercase().alias("_card_low"))
     out = frame.with_columns(
         langs.alias("langs"),
+        pl.col("card").is_not_null().alias("has_card"),
         (pl.col("arxiv_tag") | pl.col("card").str.contains(ARXIV_LINK).fill_null(False)).alias("has_arxiv"),
         pl.any_horizontal(present).alias("all_sections"),
         pl.any_horizontal(filled).alias("filled_sections"),
@@ -190,9 +218,43 @@ def build(frame: pl.DataFrame, ref: Reference, overrides: dict[str, str] | None 
         .otherwise(pl.lit("multilingual")).alias("makeup"))
     out = (out.join(_size(out, ref), on="repo_id", how="left").join(_licenses(out, ref), on="repo_id", how="left")
            .join(_tasks(out, ref), on="repo_id", how="left"))
-    return out.drop("_clean", "_search", "_card_low").with_columns(
+    return out.drop("_headings", "_clean", "_search", "_card_low").with_columns(
         pl.col("size").fill_null("unknown"), pl.col("license_family").fill_null("unknown"),
         pl.col("provenance").fill_null("unspecified"), pl.col("tasks").fill_null([]),
         pl.col("license_ids").fill_null([]),
         (pl.col("license_text_family").is_not_null() & pl.col("license_family").is_in(["unknown", "other"]).not_()
          & (pl.col("license_text_family") != pl.col("license_family"))).alias("license_mismatch"))
+
+
+def compute(con: duckdb.DuckDBPyConnection, snapshot_id: int, ref: Reference, overrides: dict[str, str] | None = None,
+            *, langs: Sequence[str] | None = None, columns: Sequence[str] | None = None, part_rows: int = PART_ROWS,
+            part_card_bytes: int = PART_CARD_BYTES) -> pl.DataFrame:
+    """`build` over every dataset listed for ``langs`` (default: all listed), one part at a time, without the card
+    text: one row per dataset, with only ``columns`` when given.
+
+    Features are per dataset, so parts are independent; only a part's cards are in memory at once, which keeps a
+    report over hundreds of thousands of datasets within a few hundred MB. A store needing more than one part
+    shows progress.
+    """
+    n, card_bytes = con.sql(f"""
+        WITH {_SELECTED}
+        SELECT count(*), coalesce(sum(c.bytes), 0) FROM sel JOIN datasets d ON d.snapshot_id = $sid AND d.repo_id = sel.repo_id
+        LEFT JOIN cards c ON c.snapshot_id = $sid AND c.repo_id = sel.repo_id""",
+                            params=_params(snapshot_id, langs)).fetchall()[0]
+    parts = max(1, math.ceil(n / part_rows), math.ceil(card_bytes / part_card_bytes))
+
+    def part_features(part: int) -> pl.DataFrame:
+        frame = build(load_frame(con, snapshot_id, langs, part, parts), ref, overrides).drop("card")
+        # Copied out: columns straight from DuckDB share its Arrow record batch, which stays alive whole (every
+        # card's text included) while any of them is referenced.
+        return pl.DataFrame(pl.from_arrow(frame.select(columns or frame.columns).to_arrow()))
+
+    if parts == 1:
+        return part_features(0)
+    frames = []
+    with track("measuring datasets", total=n, unit="datasets") as progress:
+        for part in range(parts):
+            frame = part_features(part)
+            frames.append(frame)
+            progress.advance(frame.height)
+    return pl.concat(frames, how="vertical_relaxed")

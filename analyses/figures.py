@@ -19,7 +19,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
-from matplotlib import font_manager
+from matplotlib import font_manager, ticker
 
 from analyses.reference import FAMILIES, MAKEUP, OWNERSHIP, SIZES
 
@@ -208,3 +208,59 @@ def write_figures(report: dict[str, Any], details: dict[str, Any], out: Path) ->
         ax.set_title("Table 2. Size categories (S ≤ 10M, M ≤ 100M, L ≤ 1B, XL > 1B examples)")
         written += _save(fig, out, "table2_sizes")
     return written
+
+
+def _compact(x: float, _pos: Any = None) -> str:
+    """A tick label that stays short on a log axis: 500, 2k, 40k, 1.2M."""
+    for div, unit in ((1e6, "M"), (1e3, "k")):
+        if x >= div:
+            return f"{x / div:.3g}{unit}"
+    return f"{x:.0f}"
+
+
+def write_league(report: dict[str, Any], highlight: list[str], out: Path) -> list[Path]:
+    """The league figure: one panel per league measure, every language a grey dot (x: its datasets, log scale;
+    y: the measure), the highlighted languages in colour and named, the median language as a dashed line."""
+    from analyses.league import MEASURES
+
+    setup_fonts()
+    out.mkdir(parents=True, exist_ok=True)
+    rows = report["league"]["rows"]
+    medians = report["league"]["medians"]
+    xs = [r["n_datasets"] for r in rows]
+    cols = 4
+    nrows = -(-len(MEASURES) // cols)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing")
+        fig, axes = plt.subplots(nrows, cols, figsize=(4 * cols, 3.2 * nrows), squeeze=False)
+        for ax, m in zip(axes.flat, MEASURES, strict=False):
+            scale = 100.0 if m.share else 1.0
+            ax.scatter(xs, [scale * r["values"][m.key] for r in rows], s=12,
+                       color="#b0b0b0", label="every language")
+            ax.axhline(scale * medians[m.key], color="#606060", linestyle="--", linewidth=1, label="median language")
+            for i, r in enumerate(r for r in rows if r["lang"] in highlight):
+                x, y = r["n_datasets"], scale * r["values"][m.key]
+                ax.scatter([x], [y], s=36, color=lang_color(r["lang"], highlight), zorder=3, label=_label(r["lang"]))
+                # Labels alternate above and below, further out each time: close languages stay legible.
+                ax.annotate(f"{r['lang']} #{r['ranks'][m.key]}", (x, y), textcoords="offset points",
+                            xytext=(4, (1 if i % 2 == 0 else -1) * (4 + 10 * (i // 2)) - (6 if i % 2 else 0)),
+                            fontsize=8)
+            ax.set_xscale("log")
+            ax.set_xlim(min(xs) / 1.5, max(xs) * 1.5)
+            ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0,) if max(xs) > 100 * min(xs) else (1.0, 2.0, 5.0)))
+            ax.xaxis.set_major_formatter(ticker.FuncFormatter(_compact))
+            ax.xaxis.set_minor_locator(ticker.NullLocator())  # hundreds of dots: keep the drawing cheap
+            ax.set_title(m.title + (" (%)" if m.share else ""), fontsize=10)
+            if m.share:
+                ax.set_ylim(0, 100)
+        for i, ax in enumerate(axes.flat):
+            if i >= len(MEASURES):
+                ax.set_axis_off()
+            elif i + cols >= len(MEASURES):  # the lowest panel of its column
+                ax.set_xlabel("datasets (log)")
+        handles, labels = axes.flat[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower right", fontsize=9, frameon=False)
+        fig.subplots_adjust(hspace=0.45, wspace=0.25, top=0.93)
+        fig.suptitle(f"League of {len(rows)} languages with at least {report['league']['min_datasets']} datasets "
+                     "(#: rank, 1 = highest)")
+        return _save(fig, out, "fig_league")

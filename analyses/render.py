@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -14,6 +14,9 @@ from curate import markdown
 from curate.files import write_text_atomic
 from curate.store import StoreSource
 
+if TYPE_CHECKING:
+    from analyses.league import League, Measure
+
 Section = tuple[str, list[str], list[list[str]]]  # title, header, rows
 
 
@@ -21,8 +24,45 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+def _value(measure: Measure, v: float) -> str:
+    return _pct(v) if measure.share else f"{v:.0f}"
+
+
+def league_sections(report: dict[str, Any], highlight: list[str] | None = None) -> list[Section]:
+    """The league of languages (``curate report --all-languages``): one row per language, then where the
+    highlighted languages stand by each measure (rank 1 = highest share)."""
+    from analyses.league import MEASURES
+
+    lg = report["league"]
+    marked = set(highlight or [])
+    n = len(lg["rows"])
+    out: list[Section] = []
+    for group in dict.fromkeys(m.group for m in MEASURES):
+        cols = [m for m in MEASURES if m.group == group]
+        rows = [[str(r["rank"]), f"{r['lang']} ◀" if r["lang"] in marked else r["lang"], str(r["n_datasets"]),
+                 *(_value(m, r["values"][m.key]) for m in cols)] for r in lg["rows"]]
+        about = "" if out else (f" ({n} with at least {lg['min_datasets']} datasets, of {lg['languages_listed']} "
+                                "languages listed)")
+        out.append((f"League of languages: {group}{about}", ["#", "lang", "datasets", *(m.title for m in cols)], rows))
+    by_lang = {r["lang"]: r for r in lg["rows"]}
+    shown = [lang for lang in highlight or [] if lang in by_lang]
+    if shown:
+        med = lg["medians"]
+        place = [["datasets", f"{med['n_datasets']:.0f}",
+                  *(f"{by_lang[x]['n_datasets']} (#{by_lang[x]['rank']})" for x in shown)]]
+        place += [[m.title, _value(m, med[m.key]),
+                   *(f"{_value(m, by_lang[x]['values'][m.key])} (#{by_lang[x]['ranks'][m.key]})" for x in shown)]
+                  for m in MEASURES]
+        out.append((f"Where {', '.join(shown)} stand{'s' if len(shown) == 1 else ''} among {n} languages "
+                    "(#rank, 1 = highest)", ["measure", "median", *shown], place))
+    return out
+
+
 def sections(report: dict[str, Any], details: dict[str, Any] | None = None) -> list[Section]:
-    """The report's tables, one row per language; shared by every text format."""
+    """The report's tables, one row per language; shared by every text format. A league report (one with a
+    ``league`` part) gets `league_sections`, highlighting ``details["highlight"]``."""
+    if "league" in report:
+        return league_sections(report, (details or {}).get("highlight"))
     L = report["languages"]
     langs = list(L)
     out: list[Section] = []
@@ -102,6 +142,20 @@ def to_html(report: dict[str, Any], details: dict[str, Any] | None = None, figur
     parts += [f"<figure><img src='{e(f)}' style='max-width:900px'></figure>" for f in figures or []]
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def write_league(result: League, out: Path) -> Path:
+    """report.json (the docs/report.md object with its ``league`` part), report.md, report.html and the league
+    figure (PNG, SVG) of an `analyses.league.League`, in ``out``."""
+    from analyses import figures
+
+    out.mkdir(parents=True, exist_ok=True)
+    pngs = [p.name for p in figures.write_league(result.report, result.highlight, out) if p.suffix == ".png"]
+    details = {"highlight": result.highlight}
+    write_text_atomic(out / "report.json", json.dumps(result.report, ensure_ascii=False, indent=2))
+    write_text_atomic(out / "report.md", to_markdown(result.report, details, pngs))
+    write_text_atomic(out / "report.html", to_html(result.report, details, pngs))
+    return out
 
 
 def write_report(source: StoreSource, out: Path, *, langs: list[str] | None = None,

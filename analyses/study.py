@@ -17,7 +17,7 @@ import polars as pl
 from analyses import features, reference
 from analyses.reference import FAMILIES, MAKEUP, OWNERSHIP, PROVENANCE, SIZES
 from curate.errors import CurateError
-from curate.store import StoreSource, queries
+from curate.store import SnapshotInfo, StoreSource, queries
 
 
 @dataclass
@@ -28,8 +28,7 @@ class Study:
 
 
 def _counts(frame: pl.DataFrame, col: str, keys: tuple[str, ...]) -> dict[str, int]:
-    got = dict(frame.group_by(col).len().iter_rows())
-    return {k: int(got.get(k, 0)) for k in keys}
+    return _keyed(dict(frame.group_by(col).len().iter_rows()), keys)
 
 
 def knee(downloads: list[int]) -> int | None:
@@ -45,33 +44,57 @@ def knee(downloads: list[int]) -> int | None:
     return int(np.argmax(chord - y)) + 1
 
 
-def _language(f: pl.DataFrame, ref: reference.Reference) -> dict[str, Any]:
-    n = f.height
+def _by_lang(frame: pl.DataFrame, col: str) -> dict[str, dict[str, int]]:
+    """{lang: {value of ``col``: datasets}} in one group-by over every language."""
+    out: dict[str, dict[str, int]] = {}
+    for lang, key, n in frame.group_by("lang", col).len().iter_rows():
+        out.setdefault(lang, {})[key] = int(n)
+    return out
+
+
+def _keyed(got: dict[str, int], keys: Any) -> dict[str, int]:
+    return {k: int(got.get(k, 0)) for k in keys}
+
+
+def measure(frame: pl.DataFrame, langs: list[str], ref: reference.Reference) -> dict[str, dict[str, Any]]:
+    """The report's measurements (docs/report.md) of each of ``langs``, from ``frame`` (one row per listed
+    (lang, dataset) with the features of `features.build`).
+
+    Every language is measured in the same few group-bys, so the per-language report and the league of every
+    language (analyses.league) share this one definition and cost about the same per dataset.
+    """
     categories = sorted(set(ref.tasks["category"].to_list()) | {"Other"})
-    tasks = dict(f.select(pl.col("tasks").explode().alias("t")).drop_nulls().group_by("t").len().iter_rows())
-    carded = f.filter(pl.col("card").is_not_null())
-    words = carded["words"]
-    inst = f.filter(pl.col("instruction"))
-    months = (inst.filter(pl.col("created").is_not_null())
-              .group_by(pl.col("created").dt.strftime("%Y-%m").alias("m")).len().sort("m"))
-    domains = f.select(pl.col("domains").struct.unnest()).sum() if n else None
-    return {
-        "n_datasets": n,
-        "makeup": _counts(f, "makeup", MAKEUP),
-        "size": _counts(f, "size", SIZES),
-        "license_family": _counts(f, "license_family", FAMILIES),
-        "ownership": _counts(f, "ownership", OWNERSHIP),
-        "tasks": {c: int(tasks.get(c, 0)) for c in categories},
-        "docs": {
-            "arxiv_share": float(f["has_arxiv"].mean() or 0.0) if n else 0.0,
-            "all_sections_share": float(f["all_sections"].mean() or 0.0) if n else 0.0,
-            "filled_sections_share": float(f["filled_sections"].mean() or 0.0) if n else 0.0,
-            "mean_words": float(words.mean() or 0.0) if words.len() else 0.0,
-            "median_words": float(words.median() or 0.0) if words.len() else 0.0,
-        },
-        "instruction": {"n": inst.height, "by_month": {m: int(c) for m, c in months.iter_rows()}},
-        "domains": {d: int(domains[d][0]) if domains is not None else 0 for d in ref.domains},
-    }
+    n = dict(frame.group_by("lang").len().iter_rows())
+    counts = {col: _by_lang(frame, col) for col in ("makeup", "size", "license_family", "ownership")}
+    tasks = _by_lang(frame.select("lang", pl.col("tasks").alias("t")).explode("t").drop_nulls("t"), "t")
+    docs = {row["lang"]: row for row in frame.group_by("lang").agg(
+        pl.col("has_arxiv").mean().alias("arxiv_share"), pl.col("all_sections").mean().alias("all_sections_share"),
+        pl.col("filled_sections").mean().alias("filled_sections_share"),
+        pl.col("words").filter(pl.col("has_card")).mean().alias("mean_words"),
+        pl.col("words").filter(pl.col("has_card")).median().alias("median_words"),
+        pl.col("instruction").sum().alias("instruction"),
+        *(pl.col("domains").struct.field(d).sum().alias(f"domain:{d}") for d in ref.domains)).iter_rows(named=True)}
+    months: dict[str, dict[str, int]] = {}
+    for lang, m, c in (frame.filter(pl.col("instruction") & pl.col("created").is_not_null())
+                       .group_by("lang", pl.col("created").dt.strftime("%Y-%m").alias("m")).len()
+                       .sort("lang", "m").iter_rows()):
+        months.setdefault(lang, {})[m] = int(c)
+    out: dict[str, dict[str, Any]] = {}
+    for lang in langs:
+        d = docs.get(lang, {})
+        out[lang] = {
+            "n_datasets": int(n.get(lang, 0)),
+            "makeup": _keyed(counts["makeup"].get(lang, {}), MAKEUP),
+            "size": _keyed(counts["size"].get(lang, {}), SIZES),
+            "license_family": _keyed(counts["license_family"].get(lang, {}), FAMILIES),
+            "ownership": _keyed(counts["ownership"].get(lang, {}), OWNERSHIP),
+            "tasks": _keyed(tasks.get(lang, {}), categories),
+            "docs": {k: float(d.get(k) or 0.0) for k in ("arxiv_share", "all_sections_share",
+                                                          "filled_sections_share", "mean_words", "median_words")},
+            "instruction": {"n": int(d.get("instruction") or 0), "by_month": months.get(lang, {})},
+            "domains": {k: int(d.get(f"domain:{k}") or 0) for k in ref.domains},
+        }
+    return out
 
 
 def _details(f: pl.DataFrame, langs: list[str]) -> dict[str, Any]:
@@ -98,6 +121,11 @@ def _details(f: pl.DataFrame, langs: list[str]) -> dict[str, Any]:
     return out
 
 
+def snapshot_object(snap: SnapshotInfo) -> dict[str, Any]:
+    """The report's ``snapshot`` object."""
+    return {k: snap.to_dict()[k] for k in ("id", "taken_at", "endpoint")}
+
+
 def compute(source: StoreSource, *, snapshot: str | int = "latest", langs: list[str] | None = None,
             overrides_file: Path | None = None, data_dir: Path | None = None) -> Study:
     """Every measurement of the study for ``langs`` (default: all languages listed) in one snapshot.
@@ -113,10 +141,9 @@ def compute(source: StoreSource, *, snapshot: str | int = "latest", langs: list[
     if missing:
         raise CurateError(f"snapshot {snap.id} has no listing for {', '.join(missing)} "
                           f"(it has {', '.join(available) or 'none'})")
-    feats = features.build(features.load_frame(store.con, snap.id), ref, overrides)
+    feats = features.compute(store.con, snap.id, ref, overrides, langs=langs)
     frame = store.listings(snap.id, langs).join(feats, on="repo_id", how="inner")
-    report = {"snapshot": {k: snap.to_dict()[k] for k in ("id", "taken_at", "endpoint")},
-              "languages": {lang: _language(frame.filter(pl.col("lang") == lang), ref) for lang in langs}}
+    report = {"snapshot": snapshot_object(snap), "languages": measure(frame, langs, ref)}
     details = _details(frame, langs)
     details["contamination"] = [
         {**row, "created_at": row["created_at"].isoformat()} for row in store.latest_contamination().to_dicts()]

@@ -108,3 +108,37 @@ def test_every_figure_plots_its_table(tmp_path: Path, monkeypatch: pytest.Monkey
     # One colour per language across the figures that draw languages as lines.
     colours = {ln.get_label()[:2]: ln.get_color() for ln in axes["fig1_downloads"].lines if ln.get_label()[:2] in L}
     assert colours == {ln.get_label()[:2]: ln.get_color() for ln in axes["fig5_instruction"].lines}
+
+
+def test_league_figure_plots_every_language_and_points_out_the_chosen(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read the league figure's dots and median lines back and compare them with the league's rows."""
+    from analyses.league import MEASURES
+
+    saved: dict[str, Any] = {}
+    original = figures._save
+
+    def keep(fig: Any, out: Path, name: str) -> list[Path]:
+        saved[name] = fig.axes
+        return original(fig, out, name)
+
+    monkeypatch.setattr(figures, "_save", keep)
+    keys = [m.key for m in MEASURES]
+    rows = [{"lang": lang, "rank": i + 1, "n_datasets": n, "values": {k: v for k in keys},
+             "ranks": dict.fromkeys(keys, i + 1)} for i, (lang, n, v) in enumerate(
+                 [("en", 900, 0.6), ("ko", 120, 0.25), ("sw", 60, 0.125)])]
+    report = {"league": {"min_datasets": 50, "languages_listed": 9, "measures": {m.key: m.title for m in MEASURES},
+                         "rows": rows, "medians": {"n_datasets": 120.0, **dict.fromkeys(keys, 0.25)}}}
+    written = figures.write_league(report, ["ko"], tmp_path)
+    assert {p.name for p in written} == {"fig_league.png", "fig_league.svg"}
+    axes = saved["fig_league"]
+    for ax, m in zip(axes, MEASURES, strict=False):
+        scale = 100 if m.share else 1
+        every, chosen = ax.collections[0], ax.collections[1]
+        assert [tuple(p) for p in every.get_offsets()] == [(900, 60 * scale / 100), (120, 25 * scale / 100),
+                                                           (60, 12.5 * scale / 100)], m.key
+        assert [tuple(p) for p in chosen.get_offsets()] == [(120, 25 * scale / 100)]
+        assert chosen.get_label() == "ko (한국어)" and len(ax.collections) == 2
+        assert [list(line.get_ydata()) for line in ax.lines] == [[25 * scale / 100] * 2]  # the median language
+        assert [t.get_text() for t in ax.texts] == ["ko #2"]
+    assert not any(ax.axison for ax in axes[len(MEASURES):len(MEASURES) + 2])  # empty slots of the grid hidden

@@ -14,6 +14,8 @@ from curate.http import DEFAULT_MAX_CARD_BYTES, DEFAULT_MAX_WAIT_S
 if TYPE_CHECKING:
     from collectors.snapshot import SnapshotSummary
 
+DEFAULT_MIN_DATASETS = 50  # analyses.league.DEFAULT_MIN_DATASETS (not imported: keeps `import curate` light)
+
 
 def snapshot(langs: Sequence[str] = (), *, top: int = 700, sort: str = "downloads", db: str | Path | None = None,
              endpoint: str | None = None, token: str | None = None, resume: bool | int = False,
@@ -45,7 +47,9 @@ class Report:
 
     ``report`` is the documented JSON object (docs/report.md, docs/report.schema.json); ``details`` holds
     what the tables and figures add (cutoffs, provenance view, contamination, the ``diff`` with ``compare``);
-    ``out`` is the folder written (report.json/.md/.html, details.json, figures), if one was asked for.
+    ``out`` is the folder written (report.json/.md/.html, details.json, figures), if one was asked for. A
+    league (``all_languages``) has the ``league`` part in ``report`` and the languages pointed out in
+    ``details["highlight"]``.
     """
 
     report: dict[str, Any]
@@ -63,19 +67,29 @@ class Report:
 
 def report(*, db: str | Path | None = None, langs: Sequence[str] | None = None, snapshot: str | int = "latest",
            out: str | Path | None = None, ownership_overrides: str | Path | None = None,
-           compare: str | int | None = None) -> Report:
+           compare: str | int | None = None, all_languages: bool = False,
+           min_datasets: int = DEFAULT_MIN_DATASETS) -> Report:
     """Measure a snapshot (size, make-up, tasks, licenses, ownership, documentation, instruction datasets over
     time, domains) per language; with ``out``, also write the report folder and its figures; with
-    ``compare`` (an older snapshot id), diff the two. Reads only: the store is opened read-only.
+    ``compare`` (an older snapshot id), diff the two. With ``all_languages``: the league table of every
+    language with at least ``min_datasets`` datasets, ``langs`` being the ones to point out. Reads only: the
+    store is opened read-only.
     """
     import json
 
-    from analyses import diff, render, study
+    from analyses import diff, league, render, study
     from curate.store import Store
 
+    if all_languages and compare is not None:
+        raise UsageError("--compare diffs per language; leave out --all-languages", "--compare")
     chosen = list(langs) if langs else None
     overrides = Path(ownership_overrides) if ownership_overrides is not None else None
     with Store(config.db_path(db, reading=True), read_only=True) as store:
+        if all_languages:
+            ranked = league.compute(store, snapshot=snapshot, min_datasets=min_datasets, highlight=chosen,
+                                    overrides_file=overrides)
+            folder = render.write_league(ranked, Path(out)) if out is not None else None
+            return Report(ranked.report, {"highlight": ranked.highlight}, folder)
         if out is not None:
             folder = render.write_report(store.con, Path(out), langs=chosen, snapshot=snapshot,
                                          overrides_file=overrides, compare=compare)

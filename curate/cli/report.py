@@ -9,7 +9,9 @@ from typing import Annotated
 
 import typer
 
+from curate.api.hub import DEFAULT_MIN_DATASETS
 from curate.cli.app import DbOption, app, store_to_read
+
 
 
 class Format(StrEnum):
@@ -21,10 +23,12 @@ class Format(StrEnum):
 
 @app.command()
 def report(
-    lang: Annotated[list[str] | None, typer.Option("--lang", help="Language code; repeat. [default: all listed]")] = None,
+    lang: Annotated[list[str] | None, typer.Option("--lang", help="Language code; repeat. [default: all listed] With --all-languages: the languages to point out. [default: ko, ja, zh, en]")] = None,
+    all_languages: Annotated[bool, typer.Option("--all-languages", help="A league table of every language with at least --min-datasets datasets, plus a figure.")] = False,
+    min_datasets: Annotated[int, typer.Option(help="With --all-languages: leave out languages with fewer datasets.", min=1)] = DEFAULT_MIN_DATASETS,
     snapshot: Annotated[str, typer.Option(help="Snapshot id or 'latest'.")] = "latest",
     fmt: Annotated[Format, typer.Option("--format", help="What to print on stdout.")] = Format.table,
-    out: Annotated[Path | None, typer.Option(help="Also write report.json/.md/.html, details.json and figures (PNG, SVG) here.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write report.json/.md/.html, details.json and figures (PNG, SVG) here (a league: report.json/.md/.html and fig_league).")] = None,
     ownership_overrides: Annotated[
         Path | None, typer.Option(help="CSV author,ownership (individual|institute|company|unknown) to correct ownership.")
     ] = None,
@@ -41,12 +45,15 @@ def report(
       curate report --format json > report.json
 
       curate report --out report/ --compare 1
+
+      curate report --all-languages --min-datasets 100 --lang ko --out league/
     """
     from analyses import render
     from curate import api
 
     result = api.report(db=store_to_read(db), langs=lang, snapshot=snapshot, out=out,
-                        ownership_overrides=ownership_overrides, compare=compare)
+                        ownership_overrides=ownership_overrides, compare=compare, all_languages=all_languages,
+                        min_datasets=min_datasets)
     result_report, details = result.report, result.details
     if fmt is Format.json:
         typer.echo(json.dumps(result_report, ensure_ascii=False, indent=2))
