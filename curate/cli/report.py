@@ -13,7 +13,6 @@ from curate.api.hub import DEFAULT_MIN_DATASETS
 from curate.cli.app import DbOption, app, store_to_read
 
 
-
 class Format(StrEnum):
     table = "table"
     json = "json"
