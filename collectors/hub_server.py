@@ -189,6 +189,7 @@ def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
 class _Handler(BaseHTTPRequestHandler):
     server: HubServer
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go in separate writes: no 40 ms delayed-ACK stall
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests and demo own the terminal
         return
