@@ -10,8 +10,9 @@ own (`curate.http.sync_client`) with the policy of `curate.http`:
 - each listing record is checked on its own (repo id shape, field types): a bad one becomes an error row
   (stage ``listing``), the rest of the language is stored. Repo ids are validated before any URL is built
   from them, and quoted when they are;
-- cards and author look-ups run in a thread pool, paced by a `Pacer` that spaces requests and holds every
-  thread on a 429. Each request has a total deadline (``--timeout``: a trickling server cannot hold a thread)
+- cards and author look-ups run in thread pools, paced by a `Pacer` that spends the quota the Hub announces
+  (``RateLimit`` headers) evenly over each window, per bucket, and holds a bucket on a 429 (``--rate`` caps
+  it further). Each request has a total deadline (``--timeout``: a trickling server cannot hold a thread)
   and a size cap (``--max-card-bytes`` for cards; listing pages and author records have fixed caps). A card
   over the cap is an error row;
 - a wait the server asks for (``Retry-After``, a ``RateLimit`` reset) beyond ``--max-wait`` ends the run at
@@ -28,12 +29,14 @@ import contextlib
 import json
 import logging
 import math
+import queue
 import re
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -47,7 +50,7 @@ from huggingface_hub import constants as hf_constants
 from huggingface_hub.repocard import REGEX_YAML_BLOCK
 from huggingface_hub.utils import build_hf_headers
 
-from collectors.pacing import Pacer
+from collectors.pacing import Pacer, Ticket, bucket_of
 from curate import config, http
 from curate.errors import CurateError
 from curate.progress import track
@@ -75,7 +78,7 @@ class SnapshotOptions:
     sort: str = "downloads"
     endpoint: str | None = None
     concurrency: int = 16
-    rate: float | None = 9.0  # requests/s: the anonymous resolver quota is 3,000 per 5 minutes
+    rate: float | None = None  # a cap in requests/s across buckets; the Hub's announced quota paces anyway
     authors: bool = True
     timeout: float = 30.0  # seconds for a whole request (connect, headers, body), then it is retried
     max_retries: int = 5
@@ -447,30 +450,57 @@ class _Fetcher:
     def __init__(self, opts: SnapshotOptions, endpoint: str, token: str | None, hint: str) -> None:
         self.opts = opts
         self.endpoint = endpoint
+        self._prefix = endpoint + "/"  # URLs built here start with it: same origin without parsing them
         self.secrets = [s for s in (token, *http.url_secrets(endpoint)) if s]
         self.headers = build_hf_headers(token=token or False)
         self.pacer = Pacer(opts.rate, opts.max_wait, hint, what=http.public_url(endpoint))
         self.policy = http.RetryPolicy(timeout=opts.timeout, max_retries=opts.max_retries,
                                        base_wait=opts.base_wait, max_backoff=8 * opts.base_wait,
                                        max_wait=opts.max_wait, hint=hint)
+        # Cards and authors have a pool of workers each (`_fetch_all`); this bounds their requests in flight.
+        self._slots = threading.BoundedSemaphore(max(1, opts.concurrency))
         self.client = http.sync_client(timeout=opts.timeout, max_connections=max(1, opts.concurrency) + 1,
                                        stop=self.pacer.stop_event)
         self.reached = False  # whether the endpoint has answered any request yet
 
+    def _acquire_slot(self) -> None:
+        while not self._slots.acquire(timeout=0.25):
+            if self.pacer.stop_event.is_set():
+                raise http.Cancelled("the run is stopping")
+
     def get(self, url: str, limit: int) -> http.Reply:
-        """GET with backoff on transient failures and a shared pause on 429s (`curate.http.get`)."""
-        headers = self.headers if http.same_origin(url, self.endpoint) else {"user-agent": self.headers["user-agent"]}
+        """GET paced by the Hub's quota for its bucket (`Pacer`), with backoff on transient failures
+        (`curate.http.get`) and a pause of the bucket on 429s."""
+        if url.startswith(self._prefix) or http.same_origin(url, self.endpoint):
+            headers = self.headers
+        else:
+            headers = {"user-agent": self.headers["user-agent"]}
+        bucket = bucket_of(url)
         for _ in range(self.opts.max_429_retries + 1):
-            self.pacer.wait()
+            ticket = self.pacer.wait(bucket)
+            reply = self._send(ticket, url, limit, headers)
+            if reply.status_code != 429:
+                return reply
+            log.info("rate limited by the Hub: %s requests wait %.1fs", bucket, self.pacer.paused_for(bucket))
+        return reply
+
+    def _send(self, ticket: Ticket, url: str, limit: int, headers: dict[str, str]) -> http.Reply:
+        """One paced request; its answer (or the lack of one) goes back to the pacer whatever happens."""
+        try:
             # Until the Hub has answered once, a refused connection or unknown host is not retried: offline or
             # a wrong --endpoint should fail in seconds, not after minutes of backoff.
             policy = self.policy if self.reached else replace(self.policy, connect_final=True)
-            reply = http.get(self.client, url, limit=limit, policy=policy, headers=headers, sleep=self.pacer.sleep)
-            self.reached = True
-            waited = self.pacer.observe(reply.status_code, reply.headers)
-            if reply.status_code != 429:
-                return reply
-            log.info("rate limited by the Hub: every request waits %.1fs", waited or 0)
+            self._acquire_slot()
+            try:
+                reply = http.get(self.client, url, limit=limit, policy=policy, headers=headers,
+                                 sleep=self.pacer.sleep)
+            finally:
+                self._slots.release()
+        except BaseException:
+            self.pacer.observe(ticket, None, None)
+            raise
+        self.reached = True
+        self.pacer.observe(ticket, reply.status_code, reply.headers)
         return reply
 
     def card(self, snapshot_id: int, repo_id: str, revision: str | None) -> _Fetched:
@@ -535,6 +565,7 @@ class _Fetcher:
                                                  f"to a page already read; listing stopped after {out.pages} pages"))
                 break
             seen.add(key)
+            self.pacer.plan(bucket_of(url), 1)  # one page at a time: nothing to spread
             records, nxt = self._page(url, lang)
             out.add(snapshot_id, lang, records, opts.top)
             if max_pages is None:  # the page size is known from the first page: --top needs this many pages
@@ -816,44 +847,65 @@ def take_snapshot(
 
 
 def _fetch_all(store: Store, snapshot_id: int, opts: SnapshotOptions, fetcher: _Fetcher) -> None:
+    """Fetch the pending cards and author kinds; the main thread stores what the workers bring back.
+
+    Cards (``resolvers`` bucket) and authors (``api``) each have their own workers, so a bucket waiting for its
+    window to reset never holds the other back; ``--concurrency`` still bounds the requests in flight.
+    """
     cards = _pending_cards(store, snapshot_id)
     authors = _pending_authors(store, snapshot_id) if opts.authors else []
     if not cards and not authors:
         return
+    jobs: dict[str, deque[tuple[Callable[..., _Fetched], tuple[Any, ...]]]] = {
+        "resolvers": deque((fetcher.card, (snapshot_id, repo, sha)) for repo, sha in cards),
+        "api": deque((fetcher.author, (snapshot_id, name)) for name in authors)}
+    fetcher.pacer.plan("resolvers", len(cards))
+    fetcher.pacer.plan("api", len(authors))
+    concurrency = max(1, opts.concurrency)
     writer = _Writer(store)
     finished = False
+    done: queue.SimpleQueue[Future[_Fetched]] = queue.SimpleQueue()
     # No `with`: leaving the block on Ctrl-C must not wait for workers; stop() wakes them instead.
-    pool = ThreadPoolExecutor(max_workers=max(1, opts.concurrency), thread_name_prefix="curate-fetch")
+    pools = {bucket: ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"curate-{bucket}")
+             for bucket, queued in jobs.items() if queued}
+    running: dict[Future[_Fetched], str] = {}
+
+    def submit(bucket: str) -> None:
+        fn, args = jobs[bucket].popleft()
+        future = pools[bucket].submit(fn, *args)
+        running[future] = bucket
+        future.add_done_callback(done.put)
+
     with track("cards and authors", total=len(cards) + len(authors), unit="requests") as progress:
-        jobs = [(fetcher.card, (snapshot_id, repo, sha)) for repo, sha in cards]
-        jobs += [(fetcher.author, (snapshot_id, name)) for name in authors]
-        queue = iter(jobs)
-        running: set[Future[_Fetched]] = set()
         try:
             # Keep a bounded window of submitted work so an interrupt does not leave thousands queued.
-            for fn, args in queue:
-                running.add(pool.submit(fn, *args))
-                if len(running) >= opts.concurrency * 2:
-                    break
+            for bucket in pools:
+                for _ in range(min(len(jobs[bucket]), concurrency * 2)):
+                    submit(bucket)
             while running:
-                # A timeout, so that Ctrl-C is seen even when the kernel hands SIGINT to a worker thread:
-                # its handler only runs once the main thread wakes.
-                done, running = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
-                for future in done:
-                    fetched = future.result()
-                    table = {"card": "cards", "author": "authors", "error": "errors"}[fetched.kind]
-                    writer.add(table, fetched.row)
-                    if fetched.extra_error:
-                        writer.add("errors", fetched.extra_error)
-                    progress.advance()
-                    nxt = next(queue, None)
-                    if nxt is not None:
-                        running.add(pool.submit(nxt[0], *nxt[1]))
+                try:
+                    # A timeout, so that Ctrl-C is seen even when the kernel hands SIGINT to a worker thread:
+                    # its handler only runs once the main thread wakes.
+                    future = done.get(timeout=0.25)
+                except queue.Empty:
+                    continue
+                bucket = running.pop(future)
+                fetched = future.result()
+                writer.add(_TABLES[fetched.kind], fetched.row)
+                if fetched.extra_error:
+                    writer.add("errors", fetched.extra_error)
+                progress.advance()
+                if jobs[bucket]:
+                    submit(bucket)
             finished = True
         finally:
             if not finished:
                 fetcher.pacer.stop()
                 for future in running:
                     future.cancel()
-            pool.shutdown(wait=finished, cancel_futures=True)
+            for pool in pools.values():
+                pool.shutdown(wait=finished, cancel_futures=True)
             writer.flush()
+
+
+_TABLES = {"card": "cards", "author": "authors", "error": "errors"}
