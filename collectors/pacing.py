@@ -29,6 +29,7 @@ quarter of a second, so Ctrl-C does not wait for anyone's pause to run out.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Mapping
@@ -251,8 +252,10 @@ class Pacer:
                     b.quota, b.window = info.limit, float(info.window_seconds)
                 self._learn(b, ticket, 0 if status == 429 else info.remaining, info.reset_in_seconds, now)
             elif ticket.probe and status is not None and ticket.generation == b.generation:
-                if b.known_policy():  # announced on 429s only: assume the policy's next window
-                    b.adopt(ticket, b.quota - 1, b.end_lo + b.window, b.end_hi + b.window)  # type: ignore[operator]
+                if b.known_policy():  # announced on 429s only: assume the policy's window that holds now
+                    w = b.window or 1.0
+                    shift = w * max(1, math.ceil((now - b.end_hi) / w))
+                    b.adopt(ticket, (b.quota or 1) - 1, b.end_lo + shift, b.end_hi + shift)
                 else:
                     b.fresh = False  # the server announces nothing: unpaced (but for --rate) until it does
             if status == 429 and wait is not None:

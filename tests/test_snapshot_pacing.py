@@ -125,6 +125,23 @@ def test_a_429_holds_its_bucket_until_stopped(headers: dict[str, str]) -> None:
     assert isinstance(outcome[0], http.Cancelled)
 
 
+def test_a_policy_announced_only_on_a_429_is_assumed_for_the_next_window() -> None:
+    pacer = Pacer(max_wait=900)
+    pacer.plan("api", 4)  # fits in a window: nothing is spread, so only the count holds requests back
+    first = pacer.wait("api")
+    pacer.observe(first, 429, _rl("api", remaining=0, reset=1, quota=3, window=5))
+    probe = pacer.wait("api")  # after the reset, one request alone
+    assert probe.probe
+    pacer.observe(probe, 200, {})  # the server says nothing on a 200: q=3 per window is assumed
+    assert len([pacer.wait("api") for _ in range(2)]) == 2
+    thread, outcome = _blocked_wait(pacer, "api")
+    thread.join(0.5)
+    assert thread.is_alive() and not outcome
+    pacer.stop()
+    thread.join(2)
+    assert isinstance(outcome[0], http.Cancelled)
+
+
 def test_a_reset_beyond_max_wait_ends_the_run_at_once() -> None:
     pacer = Pacer(max_wait=60, hint="; resume later")
     probe = pacer.wait("api")
