@@ -33,6 +33,13 @@ an empty part, a backslash) is skipped with a warning.
 
 `Faults` make it misbehave on purpose (429 with rate-limit headers, 5xx, truncated bodies, delays) so
 tests can show the collector copes; ``latency`` adds a fixed delay to every request, as a remote Hub has.
+
+``quotas`` make it enforce the Hub's rate limits: per bucket (``api`` for ``/api/...``, ``resolvers`` for
+``/resolve/`` downloads), at most ``requests`` per fixed window of ``window`` seconds, windows following each
+other from the bucket's first request. Every answer in a limited bucket carries the Hub's headers,
+``RateLimit: "<bucket>";r=<remaining>;t=<seconds to reset, rounded up>`` and ``RateLimit-Policy: "fixed
+window";"<bucket>";q=<requests>;w=<window>``; a request over the quota answers 429 with them and a
+``Retry-After``. Refused requests are recorded in ``refusals``.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ import base64
 import hashlib
 import json
 import logging
+import math
 import re
 import threading
 import time
@@ -51,6 +59,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
+
+from collectors.pacing import bucket_of
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +93,33 @@ class Fault:
     truncate: bool = False
     bad_json: bool = False
     delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class Quota:
+    """The Hub's fixed-window rate limit for one bucket: ``requests`` per ``window`` seconds."""
+
+    requests: int
+    window: int
+
+    @classmethod
+    def parse(cls, text: str) -> tuple[str, Quota]:
+        """``BUCKET=REQUESTS/WINDOW`` (``api=500/300``) as (bucket, quota); ValueError naming what is wrong."""
+        bucket, _, spec = text.partition("=")
+        requests, _, window = spec.partition("/")
+        if bucket not in ("api", "resolvers") or not requests.isdigit() or not window.isdigit():
+            raise ValueError(f"{text!r}: expected BUCKET=REQUESTS/WINDOW, BUCKET api or resolvers (api=500/300)")
+        if int(requests) < 1 or int(window) < 1:
+            raise ValueError(f"{text!r}: requests and window must be at least 1")
+        return bucket, cls(int(requests), int(window))
+
+
+class _Window:
+    """One bucket's current window at the server: when it started and how much of it is used."""
+
+    def __init__(self, start: float) -> None:
+        self.start = start
+        self.used = 0
 
 
 @dataclass
@@ -189,6 +226,8 @@ def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
 class _Handler(BaseHTTPRequestHandler):
     server: HubServer
     protocol_version = "HTTP/1.1"
+    _quota_headers: dict[str, str] = {}  # noqa: RUF012  (replaced per request by `_admitted`, never mutated)
+    disable_nagle_algorithm = True  # headers and body go in separate writes: no 40 ms delayed-ACK stall
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests and demo own the terminal
         return
@@ -202,14 +241,18 @@ class _Handler(BaseHTTPRequestHandler):
             status, body = fault.status, json.dumps({"error": f"injected {fault.status}"}).encode()
             headers = {"Content-Type": "application/json"}
             if fault.status == 429:
-                headers["RateLimit"] = f'"api";r=0;t={fault.reset}'
-                headers["RateLimit-Policy"] = '"fixed window";"api";q=500;w=300'
+                bucket = bucket_of(self.path)
+                headers["RateLimit"] = f'"{bucket}";r=0;t={fault.reset}'
+                headers["RateLimit-Policy"] = f'"fixed window";"{bucket}";q=500;w=300'
                 headers["Retry-After"] = str(fault.reset)
         elif fault and fault.bad_json:
             body = body[: max(1, len(body) // 2)]
         self.send_response(status)
         for key, value in (headers or {}).items():
             self.send_header(key, value)
+        if not (fault and fault.status):
+            for key, value in self._quota_headers.items():
+                self.send_header(key, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if head:
@@ -237,12 +280,35 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._route(head=False)
 
+    def _admitted(self) -> bool:
+        """Count the request against its bucket's quota; False (after answering 429) when it is over."""
+        self._quota_headers: dict[str, str] = {}
+        verdict = self.server.admit(self.path)
+        if verdict is None:
+            return True
+        self._quota_headers, ok = verdict
+        if not ok:
+            body = json.dumps({"error": "You have exceeded the rate limit for this bucket."}).encode()
+            self.send_response(429)
+            for key, value in self._quota_headers.items():
+                self.send_header(key, value)
+            self.send_header("Retry-After", self._quota_headers["RateLimit"].rpartition("t=")[2])
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+        return ok
+
     def do_POST(self) -> None:
         if self.server.latency:
             time.sleep(self.server.latency)
         self.server.count(self.path)
         length = int(self.headers.get("Content-Length") or 0)
-        form = parse_qs(self.rfile.read(length).decode("utf-8", "replace")) if length else {}
+        body = self.rfile.read(length) if length else b""  # read even when refused: the connection goes on
+        if not self._admitted():
+            return
+        form = parse_qs(body.decode("utf-8", "replace")) if body else {}
         raw = urlsplit(self.path).path
         if m := re.fullmatch(r"/api/datasets/([^/]+/[^/]+)/paths-info/([^/]+)", raw):
             return self._paths_info(unquote(m.group(1)), unquote(m.group(2)), form)
@@ -252,6 +318,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.latency:
             time.sleep(self.server.latency)
         self.server.count(self.path)
+        if not self._admitted():
+            return
         url = urlsplit(self.path)
         path = unquote(url.path)
         query = parse_qs(url.query)
@@ -436,12 +504,15 @@ class HubServer(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, root: str | Path, host: str = "127.0.0.1", port: int = 0, *, latency: float = 0.0,
-                 page_size: int = 100) -> None:
+                 page_size: int = 100, quotas: dict[str, Quota] | None = None) -> None:
         self.data = HubData.load(root)
         self.latency = latency
         self.page_size = page_size
+        self.quotas = dict(quotas or {})
         self.faults: list[Fault] = []
         self.hits: list[tuple[float, str]] = []
+        self.refusals: list[tuple[float, str]] = []  # requests answered 429 for being over a quota
+        self._windows: dict[str, _Window] = {}
         self._lock = threading.Lock()
         super().__init__((host, port), _Handler)
 
@@ -456,6 +527,31 @@ class HubServer(ThreadingHTTPServer):
     def count(self, path: str) -> None:
         with self._lock:
             self.hits.append((time.monotonic(), path))
+
+    def admit(self, path: str) -> tuple[dict[str, str], bool] | None:
+        """Count a request against its bucket's quota: (the Hub's rate-limit headers, whether it is within the
+        quota), or None when its bucket is not limited."""
+        bucket = bucket_of(path)
+        quota = self.quotas.get(bucket)
+        if quota is None:
+            return None
+        with self._lock:
+            now = time.monotonic()
+            window = self._windows.get(bucket)
+            if window is None:
+                window = self._windows[bucket] = _Window(now)
+            elif now >= window.start + quota.window:  # the next window(s), back to back
+                window.start += (now - window.start) // quota.window * quota.window
+                window.used = 0
+            ok = window.used < quota.requests
+            if ok:
+                window.used += 1
+            else:
+                self.refusals.append((now, path))
+            reset = max(1, math.ceil(window.start + quota.window - now))
+            remaining = quota.requests - window.used
+        return {"RateLimit": f'"{bucket}";r={remaining};t={reset}',
+                "RateLimit-Policy": f'"fixed window";"{bucket}";q={quota.requests};w={quota.window}'}, ok
 
     def take_fault(self, path: str) -> Fault | None:
         with self._lock:

@@ -10,8 +10,9 @@ own (`curate.http.sync_client`) with the policy of `curate.http`:
 - each listing record is checked on its own (repo id shape, field types): a bad one becomes an error row
   (stage ``listing``), the rest of the language is stored. Repo ids are validated before any URL is built
   from them, and quoted when they are;
-- cards and author look-ups run in a thread pool, paced by a `Pacer` that spaces requests and holds every
-  thread on a 429. Each request has a total deadline (``--timeout``: a trickling server cannot hold a thread)
+- cards and author look-ups run in thread pools, paced by a `Pacer` that spends the quota the Hub announces
+  (``RateLimit`` headers) evenly over each window, per bucket, and holds a bucket on a 429 (``--rate`` caps
+  it further). Each request has a total deadline (``--timeout``: a trickling server cannot hold a thread)
   and a size cap (``--max-card-bytes`` for cards; listing pages and author records have fixed caps). A card
   over the cap is an error row;
 - a wait the server asks for (``Retry-After``, a ``RateLimit`` reset) beyond ``--max-wait`` ends the run at
@@ -28,12 +29,14 @@ import contextlib
 import json
 import logging
 import math
+import queue
 import re
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -41,11 +44,13 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import httpx2
 import polars as pl
-from huggingface_hub import DatasetCard, DatasetCardData, DatasetInfo
+import yaml
+from huggingface_hub import DatasetCardData, DatasetInfo
 from huggingface_hub import constants as hf_constants
+from huggingface_hub.repocard import REGEX_YAML_BLOCK
 from huggingface_hub.utils import build_hf_headers
 
-from collectors.pacing import Pacer
+from collectors.pacing import Pacer, Ticket, bucket_of
 from curate import config, http
 from curate.errors import CurateError
 from curate.progress import track
@@ -73,7 +78,7 @@ class SnapshotOptions:
     sort: str = "downloads"
     endpoint: str | None = None
     concurrency: int = 16
-    rate: float | None = 9.0  # requests/s: the anonymous resolver quota is 3,000 per 5 minutes
+    rate: float | None = None  # a cap in requests/s across buckets; the Hub's announced quota paces anyway
     authors: bool = True
     timeout: float = 30.0  # seconds for a whole request (connect, headers, body), then it is retried
     max_retries: int = 5
@@ -233,7 +238,8 @@ def _dataset_row(snapshot_id: int, info: Any) -> dict[str, Any]:
         "gated": str(gated).lower() if gated is not None else None,
         "private": _flag(info.private, "private"), "disabled": _flag(info.disabled, "disabled"),
     }
-    if not all(_utf8_clean(v) for v in row.values()):
+    # Ids, author, sha and gated were matched against ASCII patterns above: only these can hold free text.
+    if not (_utf8_clean(row["tags"]) and _utf8_clean(row["card_data"])):
         raise _BadRecord("text that is not valid Unicode (a lone surrogate)")
     return row
 
@@ -394,6 +400,27 @@ def _status_message(status: int, headers: httpx2.Headers, secrets: list[str]) ->
     return f"HTTP {status}: {said}".strip()
 
 
+# libyaml's parser where PyYAML was built with it: the same YAML for a sixth of the pure-Python parser's CPU.
+_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def check_card_header(text: str) -> None:
+    """Raise what ``huggingface_hub.DatasetCard(text, ignore_metadata_errors=True)`` raises on a card's YAML
+    header (nothing for a card without one), by its own steps: its header pattern, a safe YAML load, a mapping,
+    `DatasetCardData`. Only the YAML parser differs (`_YAML_LOADER`): this runs once per card of a crawl. The
+    one difference seen: libyaml refuses a ``"\\ud800"`` escape (half a surrogate pair) that PyYAML accepts.
+    """
+    match = REGEX_YAML_BLOCK.search(text)
+    if match is None:
+        return
+    data = yaml.load(match.group(2), Loader=_YAML_LOADER)  # a safe loader: no Python objects
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ValueError("repo card metadata block should be a dict")
+    DatasetCardData(**data, ignore_metadata_errors=True)
+
+
 def card_result(snapshot_id: int, repo_id: str, revision: str | None, status: int, headers: httpx2.Headers,
                 raw: bytes, secrets: list[str] | None = None) -> _Fetched:
     """A fetched card (or its failure) as the rows to store."""
@@ -404,11 +431,13 @@ def card_result(snapshot_id: int, repo_id: str, revision: str | None, status: in
     except UnicodeDecodeError:
         text, bad = raw.decode("utf-8", errors="replace"), True
     sha = headers.get("x-repo-commit") or revision
-    row = {"snapshot_id": snapshot_id, "repo_id": repo_id, "sha": _shown(sha, 200) if sha else None, "text": text,
+    if sha and not _REVISION.fullmatch(sha):
+        sha = _shown(sha, 200)
+    row = {"snapshot_id": snapshot_id, "repo_id": repo_id, "sha": sha or None, "text": text,
            "bytes": len(raw), "decode_errors": bad, "fetched_at": _now()}
     yaml_error = None
     try:
-        DatasetCard(text, ignore_metadata_errors=True)
+        check_card_header(text)
     except Exception as exc:  # any YAML header the card parser refuses, however broken
         yaml_error = _error(snapshot_id, repo_id, "yaml", f"card YAML header: {_shown(_one_line(exc), 300)}",
                             None).row
@@ -421,30 +450,57 @@ class _Fetcher:
     def __init__(self, opts: SnapshotOptions, endpoint: str, token: str | None, hint: str) -> None:
         self.opts = opts
         self.endpoint = endpoint
+        self._prefix = endpoint + "/"  # URLs built here start with it: same origin without parsing them
         self.secrets = [s for s in (token, *http.url_secrets(endpoint)) if s]
         self.headers = build_hf_headers(token=token or False)
         self.pacer = Pacer(opts.rate, opts.max_wait, hint, what=http.public_url(endpoint))
         self.policy = http.RetryPolicy(timeout=opts.timeout, max_retries=opts.max_retries,
                                        base_wait=opts.base_wait, max_backoff=8 * opts.base_wait,
                                        max_wait=opts.max_wait, hint=hint)
+        # Cards and authors have a pool of workers each (`_fetch_all`); this bounds their requests in flight.
+        self._slots = threading.BoundedSemaphore(max(1, opts.concurrency))
         self.client = http.sync_client(timeout=opts.timeout, max_connections=max(1, opts.concurrency) + 1,
                                        stop=self.pacer.stop_event)
         self.reached = False  # whether the endpoint has answered any request yet
 
+    def _acquire_slot(self) -> None:
+        while not self._slots.acquire(timeout=0.25):
+            if self.pacer.stop_event.is_set():
+                raise http.Cancelled("the run is stopping")
+
     def get(self, url: str, limit: int) -> http.Reply:
-        """GET with backoff on transient failures and a shared pause on 429s (`curate.http.get`)."""
-        headers = self.headers if http.same_origin(url, self.endpoint) else {"user-agent": self.headers["user-agent"]}
+        """GET paced by the Hub's quota for its bucket (`Pacer`), with backoff on transient failures
+        (`curate.http.get`) and a pause of the bucket on 429s."""
+        if url.startswith(self._prefix) or http.same_origin(url, self.endpoint):
+            headers = self.headers
+        else:
+            headers = {"user-agent": self.headers["user-agent"]}
+        bucket = bucket_of(url)
         for _ in range(self.opts.max_429_retries + 1):
-            self.pacer.wait()
+            ticket = self.pacer.wait(bucket)
+            reply = self._send(ticket, url, limit, headers)
+            if reply.status_code != 429:
+                return reply
+            log.info("rate limited by the Hub: %s requests wait %.1fs", bucket, self.pacer.paused_for(bucket))
+        return reply
+
+    def _send(self, ticket: Ticket, url: str, limit: int, headers: dict[str, str]) -> http.Reply:
+        """One paced request; its answer (or the lack of one) goes back to the pacer whatever happens."""
+        try:
             # Until the Hub has answered once, a refused connection or unknown host is not retried: offline or
             # a wrong --endpoint should fail in seconds, not after minutes of backoff.
             policy = self.policy if self.reached else replace(self.policy, connect_final=True)
-            reply = http.get(self.client, url, limit=limit, policy=policy, headers=headers, sleep=self.pacer.sleep)
-            self.reached = True
-            waited = self.pacer.observe(reply.status_code, reply.headers)
-            if reply.status_code != 429:
-                return reply
-            log.info("rate limited by the Hub: every request waits %.1fs", waited or 0)
+            self._acquire_slot()
+            try:
+                reply = http.get(self.client, url, limit=limit, policy=policy, headers=headers,
+                                 sleep=self.pacer.sleep)
+            finally:
+                self._slots.release()
+        except BaseException:
+            self.pacer.observe(ticket, None, None)
+            raise
+        self.reached = True
+        self.pacer.observe(ticket, reply.status_code, reply.headers)
         return reply
 
     def card(self, snapshot_id: int, repo_id: str, revision: str | None) -> _Fetched:
@@ -509,6 +565,7 @@ class _Fetcher:
                                                  f"to a page already read; listing stopped after {out.pages} pages"))
                 break
             seen.add(key)
+            self.pacer.plan(bucket_of(url), 1)  # one page at a time: nothing to spread
             records, nxt = self._page(url, lang)
             out.add(snapshot_id, lang, records, opts.top)
             if max_pages is None:  # the page size is known from the first page: --top needs this many pages
@@ -583,18 +640,24 @@ def _transaction(store: Store) -> Iterator[None]:
 
 
 class _Writer:
-    """Main-thread writes, batched: a crash loses at most one unflushed batch of fetched work."""
+    """Main-thread writes, batched: a crash loses at most one unflushed batch of fetched work.
 
-    def __init__(self, store: Store, every: int = 50, seconds: float = 1.0) -> None:
+    A batch is a transaction and a DataFrame per table, a fixed cost of milliseconds: a second's worth of rows
+    (up to 500) keeps it a small part of each request, and a killed run loses about a second of work.
+    """
+
+    def __init__(self, store: Store, every: int = 500, seconds: float = 1.0) -> None:
         self.store = store
         self.every = every
         self.seconds = seconds
         self.pending: dict[str, list[dict[str, Any]]] = {"cards": [], "errors": [], "authors": []}
+        self._rows = 0
         self._last = time.monotonic()
 
     def add(self, table: str, row: dict[str, Any]) -> None:
         self.pending[table].append(row)
-        if sum(map(len, self.pending.values())) >= self.every or time.monotonic() - self._last > self.seconds:
+        self._rows += 1
+        if self._rows >= self.every or time.monotonic() - self._last > self.seconds:
             self.flush()
 
     def flush(self) -> None:
@@ -609,6 +672,7 @@ class _Writer:
                                 if table != "errors" else f"INSERT INTO {table} ({cols}) SELECT {cols} FROM frame")
         for rows in self.pending.values():
             rows.clear()
+        self._rows = 0
         self._last = time.monotonic()
 
 
@@ -783,44 +847,65 @@ def take_snapshot(
 
 
 def _fetch_all(store: Store, snapshot_id: int, opts: SnapshotOptions, fetcher: _Fetcher) -> None:
+    """Fetch the pending cards and author kinds; the main thread stores what the workers bring back.
+
+    Cards (``resolvers`` bucket) and authors (``api``) each have their own workers, so a bucket waiting for its
+    window to reset never holds the other back; ``--concurrency`` still bounds the requests in flight.
+    """
     cards = _pending_cards(store, snapshot_id)
     authors = _pending_authors(store, snapshot_id) if opts.authors else []
     if not cards and not authors:
         return
+    jobs: dict[str, deque[tuple[Callable[..., _Fetched], tuple[Any, ...]]]] = {
+        "resolvers": deque((fetcher.card, (snapshot_id, repo, sha)) for repo, sha in cards),
+        "api": deque((fetcher.author, (snapshot_id, name)) for name in authors)}
+    fetcher.pacer.plan("resolvers", len(cards))
+    fetcher.pacer.plan("api", len(authors))
+    concurrency = max(1, opts.concurrency)
     writer = _Writer(store)
     finished = False
+    done: queue.SimpleQueue[Future[_Fetched]] = queue.SimpleQueue()
     # No `with`: leaving the block on Ctrl-C must not wait for workers; stop() wakes them instead.
-    pool = ThreadPoolExecutor(max_workers=max(1, opts.concurrency), thread_name_prefix="curate-fetch")
+    pools = {bucket: ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"curate-{bucket}")
+             for bucket, queued in jobs.items() if queued}
+    running: dict[Future[_Fetched], str] = {}
+
+    def submit(bucket: str) -> None:
+        fn, args = jobs[bucket].popleft()
+        future = pools[bucket].submit(fn, *args)
+        running[future] = bucket
+        future.add_done_callback(done.put)
+
     with track("cards and authors", total=len(cards) + len(authors), unit="requests") as progress:
-        jobs = [(fetcher.card, (snapshot_id, repo, sha)) for repo, sha in cards]
-        jobs += [(fetcher.author, (snapshot_id, name)) for name in authors]
-        queue = iter(jobs)
-        running: set[Future[_Fetched]] = set()
         try:
             # Keep a bounded window of submitted work so an interrupt does not leave thousands queued.
-            for fn, args in queue:
-                running.add(pool.submit(fn, *args))
-                if len(running) >= opts.concurrency * 2:
-                    break
+            for bucket in pools:
+                for _ in range(min(len(jobs[bucket]), concurrency * 2)):
+                    submit(bucket)
             while running:
-                # A timeout, so that Ctrl-C is seen even when the kernel hands SIGINT to a worker thread:
-                # its handler only runs once the main thread wakes.
-                done, running = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
-                for future in done:
-                    fetched = future.result()
-                    table = {"card": "cards", "author": "authors", "error": "errors"}[fetched.kind]
-                    writer.add(table, fetched.row)
-                    if fetched.extra_error:
-                        writer.add("errors", fetched.extra_error)
-                    progress.advance()
-                    nxt = next(queue, None)
-                    if nxt is not None:
-                        running.add(pool.submit(nxt[0], *nxt[1]))
+                try:
+                    # A timeout, so that Ctrl-C is seen even when the kernel hands SIGINT to a worker thread:
+                    # its handler only runs once the main thread wakes.
+                    future = done.get(timeout=0.25)
+                except queue.Empty:
+                    continue
+                bucket = running.pop(future)
+                fetched = future.result()
+                writer.add(_TABLES[fetched.kind], fetched.row)
+                if fetched.extra_error:
+                    writer.add("errors", fetched.extra_error)
+                progress.advance()
+                if jobs[bucket]:
+                    submit(bucket)
             finished = True
         finally:
             if not finished:
                 fetcher.pacer.stop()
                 for future in running:
                     future.cancel()
-            pool.shutdown(wait=finished, cancel_futures=True)
+            for pool in pools.values():
+                pool.shutdown(wait=finished, cancel_futures=True)
             writer.flush()
+
+
+_TABLES = {"card": "cards", "author": "authors", "error": "errors"}

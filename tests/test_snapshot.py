@@ -141,8 +141,9 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path: Path) -> None:
     with serve(hub, latency=0.03) as server:
         proc = _cli(killed_db, server.url)
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # wait until some cards are fetched, then kill -9
-            if sum("/resolve/" in p for _, p in server.hits) > 30:
+        while time.monotonic() < deadline:  # wait until some cards are fetched and stored (a batch a second)
+            cards = [t for t, p in server.hits if "/resolve/" in p]
+            if len(cards) > 30 and time.monotonic() - cards[0] > 1.3:
                 break
             time.sleep(0.05)
         proc.send_signal(signal.SIGKILL)

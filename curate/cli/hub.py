@@ -21,6 +21,11 @@ def serve_cmd(
     host: Annotated[str, typer.Option(help="Address to bind; keep it on loopback unless you mean it.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 8765,
     latency: Annotated[float, typer.Option(help="Seconds added to every request, to mimic a remote Hub.")] = 0.0,
+    quota: Annotated[
+        list[str] | None,
+        typer.Option("--quota", help="Enforce and announce a rate limit as the Hub does, BUCKET=REQUESTS/WINDOW "
+                                     "(the anonymous Hub's: api=500/300, resolvers=3000/300); repeat."),
+    ] = None,
 ) -> None:
     """Serve a Hub mirror so `curate snapshot --endpoint URL` (or HF_ENDPOINT) can read it.
 
@@ -33,11 +38,19 @@ def serve_cmd(
     Data files under DIR/files/OWNER/NAME/ make OWNER/NAME readable as a corpus or benchmark:
 
       HF_ENDPOINT=http://127.0.0.1:8765 curate contamination --benchmark OWNER/NAME --corpus corpus/
+
+    A quota makes it answer like the rate-limited Hub (RateLimit headers, 429 beyond the quota):
+
+      curate hub serve data/hub-sample --quota api=50/10 --quota resolvers=100/10
     """
-    from collectors.hub_server import serve
+    from collectors.hub_server import Quota, serve
 
     try:
-        ctx = serve(directory, host=host, port=port, latency=latency)
+        quotas = dict(Quota.parse(q) for q in quota or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--quota") from exc
+    try:
+        ctx = serve(directory, host=host, port=port, latency=latency, quotas=quotas)
         server = ctx.__enter__()
     except (FileNotFoundError, OSError) as exc:
         raise CurateError(str(exc)) from exc

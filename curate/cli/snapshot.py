@@ -27,8 +27,9 @@ def snapshot(
     resume_id: Annotated[int | None, typer.Option("--resume-id", help="Finish this snapshot id.")] = None,
     concurrency: Annotated[int, typer.Option(help="Parallel requests for cards and authors.", min=1)] = 16,
     rate: Annotated[
-        float, typer.Option(help="Most requests per second (0: unpaced). Anonymous Hub quota: 10/s for files.")
-    ] = 9.0,
+        float, typer.Option(help="Most requests per second, on top of the quota the Hub announces, which is "
+                                 "always followed (0: no cap beyond it).", min=0)
+    ] = 0.0,
     authors: Annotated[bool, typer.Option(help="Look up whether authors are users or organizations.")] = True,
     timeout: Annotated[
         float, typer.Option(help="Seconds for a whole request (connect, headers, body) before it is retried.")
