@@ -19,14 +19,15 @@ DEFAULT_MIN_DATASETS = 50  # analyses.league.DEFAULT_MIN_DATASETS (not imported:
 
 def snapshot(langs: Sequence[str] = (), *, top: int = 700, sort: str = "downloads", db: str | Path | None = None,
              endpoint: str | None = None, token: str | None = None, resume: bool | int = False,
-             concurrency: int = 16, rate: float | None = 9.0, authors: bool = True, timeout: float = 30.0,
+             concurrency: int = 16, rate: float | None = None, authors: bool = True, timeout: float = 30.0,
              max_wait: float = DEFAULT_MAX_WAIT_S, max_card_bytes: int = DEFAULT_MAX_CARD_BYTES,
              on_listed: Callable[[str, int], None] | None = None) -> SnapshotSummary:
     """Take a dated snapshot of the ``top`` most-downloaded datasets of each language (or, with ``resume``,
     finish the latest unfinished one, or the one with that id) and return what it holds.
 
     ``endpoint`` (else ``HF_ENDPOINT``) picks the Hub or a mirror; ``token`` (else ``HF_TOKEN``) is sent only
-    to that endpoint's origin and never stored. ``rate`` is the most requests per second (None: unpaced).
+    to that endpoint's origin and never stored. Requests are paced to the quota the Hub announces (its ``RateLimit`` headers);
+    ``rate`` is an upper bound in requests per second (None: none).
     """
     from collectors.snapshot import SnapshotOptions, take_snapshot
     from curate.store import Store
