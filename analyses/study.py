@@ -115,7 +115,7 @@ def compute(source: StoreSource, *, snapshot: str | int = "latest", langs: list[
                           f"(it has {', '.join(available) or 'none'})")
     feats = features.build(features.load_frame(store.con, snap.id), ref, overrides)
     frame = store.listings(snap.id, langs).join(feats, on="repo_id", how="inner")
-    report = {"snapshot": {k: snap.to_dict()[k] for k in ("id", "taken_at", "endpoint")},
+    report = {"snapshot": {k: v for k, v in snap.to_dict().items() if k in ("id", "taken_at", "endpoint", "dump")},
               "languages": {lang: _language(frame.filter(pl.col("lang") == lang), ref) for lang in langs}}
     details = _details(frame, langs)
     details["contamination"] = [

@@ -144,18 +144,30 @@ def dataset_row(snapshot_id: int, info: Any) -> dict[str, Any]:
     return row
 
 
+_DATE_FIELDS = {"createdAt": "created_at", "lastModified": "last_modified"}
+
+
 def record_row(snapshot_id: int, record: object) -> dict[str, Any]:
-    """One listing record as a ``datasets`` row, or `BadRecord` saying why it cannot be one."""
+    """One Hub API record as a ``datasets`` row, or `BadRecord` saying why it cannot be one.
+
+    Dates are the API's strings; dates that are already ``datetime`` (a dump's timestamps) are taken as they are
+    (naive ones as UTC) instead of being written out and parsed back.
+    """
     if not isinstance(record, dict):
         raise BadRecord(f"record is {json_type(record)}, not an object")
     rid = record.get("id")
     problem = repo_id_problem(rid)
     if problem:
         raise BadRecord(f"invalid repo id {shown(rid, 80)}: {problem}", rid if isinstance(rid, str) else None)
+    parsed = {key: record[key] for key in _DATE_FIELDS if isinstance(record.get(key), datetime)}
+    if parsed:
+        record = {k: v for k, v in record.items() if k not in parsed}
     try:
         info = DatasetInfo(**{"siblings": None, **record})  # as HfApi.list_datasets parses it
     except Exception as exc:  # bad dates, card data that DatasetCardData refuses, ...
         raise BadRecord(f"not a dataset record: {type(exc).__name__}: {one_line(exc)}", rid) from exc
+    for key, value in parsed.items():
+        setattr(info, _DATE_FIELDS[key], value if value.tzinfo else value.replace(tzinfo=UTC))
     try:
         return dataset_row(snapshot_id, info)
     except BadRecord as exc:

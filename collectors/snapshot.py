@@ -489,34 +489,49 @@ def store_listing(store: Store, snapshot_id: int, lang: str, listing: Listing) -
         con.execute(f"INSERT INTO errors ({', '.join(_ERROR_SCHEMA)}) SELECT * FROM error_rows")
 
 
+def check_online() -> None:
+    """A snapshot needs the Hub (or a mirror): fail at once, in one line, when huggingface_hub is told it is offline."""
+    if hf_constants.is_offline_mode():
+        raise CurateError("HF_HUB_OFFLINE is set: a snapshot needs the Hub (unset it, or point HF_ENDPOINT at a "
+                          "mirror: `curate hub serve`)")
+
+
+def resume_endpoint(snapshot_id: int, stored: str, given: str | None) -> str:
+    """The endpoint to finish a snapshot from: where it was taken (``stored``). ``--endpoint`` may only name the same
+    place (with credentials that were not stored); ``HF_ENDPOINT`` is used when it is that place, else ignored."""
+    stored = stored.rstrip("/")
+    if given:
+        endpoint = config.hub_endpoint(given)
+        if http.public_url(endpoint) != http.public_url(stored):
+            raise CurateError(f"snapshot {snapshot_id} was taken from {http.public_url(stored)}; resuming it from "
+                              f"--endpoint {http.public_url(endpoint)} would mix sources (leave --endpoint out)")
+        return endpoint  # the same place, maybe with credentials that were not stored
+    env = config.hub_endpoint()
+    if http.public_url(env) == http.public_url(stored):
+        return env
+    if env != config.DEFAULT_ENDPOINT:
+        log.warning("resuming snapshot %s from %s, where it was taken (not HF_ENDPOINT %s)", snapshot_id,
+                    http.public_url(stored), http.public_url(env))
+    return stored
+
+
 def _start(store: Store, opts: SnapshotOptions, resume: int | bool | None) -> tuple[int, bool, str]:
     """(snapshot id, resumed, endpoint to request). A resumed snapshot keeps the endpoint it was taken from."""
     con = store.con
     if resume:
         if resume is True:
-            row = con.execute("SELECT id, query, endpoint FROM snapshots WHERE status <> 'complete' "
-                              "ORDER BY id DESC LIMIT 1").fetchone()
+            row = con.execute("SELECT id, query, endpoint FROM snapshots WHERE status <> 'complete' AND id NOT IN "
+                              "(SELECT snapshot_id FROM dump_snapshots) ORDER BY id DESC LIMIT 1").fetchone()
             if row is None:
                 raise CurateError("nothing to resume: every snapshot in the store is complete")
         else:
             row = con.execute("SELECT id, query, endpoint FROM snapshots WHERE id = ?", [resume]).fetchone()
             if row is None:
                 raise CurateError(f"no snapshot {resume} in {store.path}")
-        stored = str(row[2]).rstrip("/")
-        endpoint = stored
-        if opts.endpoint:
-            given = config.hub_endpoint(opts.endpoint)
-            if http.public_url(given) != http.public_url(stored):
-                raise CurateError(f"snapshot {row[0]} was taken from {http.public_url(stored)}; resuming it from "
-                                  f"--endpoint {http.public_url(given)} would mix sources (leave --endpoint out)")
-            endpoint = given  # the same place, maybe with credentials that were not stored
-        else:
-            env = config.hub_endpoint()
-            if http.public_url(env) == http.public_url(stored):
-                endpoint = env
-            elif env != config.DEFAULT_ENDPOINT:
-                log.warning("resuming snapshot %s from %s, where it was taken (not HF_ENDPOINT %s)", row[0],
-                            http.public_url(stored), http.public_url(env))
+        if store.resolve_snapshot(int(row[0])).source == "dump":
+            raise CurateError(f"snapshot {row[0]} was read from a dump: finish it with "
+                              f"`curate snapshot --from-dump --resume-id {row[0]}`")
+        endpoint = resume_endpoint(int(row[0]), str(row[2]), opts.endpoint)
         query = json.loads(row[1])
         opts.langs = list(dict.fromkeys([*query["langs"], *opts.langs]))
         opts.top, opts.sort = query["top"], query["sort"]
@@ -603,9 +618,7 @@ def take_snapshot(
 ) -> SnapshotSummary:
     """Take (or, with ``resume``, finish) a dated snapshot; return what it holds."""
     started = time.monotonic()
-    if hf_constants.is_offline_mode():
-        raise CurateError("HF_HUB_OFFLINE is set: a snapshot needs the Hub (unset it, or point HF_ENDPOINT at a "
-                          "mirror: `curate hub serve`)")
+    check_online()
     token = token if token is not None else config.hub_token()
     snapshot_id, resumed, endpoint = _start(store, opts, resume)
     summary = SnapshotSummary(snapshot_id, http.public_url(endpoint), resumed=resumed)
@@ -644,8 +657,44 @@ def take_snapshot(
     return summary
 
 
-def _fetch_all(store: Store, snapshot_id: int, opts: SnapshotOptions, fetcher: _Fetcher) -> None:
-    cards = _pending_cards(store, snapshot_id)
+def interruptible(store: Store, snapshot_id: int, finish_with: str) -> contextlib.AbstractContextManager[None]:
+    """For work on a snapshot: any failure leaves it marked ``interrupted`` (never half-claimed complete), and
+    Ctrl-C or SIGTERM end the work as `SnapshotInterrupted`, naming ``finish_with``, the command that finishes it."""
+
+    @contextlib.contextmanager
+    def guard() -> Iterator[None]:
+        try:
+            with _sigterm_as_interrupt():
+                yield
+        except BaseException as exc:
+            _mark_interrupted(store, snapshot_id)
+            if isinstance(exc, KeyboardInterrupt):
+                what = "terminated" if isinstance(exc, _Terminated) else "interrupted"
+                raise SnapshotInterrupted(f"{what}: snapshot {snapshot_id} is marked interrupted; finish it with "
+                                          f"`{finish_with}`") from exc
+            raise
+
+    return guard()
+
+
+def look_up_authors(store: Store, snapshot_id: int, opts: SnapshotOptions | None, endpoint: str,
+                    token: str | None, hint: str) -> None:
+    """Fill a snapshot's ``authors``: kinds learnt in earlier snapshots are reused, and with ``opts`` the rest are
+    asked of the Hub (two overview requests each, paced as a crawl's), for snapshots that have no cards to fetch."""
+    pending = _pending_authors(store, snapshot_id)
+    if opts is None or not pending:
+        return
+    fetcher = _Fetcher(opts, endpoint, token, hint)
+    try:
+        _fetch_all(store, snapshot_id, opts, fetcher, with_cards=False)
+    except BaseException:
+        fetcher.pacer.stop()
+        raise
+    fetcher.close()
+
+
+def _fetch_all(store: Store, snapshot_id: int, opts: SnapshotOptions, fetcher: _Fetcher, with_cards: bool = True) -> None:
+    cards = _pending_cards(store, snapshot_id) if with_cards else []
     authors = _pending_authors(store, snapshot_id) if opts.authors else []
     if not cards and not authors:
         return
