@@ -220,6 +220,12 @@ class StoreQueries:
                                 "ORDER BY lang", [list(snapshot_ids)]).fetchall()
         return [r[0] for r in rows]
 
+    def listed_counts(self, snapshot_id: int) -> dict[str, int]:
+        """Datasets listed per language in a snapshot, most first (ties by language code)."""
+        rows = self.con.execute("SELECT lang, count(*) AS n FROM listings WHERE snapshot_id = ? GROUP BY lang "
+                                "ORDER BY n DESC, lang", [snapshot_id]).fetchall()
+        return {lang: int(n) for lang, n in rows}
+
     def listings(self, snapshot_id: int, langs: Sequence[str] | None = None) -> pl.DataFrame:
         """(lang, rank, repo_id) of a snapshot's listings, for ``langs`` (default: every language)."""
         return self.con.sql("SELECT lang, rank, repo_id FROM listings WHERE snapshot_id = $sid "

@@ -29,6 +29,7 @@ def report(
         Path | None, typer.Option(help="CSV author,ownership (individual|institute|company|unknown) to correct ownership.")
     ] = None,
     compare: Annotated[str | None, typer.Option(help="An older snapshot id to diff against (new/removed datasets, license changes, download movers).")] = None,
+    trends: Annotated[bool, typer.Option("--trends", help="Instead, trends by month up to --snapshot over the snapshots of its source (past revisions of a dump, or crawls): datasets, license families, documentation per language.")] = False,
     db: DbOption = None,
 ) -> None:
     """Measure a snapshot: size, language make-up, tasks, licenses, ownership, documentation, instruction
@@ -41,10 +42,15 @@ def report(
       curate report --format json > report.json
 
       curate report --out report/ --compare 1
+
+      curate report --trends --lang ko --out trends/     # after snapshots of several dump revisions
     """
     from analyses import diff, render, study
     from curate.store import Store
 
+    if trends:
+        _trends(db, lang, snapshot, fmt, out)
+        return
     with Store(store_to_read(db), read_only=True) as store:
         if out is not None:
             render.write_report(store.con, out, langs=lang, snapshot=snapshot, overrides_file=ownership_overrides,
@@ -70,3 +76,23 @@ def report(
                            f"{len(d['license_changes'])} license changes since snapshot {details['diff']['old']}")
     if out is not None:
         typer.echo(f"report and figures written to {out}", err=fmt is not Format.table)
+
+
+def _trends(db: Path | None, lang: list[str] | None, snapshot: str, fmt: Format, out: Path | None) -> None:
+    """`curate report --trends`: compute, print in ``fmt``, and write the files when ``out`` is given."""
+    from analyses import render, trends
+    from curate.store import Store
+
+    with Store(store_to_read(db), read_only=True) as store:
+        result = trends.compute(store, snapshot=snapshot, langs=lang)
+    if fmt is Format.json:
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    elif fmt is Format.markdown:
+        typer.echo(render.sections_markdown(trends.title(result), trends.sections(result)))
+    elif fmt is Format.html:
+        typer.echo(render.sections_html(trends.title(result), trends.sections(result)))
+    else:
+        render.print_sections(trends.title(result), trends.sections(result))
+    if out is not None:
+        trends.write(result, out)
+        typer.echo(f"trends and figure written to {out}", err=fmt is not Format.table)
