@@ -63,7 +63,7 @@ from collectors.snapshot import SnapshotOptions, check_online, interruptible, lo
 from curate import config, http
 from curate.errors import CurateError
 from curate.progress import track
-from curate.store import Store
+from curate.store import DumpFile, Store
 
 log = logging.getLogger("curate.snapshot")
 
@@ -338,10 +338,12 @@ def take_dump_snapshot(store: Store, opts: DumpOptions, *, resume: int | bool | 
     return summary
 
 
-def _download(store: Store, sid: int, dump: _Dump, sha: str, files: list[Any]) -> dict[str, Path]:
-    """Every file of the dump in the local cache, its schema checked and its row count recorded."""
+def _download(store: Store, sid: int, dump: _Dump, sha: str, files: list[DumpFile]
+              ) -> dict[str, tuple[Path, list[str]]]:
+    """Every file of the dump in the local cache with the columns to read from it: its schema checked and its
+    row count recorded."""
     total = sum(f.size or 0 for f in files) or None
-    paths: dict[str, Path] = {}
+    paths: dict[str, tuple[Path, list[str]]] = {}
     with track("downloading the dump", total=total, unit="bytes") as progress:
         for f in files:
             local = dump.download(sha, f.path, progress.advance)
@@ -349,14 +351,15 @@ def _download(store: Store, sid: int, dump: _Dump, sha: str, files: list[Any]) -
                 meta = pq.ParquetFile(local)
             except (pa.ArrowException, OSError) as exc:
                 raise CurateError(f"{dump.where}: {f.path} is not a parquet file: {one_line(exc)}") from exc
-            check_schema(meta.schema_arrow, f"{dump.where}: {f.path}")
+            columns = check_schema(meta.schema_arrow, f"{dump.where}: {f.path}")
             if f.rows is None:
                 store.set_dump_file_rows(sid, f.path, meta.metadata.num_rows)
-            paths[f.path] = local
+            paths[f.path] = (local, columns)
     return paths
 
 
-def _read_all(store: Store, sid: int, opts: DumpOptions, files: list[Any], paths: dict[str, Path]) -> int:
+def _read_all(store: Store, sid: int, opts: DumpOptions, files: list[DumpFile],
+              paths: dict[str, tuple[Path, list[str]]]) -> int:
     """Store every row of every file not stored yet, a batch at a time; return the rows of the dump."""
     langs = set(opts.langs)
     seen = store.dump_dataset_ids(sid)
@@ -366,15 +369,16 @@ def _read_all(store: Store, sid: int, opts: DumpOptions, files: list[Any], paths
         for f in files:
             if f.rows is not None and f.rows_done >= f.rows:
                 continue
-            _read_file(store, sid, f.path, paths[f.path], f.rows_done, langs, seen, opts.batch_rows, progress.advance)
+            local, columns = paths[f.path]
+            _read_file(store, sid, f.path, local, columns, f.rows_done, langs, seen, opts.batch_rows,
+                       progress.advance)
     return total
 
 
-def _read_file(store: Store, sid: int, path: str, local: Path, done: int, langs: set[str], seen: set[str],
-               batch_rows: int, advance: Callable[[float], None]) -> None:
+def _read_file(store: Store, sid: int, path: str, local: Path, columns: list[str], done: int, langs: set[str],
+               seen: set[str], batch_rows: int, advance: Callable[[float], None]) -> None:
     """Store the rows of one file after the first ``done`` (stored by an earlier run)."""
     parquet = pq.ParquetFile(local)
-    columns = check_schema(parquet.schema_arrow, path)
     starts, offset = [], 0
     for i in range(parquet.metadata.num_row_groups):
         starts.append(offset)

@@ -538,6 +538,8 @@ class _Handler(BaseHTTPRequestHandler):
                    span=_Span(file, start, end - start + 1))
 
     def _card(self, repo_id: str, rev: str, head: bool) -> None:
+        if repo_id in self.server.data.history:  # a history repo's README.md is one of its files
+            return self._file(repo_id, rev, "README.md", head)
         rec = self.server.data.records.get(repo_id)
         if rec is None:
             return self._error(404, "Repository not found", head, code="RepoNotFound")

@@ -125,6 +125,11 @@ def write_revision(root: str | Path, rows: Iterable[dict[str, Any]], *, date: st
         pq.write_table(SCHEMA.empty_table(), written[-1])
     for i, path in enumerate(written):
         path.rename(folder / f"train-{i:05d}-of-{len(written):05d}.parquet")
+    features = "".join(f"  - name: {f.name}\n    dtype: {f.type}\n" for f in SCHEMA)
+    (base / sha / "README.md").write_text(  # a dump repo has its own card; readers take only the parquet files
+        f"---\ndataset_info:\n  features:\n{features}configs:\n- config_name: default\n  data_files:\n"
+        f"  - split: train\n    path: data/train-*\n---\n# Dataset cards with metadata\n\nGenerated for tests.\n",
+        encoding="utf-8")
     commits = base / "commits.jsonl"
     existing = [json.loads(line) for line in commits.read_text(encoding="utf-8").splitlines() if line.strip()] \
         if commits.is_file() else []
@@ -187,9 +192,20 @@ def _planted(revision: int, date: str) -> list[dict[str, Any]]:
     ]
 
 
-def synthetic_rows(n: int, *, seed: int = 0, revision: int = 0, date: str = DEFAULT_DATES[-1]) -> Iterator[dict[str, Any]]:
+def _pad(card: str | None, size: int, rid: str) -> str | None:
+    """A card grown to about ``size`` bytes with prose paragraphs (real cards run to kilobytes; generated ones
+    are a few hundred bytes), so memory use can be measured on realistic text volumes."""
+    if card is None or len(card) >= size:
+        return card
+    sentence = f"The {rid.split('/')[-1]} texts were collected, deduplicated and checked before release. "
+    return card + "\n## Details\n\n" + sentence * ((size - len(card)) // len(sentence) + 1)
+
+
+def synthetic_rows(n: int, *, seed: int = 0, revision: int = 0, date: str = DEFAULT_DATES[-1],
+                   card_bytes: int = 0) -> Iterator[dict[str, Any]]:
     """The dump of a synthetic Hub of ``n`` datasets (the last revision holds all of them) as of ``date``:
-    only datasets created by then, changed as `_evolve` says for revision ``revision``, planted rows last."""
+    only datasets created by then, changed as `_evolve` says for revision ``revision``, planted rows last;
+    cards padded to ``card_bytes`` when given."""
     rng = random.Random(seed)
     until = _timestamp(date)
     langs, weights = zip(*TAG_LANGS, strict=True)
@@ -200,20 +216,23 @@ def synthetic_rows(n: int, *, seed: int = 0, revision: int = 0, date: str = DEFA
         row = dump_row(record, card)
         if row["createdAt"] is not None and until is not None and row["createdAt"] > until:
             continue
-        yield _evolve(row, revision)
+        row = _evolve(row, revision)
+        if card_bytes:
+            row["card"] = _pad(row["card"], card_bytes, row["datasetId"])
+        yield row
     yield from _planted(revision, date)
 
 
 def write_history(root: str | Path, n: int, *, dates: Sequence[str] = DEFAULT_DATES, seed: int = 0,
-                  repo: str = DEFAULT_REPO, rows_per_file: int = 100_000) -> list[str]:
+                  repo: str = DEFAULT_REPO, rows_per_file: int = 100_000, card_bytes: int = 0) -> list[str]:
     """Write one revision of a synthetic dump per date (oldest first) into the mirror at ``root``; return the
     commit ids. The mirror gets an empty ``datasets.jsonl`` if it has none, so `curate hub serve` serves it."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     if not (root / "datasets.jsonl").exists():
         (root / "datasets.jsonl").write_text("", encoding="utf-8")
-    return [write_revision(root, synthetic_rows(n, seed=seed, revision=r, date=d), date=d, repo=repo,
-                           rows_per_file=rows_per_file)
+    return [write_revision(root, synthetic_rows(n, seed=seed, revision=r, date=d, card_bytes=card_bytes), date=d,
+                           repo=repo, rows_per_file=rows_per_file)
             for r, d in enumerate(sorted(dates))]
 
 
@@ -225,12 +244,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--rows", type=int, default=10_000, help="datasets in a synthetic dump's last revision")
     parser.add_argument("--revisions", type=int, default=len(DEFAULT_DATES), choices=range(1, len(DEFAULT_DATES) + 1))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--card-bytes", type=int, default=0, help="pad synthetic cards to about this many bytes")
     args = parser.parse_args(argv)
     if args.from_mirror:
         shas = [dump_mirror(args.mirror, repo=args.repo)]
     else:
         shas = write_history(args.mirror, args.rows, dates=DEFAULT_DATES[-args.revisions:], seed=args.seed,
-                             repo=args.repo)
+                             repo=args.repo, card_bytes=args.card_bytes)
     print(f"wrote {args.repo} at {', '.join(s[:8] for s in shas)} into {args.mirror}")
 
 

@@ -220,7 +220,7 @@ def test_crawl_and_dump_of_the_bundled_sample_give_the_same_report(tmp_path: Pat
 
 
 def test_the_loopback_hub_serves_a_dump_s_history_as_the_hub_does(tmp_path: Path) -> None:
-    from huggingface_hub import HfApi, HfFileSystem
+    from huggingface_hub import HfApi, HfFileSystem, hf_hub_download
 
     shas = write_history(tmp_path / "hub", 50)
     with serve(tmp_path / "hub") as server:
@@ -236,3 +236,28 @@ def test_the_loopback_hub_serves_a_dump_s_history_as_the_hub_does(tmp_path: Path
         local = tmp_path / "hub" / "history" / DEFAULT_REPO / shas[0] / "data" / "train-00000-of-00001.parquet"
         assert rows == pq.read_table(local).to_pylist()
         assert pq.read_schema(local).equals(SCHEMA)
+        card = hf_hub_download(DEFAULT_REPO, "README.md", repo_type="dataset", revision=shas[0], endpoint=server.url,
+                               token=False, cache_dir=tmp_path / "cache")
+        assert Path(card).read_text().startswith("---\ndataset_info:")
+
+
+@pytest.mark.slow
+def test_a_400k_row_dump_is_imported_whole(tmp_path: Path) -> None:
+    """The size of the whole Hub: every row stored or an error row (time and memory: bench/dump.py)."""
+    import polars as pl
+
+    from collectors.records import repo_id_problem
+
+    write_history(tmp_path / "hub", 400_000, dates=["2026-01-01T00:00:00.000Z"])
+    files = tmp_path / "hub" / "history" / DEFAULT_REPO
+    rows = pl.read_parquet(files / "*" / "data" / "*.parquet", columns=["datasetId", "tags", "downloads"])
+    tagged = rows.filter(pl.col("tags").list.eval(pl.element().str.starts_with("language:")).list.any())
+    valid = {r for r, d in zip(tagged["datasetId"], tagged["downloads"], strict=True)
+             if not repo_id_problem(r) and d >= 0}
+    with serve(tmp_path / "hub") as server, Store(tmp_path / "s.duckdb") as store:
+        summary = take_dump_snapshot(store, DumpOptions(endpoint=server.url), token="")
+        status = store.con.execute("SELECT status FROM snapshots").fetchone()[0]
+        stored = store.con.execute("SELECT count(DISTINCT repo_id) FROM listings").fetchone()[0]
+    assert status == "complete" and summary.rows == rows.height == 400_006
+    assert summary.datasets == stored == len(valid)
+    assert summary.bad_rows == tagged.height - len(valid)
