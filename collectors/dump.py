@@ -85,6 +85,7 @@ class DumpOptions:
     langs: list[str] = field(default_factory=list)  # empty: every language
     top: int | None = None  # per language; None: every dataset
     batch_rows: int = 2_000
+    memory_limit: str | None = "512MB"  # DuckDB's cache while importing (`Store.memory_limit`); None: unchanged
     authors: SnapshotOptions | None = None  # look up unknown authors with these settings; None: reuse known kinds
 
 
@@ -320,7 +321,7 @@ def take_dump_snapshot(store: Store, opts: DumpOptions, *, resume: int | bool | 
     sid, resumed, endpoint, dump, sha, date = _start(store, opts, resume, token)
     summary = DumpSummary(sid, http.public_url(endpoint), opts.repo, sha, date, resumed=resumed)
     finish_with = f"curate snapshot --from-dump --resume-id {sid}"
-    with interruptible(store, sid, finish_with):
+    with interruptible(store, sid, finish_with), store.memory_limit(opts.memory_limit):
         files = store.dump_files(sid)
         paths = _download(store, sid, dump, sha, files)
         files = store.dump_files(sid)

@@ -19,7 +19,8 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -313,6 +314,21 @@ class StoreQueries:
             raise CurateError(f"snapshot {info.id} is complete: nothing to resume")
         return info, str(rows[0][8]), str(rows[0][9])
 
+    @contextmanager
+    def memory_limit(self, limit: str | None) -> Iterator[None]:
+        """Cap DuckDB's memory (``"512MB"``) for the block, then restore it. DuckDB keeps the blocks it wrote
+        cached up to its limit (80% of RAM by default), so a bulk import of card texts would grow with the data;
+        capped, what is stored stays on disk. None leaves the limit as it is."""
+        if limit is None:
+            yield
+            return
+        before = self.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        self.con.execute(f"SET memory_limit = '{_size_setting(limit)}'")
+        try:
+            yield
+        finally:
+            self.con.execute(f"SET memory_limit = '{_size_setting(before)}'")
+
     def set_snapshot_status(self, snapshot_id: int, status: str, finished_at: datetime | None = None) -> None:
         """Mark a snapshot ``running``, ``interrupted`` or ``complete`` (with when it finished)."""
         self.con.execute("UPDATE snapshots SET status = ?, finished_at = coalesce(?, finished_at) WHERE id = ?",
@@ -514,6 +530,13 @@ class StoreQueries:
         return self.con.sql(f"SELECT id, created_at, kind, inputs, output, n_docs, round(seconds, 1) AS seconds, "
                             f"settings FROM pipeline_runs {where} ORDER BY id DESC",
                             params=[kind] if kind else None).pl()
+
+
+def _size_setting(value: str) -> str:
+    """A DuckDB size setting (``512MB``, ``1.5 GiB``), checked before it is put into a SET statement."""
+    if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]?i?B", value.strip(), re.IGNORECASE):
+        raise CurateError(f"not a memory size: {value!r} (e.g. 512MB, 2GB)")
+    return value.strip()
 
 
 StoreSource = StoreQueries | duckdb.DuckDBPyConnection

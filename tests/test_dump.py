@@ -261,3 +261,16 @@ def test_a_400k_row_dump_is_imported_whole(tmp_path: Path) -> None:
     assert status == "complete" and summary.rows == rows.height == 400_006
     assert summary.datasets == stored == len(valid)
     assert summary.bad_rows == tagged.height - len(valid)
+
+
+def test_the_import_caps_duckdb_s_cache_and_gives_it_back(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.duckdb") as store:
+        def limit() -> str:
+            return store.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+
+        before = limit()
+        with store.memory_limit("256MB"):
+            assert limit() == "244.1 MiB"
+        assert limit().split()[1] == before.split()[1]
+        with pytest.raises(CurateError, match="not a memory size"), store.memory_limit("1GB'; DROP TABLE x; --"):
+            pass

@@ -49,6 +49,9 @@ def report(
     from curate.store import Store
 
     if trends:
+        if compare is not None:
+            raise typer.BadParameter("--trends already compares every snapshot; leave --compare out",
+                                     param_hint="--compare")
         _trends(db, lang, snapshot, fmt, out)
         return
     with Store(store_to_read(db), read_only=True) as store:
