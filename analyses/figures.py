@@ -264,3 +264,46 @@ def write_league(report: dict[str, Any], highlight: list[str], out: Path) -> lis
         fig.suptitle(f"League of {len(rows)} languages with at least {report['league']['min_datasets']} datasets "
                      "(#: rank, 1 = highest)")
         return _save(fig, out, "fig_league")
+
+
+def write_trend_figure(trends: dict[str, Any], out: Path) -> list[Path]:
+    """The trends of `analyses.trends` (its JSON document) as one figure of three panels over months: datasets per
+    language; the share with a stated license (solid) and a permissive one (dashed); the share of cards with all
+    five template sections (solid), all five filled (dashed) and an arXiv reference (dotted)."""
+    setup_fonts()
+    out.mkdir(parents=True, exist_ok=True)
+    langs = list(trends["languages"])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing")
+        fig, axes = plt.subplots(3, 1, figsize=(8, 9), sharex=True)
+        for lang in langs:
+            pts = trends["languages"][lang]
+            if not pts:
+                continue
+            xs = [datetime.strptime(p["month"], "%Y-%m") for p in pts]
+            color = lang_color(lang, langs)
+            axes[0].plot(xs, [p["n_datasets"] for p in pts], marker="o", color=color, label=_label(lang))
+            axes[1].plot(xs, [100 * (1 - p["license_family"]["unknown"]) for p in pts], marker="o", color=color)
+            axes[1].plot(xs, [100 * p["license_family"]["permissive"] for p in pts], linestyle="--", color=color)
+            axes[2].plot(xs, [100 * p["docs"]["all_sections_share"] for p in pts], marker="o", color=color)
+            axes[2].plot(xs, [100 * p["docs"]["filled_sections_share"] for p in pts], linestyle="--", color=color)
+            axes[2].plot(xs, [100 * p["docs"]["arxiv_share"] for p in pts], linestyle=":", color=color)
+        counts = [p["n_datasets"] for pts in trends["languages"].values() for p in pts if p["n_datasets"]]
+        if counts and max(counts) > 50 * min(counts):
+            axes[0].set_yscale("log")
+        axes[0].set_ylabel("datasets")
+        axes[0].set_title("Datasets per language")
+        axes[1].set_ylabel("% of datasets")
+        axes[1].set_title("License stated (solid) and permissive (dashed)")
+        axes[2].set_ylabel("% of datasets")
+        axes[2].set_title("Cards with all 5 sections (solid), all 5 filled (dashed), an arXiv reference (dotted)")
+        for ax in axes[1:]:
+            ax.set_ylim(0, 100)
+        locator = mdates.AutoDateLocator()
+        axes[2].xaxis.set_major_locator(locator)
+        axes[2].xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        if axes[0].get_legend_handles_labels()[0]:
+            axes[0].legend(fontsize=8, ncol=min(len(langs), 5))
+        fig.suptitle("Trends by month")
+        fig.tight_layout()
+        return _save(fig, out, "fig_trends")

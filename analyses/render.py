@@ -103,40 +103,43 @@ def sections(report: dict[str, Any], details: dict[str, Any] | None = None) -> l
 
 def _title(report: dict[str, Any]) -> str:
     s = report["snapshot"]
-    return f"curate report: snapshot {s['id']} ({s['taken_at']}, {s['endpoint']})"
+    dump = f", dump {s['dump']['repo']} at {s['dump']['revision'][:12]}" if s.get("dump") else ""
+    return f"curate report: snapshot {s['id']} ({s['taken_at']}, {s['endpoint']}{dump})"
 
 
-def print_tables(report: dict[str, Any], details: dict[str, Any] | None = None,
-                 console: Console | None = None) -> None:
+def print_sections(title: str, tables: list[Section], console: Console | None = None) -> None:
+    """Tables on the terminal (rich), under a bold title; shared by the report and the trends."""
     console = console or Console()
-    console.print(f"[bold]{_title(report)}[/bold]")
-    for title, header, rows in sections(report, details):
-        table = Table(title=title, title_justify="left")
+    console.print(f"[bold]{title}[/bold]")
+    for name, header, rows in tables:
+        table = Table(title=name, title_justify="left")
         for i, h in enumerate(header):
-            table.add_column(h, justify="left" if i == 0 else "right")
+            # As narrow as its longest cell or header word: a long header wraps between words instead of
+            # widening the table past the terminal, where rich would cut numbers short.
+            widest = max([len(w) for w in h.split()] + [len(str(r[i])) for r in rows if i < len(r)], default=1)
+            table.add_column(h, justify="left" if i == 0 else "right", max_width=widest)
         for row in rows:
             table.add_row(*row)
         console.print(table)
 
 
-def to_markdown(report: dict[str, Any], details: dict[str, Any] | None = None,
-                figures: list[str] | None = None) -> str:
-    lines = [f"# {_title(report)}", ""]
-    for title, header, rows in sections(report, details):
-        lines += [f"## {title}", "", markdown.table(header, rows), ""]
+def sections_markdown(title: str, tables: list[Section], figures: list[str] | None = None) -> str:
+    lines = [f"# {title}", ""]
+    for name, header, rows in tables:
+        lines += [f"## {name}", "", markdown.table(header, rows), ""]
     for f in figures or []:
         lines += [f"![{f}]({f})", ""]
     return "\n".join(lines)
 
 
-def to_html(report: dict[str, Any], details: dict[str, Any] | None = None, figures: list[str] | None = None) -> str:
+def sections_html(title: str, tables: list[Section], figures: list[str] | None = None) -> str:
     e = html.escape
-    parts = ["<!doctype html><html><head><meta charset='utf-8'>", f"<title>{e(_title(report))}</title>",
+    parts = ["<!doctype html><html><head><meta charset='utf-8'>", f"<title>{e(title)}</title>",
              "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:1.5em}"
              "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child{text-align:left}"
-             "</style></head><body>", f"<h1>{e(_title(report))}</h1>"]
-    for title, header, rows in sections(report, details):
-        parts.append(f"<h2>{e(title)}</h2><table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>")
+             "</style></head><body>", f"<h1>{e(title)}</h1>"]
+    for name, header, rows in tables:
+        parts.append(f"<h2>{e(name)}</h2><table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>")
         parts += ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in rows]
         parts.append("</table>")
     parts += [f"<figure><img src='{e(f)}' style='max-width:900px'></figure>" for f in figures or []]
@@ -156,6 +159,20 @@ def write_league(result: League, out: Path) -> Path:
     write_text_atomic(out / "report.md", to_markdown(result.report, details, pngs))
     write_text_atomic(out / "report.html", to_html(result.report, details, pngs))
     return out
+
+
+def print_tables(report: dict[str, Any], details: dict[str, Any] | None = None,
+                 console: Console | None = None) -> None:
+    print_sections(_title(report), sections(report, details), console)
+
+
+def to_markdown(report: dict[str, Any], details: dict[str, Any] | None = None,
+                figures: list[str] | None = None) -> str:
+    return sections_markdown(_title(report), sections(report, details), figures)
+
+
+def to_html(report: dict[str, Any], details: dict[str, Any] | None = None, figures: list[str] | None = None) -> str:
+    return sections_html(_title(report), sections(report, details), figures)
 
 
 def write_report(source: StoreSource, out: Path, *, langs: list[str] | None = None,

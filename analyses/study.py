@@ -123,7 +123,7 @@ def _details(f: pl.DataFrame, langs: list[str]) -> dict[str, Any]:
 
 def snapshot_object(snap: SnapshotInfo) -> dict[str, Any]:
     """The report's ``snapshot`` object."""
-    return {k: snap.to_dict()[k] for k in ("id", "taken_at", "endpoint")}
+    return {k: v for k, v in snap.to_dict().items() if k in ("id", "taken_at", "endpoint", "dump")}
 
 
 def compute(source: StoreSource, *, snapshot: str | int = "latest", langs: list[str] | None = None,

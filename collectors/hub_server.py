@@ -11,19 +11,24 @@ mirrors. The directory layout (see ``data/hub-sample/README.md``):
 - ``files/<author>/<name>/...``: optional data files of a dataset repo, at their path in the repo (e.g.
   ``files/acme/bench/data/train-00000.jsonl``). The repo's ``README.md`` is always the card above; a
   ``README.md`` at the top of ``files/<author>/<name>/`` is ignored.
+- ``history/<author>/<name>/``: a dataset repo with several revisions (a published dump of dataset cards,
+  `collectors.synthetic_dump`): ``commits.jsonl`` lists its commits oldest first (``{"id": <40 hex>,
+  "date": ISO-8601, "title": ...}``) and ``<id>/`` holds the repo's files at that commit. ``main`` is the
+  newest commit. Such a repo needs no ``datasets.jsonl`` record and is not listed.
 
 Routes: ``GET /api/datasets`` (``filter`` tags ANDed, ``search``, ``author``, ``sort``, ``limit``, ``full``,
 ``expand``; pages linked with ``Link: <...>; rel="next"``), ``GET /api/datasets/{id}[/revision/{rev}]``,
 ``GET|HEAD /datasets/{id}/resolve/{rev}/README.md`` (``X-Repo-Commit``, ``ETag``), and
-``GET /api/users|organizations/{name}/overview``. Gated ("manual") datasets need an ``Authorization``
+``GET /api/users|organizations/{name}/overview``, ``GET /api/datasets/{id}/commits/{rev}`` (history repos). Gated ("manual") datasets need an ``Authorization``
 header; disabled ones answer 403.
 
 For the data files, enough of the Hub for ``datasets.load_dataset(id, streaming=True)`` and
 ``huggingface_hub.HfFileSystem`` to read a mirrored repo with ``HF_ENDPOINT`` pointing here:
 ``GET /api/datasets/{id}/tree/{rev}[/{path}]`` (``recursive``, ``expand``), ``POST
 /api/datasets/{id}/paths-info/{rev}`` (form ``paths``, ``expand``) and ``GET|HEAD
-/datasets/{id}/resolve/{rev}/{path}`` (single ``Range`` requests answer 206). A revision is ``main`` or the
-record's ``sha``; anything else is ``RevisionNotFound``. Errors carry ``X-Error-Code`` (``RepoNotFound``,
+/datasets/{id}/resolve/{rev}/{path}`` (single ``Range`` requests answer 206; files are streamed from disk, so
+a dump of hundreds of megabytes costs the server no memory). A revision is ``main`` or the record's ``sha`` (for a
+history repo: one of its commits); anything else is ``RevisionNotFound``. Errors carry ``X-Error-Code`` (``RepoNotFound``,
 ``RevisionNotFound``, ``EntryNotFound``, ``GatedRepo``) as the Hub sends them, so clients raise the
 matching exception. Blob ids are git blob hashes and double as ``ETag``.
 
@@ -129,6 +134,8 @@ class HubData:
     root: Path
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     authors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    history: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # repo id -> commits, oldest first
+    _blob_ids: dict[tuple[str, int, int], str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, root: str | Path) -> HubData:
@@ -155,7 +162,65 @@ class HubData:
                     if line.strip():
                         rec = json.loads(line)
                         data.authors[rec["name"]] = rec
+        data._load_history()
         return data
+
+    def _load_history(self) -> None:
+        """Read ``history/<owner>/<name>/commits.jsonl`` of every versioned repo; bad lines are skipped with a warning."""
+        base = self.root / "history"
+        if not base.is_dir():
+            return
+        for index in sorted(base.glob("*/*/commits.jsonl")):
+            repo_id = index.parent.relative_to(base).as_posix()
+            if repo_id_problem(repo_id) or not self.inside(index):
+                log.warning("%s: skipped: not a repo folder inside the mirror", index)
+                continue
+            commits = []
+            with index.open(encoding="utf-8") as fh:
+                for lineno, line in enumerate(fh, 1):
+                    if not line.strip():
+                        continue
+                    commit = json.loads(line)
+                    if not (isinstance(commit, dict) and re.fullmatch(r"[0-9a-f]{40}", str(commit.get("id")))
+                            and isinstance(commit.get("date"), str)):
+                        log.warning("%s:%d: skipped: a commit is {\"id\": 40 hex digits, \"date\": ISO-8601}", index,
+                                    lineno)
+                        continue
+                    commits.append({"id": commit["id"], "date": commit["date"],
+                                    "title": str(commit.get("title") or "Upload dataset")})
+            if commits:
+                self.history[repo_id] = commits
+
+    def commit(self, repo_id: str, rev: str) -> dict[str, str] | None:
+        """The commit of a history repo that ``rev`` (``main`` or a commit id) names, or None."""
+        commits = self.history.get(repo_id) or []
+        if rev == "main" and commits:
+            return commits[-1]
+        return next((c for c in commits if c["id"] == rev), None)
+
+    def history_files(self, repo_id: str, commit_id: str) -> dict[str, Path]:
+        """Every file of a history repo at one commit, by its path in the repo (hidden files left out)."""
+        base = self.root / "history" / repo_id / commit_id
+        files: dict[str, Path] = {}
+        if base.is_dir() and self.inside(base):
+            for path in sorted(base.rglob("*")):
+                rel = path.relative_to(base).as_posix()
+                if path.is_file() and not any(p.startswith(".") for p in rel.split("/")) and self.inside(path):
+                    files[rel] = path
+        return files
+
+    def blob_id(self, path: Path) -> str:
+        """`blob_id` of a file on disk, read in chunks and remembered by (path, size, mtime): dumps are large."""
+        st = path.stat()
+        key = (str(path), st.st_size, st.st_mtime_ns)
+        found = self._blob_ids.get(key)
+        if found is None:
+            digest = hashlib.sha1(b"blob %d\0" % st.st_size)
+            with path.open("rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    digest.update(chunk)
+            found = self._blob_ids[key] = digest.hexdigest()
+        return found
 
     def inside(self, path: Path) -> bool:
         """Whether ``path``, symlinks followed, lies inside the mirror (``root`` is resolved at load)."""
@@ -223,6 +288,24 @@ def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, end
 
 
+@dataclass(frozen=True)
+class _Span:
+    """Part of a file to answer with, read from disk while it is sent."""
+
+    path: Path
+    start: int
+    length: int
+
+
+@dataclass(frozen=True)
+class _RepoView:
+    """A dataset repo at one revision: its commit, that commit's date and its files by path."""
+
+    sha: str
+    date: str
+    files: dict[str, Path]
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: HubServer
     protocol_version = "HTTP/1.1"
@@ -233,7 +316,9 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
     # -- plumbing -------------------------------------------------------------------------------
-    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None, head: bool = False) -> None:
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None, head: bool = False,
+              span: _Span | None = None) -> None:
+        """Answer with ``body``, or with the file ``span`` (streamed) when one is given; faults apply to both."""
         fault = self.server.take_fault(self.path)
         if fault and fault.delay:
             time.sleep(fault.delay)
@@ -245,24 +330,41 @@ class _Handler(BaseHTTPRequestHandler):
                 headers["RateLimit"] = f'"{bucket}";r=0;t={fault.reset}'
                 headers["RateLimit-Policy"] = f'"fixed window";"{bucket}";q=500;w=300'
                 headers["Retry-After"] = str(fault.reset)
+            span = None
         elif fault and fault.bad_json:
             body = body[: max(1, len(body) // 2)]
+        size = span.length if span is not None else len(body)
         self.send_response(status)
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         if not (fault and fault.status):
             for key, value in self._quota_headers.items():
                 self.send_header(key, value)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(size))
         self.end_headers()
         if head:
             return
-        if fault and fault.truncate:
+        if span is not None:
+            self._stream(span, size // 2 if fault and fault.truncate else size)
+        elif fault and fault.truncate:
             self.wfile.write(body[: len(body) // 2])
+        else:
+            self.wfile.write(body)
+            return
+        if fault and fault.truncate:
             self.wfile.flush()
             self.close_connection = True
-            return
-        self.wfile.write(body)
+
+    def _stream(self, span: _Span, length: int) -> None:
+        """Write ``length`` bytes of a file from ``span.start``, a megabyte at a time."""
+        with span.path.open("rb") as fh:
+            fh.seek(span.start)
+            while length > 0:
+                chunk = fh.read(min(length, 1 << 20))
+                if not chunk:
+                    break
+                self.wfile.write(chunk)
+                length -= len(chunk)
 
     def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         self._send(status, json.dumps(payload).encode(), {"Content-Type": "application/json", **(headers or {})})
@@ -329,6 +431,8 @@ class _Handler(BaseHTTPRequestHandler):
         if m := re.fullmatch(r"/api/datasets/([^/]+/[^/]+)/tree/([^/]+)(/.*)?", url.path):
             sub = unquote(m.group(3) or "").strip("/")
             return self._tree(unquote(m.group(1)), unquote(m.group(2)), sub, query)
+        if m := re.fullmatch(r"/api/datasets/([^/]+/[^/]+)/commits/([^/]+)", url.path):
+            return self._commits(unquote(m.group(1)), unquote(m.group(2)))
         if m := re.fullmatch(r"/api/datasets/([^/]+/[^/]+)/revision/([^/]+)", url.path):
             return self._info(unquote(m.group(1)), unquote(m.group(2)))
         if m := re.fullmatch(r"/api/datasets/(.+?)(?:/revision/[^/]+)?", path):
@@ -375,24 +479,55 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(200, page, headers)
 
     def _info(self, repo_id: str, rev: str | None = None) -> None:
-        rec = self.server.data.records.get(repo_id)
+        data = self.server.data
+        if repo_id in data.history:
+            commit = data.commit(repo_id, rev or "main")
+            if commit is None:
+                return self._error(404, f"Invalid rev id: {rev}", code="RevisionNotFound")
+            files = data.history_files(repo_id, commit["id"])
+            return self._json(200, {"_id": hashlib.sha1(repo_id.encode()).hexdigest()[:24], "id": repo_id,
+                                    "author": repo_id.split("/")[0], "sha": commit["id"], "lastModified": commit["date"],
+                                    "createdAt": data.history[repo_id][0]["date"], "private": False, "gated": False,
+                                    "disabled": False, "downloads": 0, "likes": 0, "tags": [],
+                                    "siblings": [{"rfilename": name} for name in files]})
+        rec = data.records.get(repo_id)
         if rec is None:
             return self._error(404, f"Dataset {repo_id} not found", code="RepoNotFound")
         if rev is not None and not self._known_rev(rec, rev):
             return self._error(404, f"Invalid rev id: {rev}", code="RevisionNotFound")
-        files = self.server.data.repo_files(repo_id)
+        files = data.repo_files(repo_id)
         if files:
             rec = {**rec, "siblings": [{"rfilename": name} for name in files]}
         self._json(200, rec)
+
+    def _commits(self, repo_id: str, rev: str) -> None:
+        """A history repo's commits up to ``rev``, newest first (`HfApi.list_repo_commits`)."""
+        data = self.server.data
+        if repo_id not in data.history:
+            return self._error(404, "Repository not found", code="RepoNotFound")
+        commit = data.commit(repo_id, rev)
+        if commit is None:
+            return self._error(404, f"Invalid rev id: {rev}", code="RevisionNotFound")
+        commits = data.history[repo_id]
+        upto = commits[: commits.index(commit) + 1]
+        self._json(200, [{"id": c["id"], "title": c["title"], "message": "", "authors": [{"user": "mirror"}],
+                          "date": c["date"]} for c in reversed(upto)])
 
     # -- repository files -----------------------------------------------------------------------
     @staticmethod
     def _known_rev(rec: dict[str, Any], rev: str) -> bool:
         return rev == "main" or rev == (rec.get("sha") or "0" * 40)
 
-    def _open_repo(self, repo_id: str, rev: str, head: bool = False) -> dict[str, Any] | None:
-        """The record when the repo and revision may be read; otherwise answer the Hub's error and None."""
-        rec = self.server.data.records.get(repo_id)
+    def _open_repo(self, repo_id: str, rev: str, head: bool = False) -> _RepoView | None:
+        """The repo at ``rev`` when it may be read; otherwise answer the Hub's error and None."""
+        data = self.server.data
+        if repo_id in data.history:
+            commit = data.commit(repo_id, rev)
+            if commit is None:
+                self._error(404, f"Invalid rev id: {rev}", head, code="RevisionNotFound")
+                return None
+            return _RepoView(commit["id"], commit["date"], data.history_files(repo_id, commit["id"]))
+        rec = data.records.get(repo_id)
         if rec is None:
             self._error(404, "Repository not found", head, code="RepoNotFound")
         elif rec.get("disabled"):
@@ -402,20 +537,18 @@ class _Handler(BaseHTTPRequestHandler):
         elif not self._known_rev(rec, rev):
             self._error(404, f"Invalid rev id: {rev}", head, code="RevisionNotFound")
         else:
-            return rec
+            return _RepoView(rec.get("sha") or "0" * 40, rec.get("lastModified") or "1970-01-01T00:00:00.000Z",
+                             data.repo_files(repo_id))
         return None
 
-    @staticmethod
-    def _entry(rec: dict[str, Any], path: str, file: Path | None, expand: bool) -> dict[str, Any]:
+    def _entry(self, repo: _RepoView, path: str, file: Path | None, expand: bool) -> dict[str, Any]:
         if file is None:
             entry: dict[str, Any] = {"type": "directory", "oid": hashlib.sha1(path.encode()).hexdigest(),
                                      "size": 0, "path": path}
         else:
-            body = file.read_bytes()
-            entry = {"type": "file", "oid": blob_id(body), "size": len(body), "path": path}
+            entry = {"type": "file", "oid": self.server.data.blob_id(file), "size": file.stat().st_size, "path": path}
         if expand:
-            entry["lastCommit"] = {"id": rec.get("sha") or "0" * 40, "title": "mirror",
-                                   "date": rec.get("lastModified") or "1970-01-01T00:00:00.000Z"}
+            entry["lastCommit"] = {"id": repo.sha, "title": "mirror", "date": repo.date}
         return entry
 
     @staticmethod
@@ -423,10 +556,10 @@ class _Handler(BaseHTTPRequestHandler):
         return {"/".join(name.split("/")[:i]) for name in files for i in range(1, name.count("/") + 1)}
 
     def _tree(self, repo_id: str, rev: str, sub: str, query: dict[str, list[str]]) -> None:
-        rec = self._open_repo(repo_id, rev)
-        if rec is None:
+        repo = self._open_repo(repo_id, rev)
+        if repo is None:
             return
-        files = self.server.data.repo_files(repo_id)
+        files = repo.files
         folders = self._folders(files)
         if sub and sub not in folders:
             return self._error(404, f"{sub} not found at {rev}", code="EntryNotFound")
@@ -437,41 +570,44 @@ class _Handler(BaseHTTPRequestHandler):
                        (recursive or "/" not in n[len(prefix):]))
         # Folders before files at each level, as the Hub lists them.
         names.sort(key=lambda n: (n.split("/")[:-1], n in files, n))
-        self._json(200, [self._entry(rec, n, files.get(n), expand) for n in names])
+        self._json(200, [self._entry(repo, n, files.get(n), expand) for n in names])
 
     def _paths_info(self, repo_id: str, rev: str, form: dict[str, list[str]]) -> None:
-        rec = self._open_repo(repo_id, rev)
-        if rec is None:
+        repo = self._open_repo(repo_id, rev)
+        if repo is None:
             return
-        files = self.server.data.repo_files(repo_id)
+        files = repo.files
         folders = self._folders(files)
         expand = form.get("expand", ["false"])[0].lower() in ("true", "1")
         out = []
         for path in form.get("paths", []):
             path = path.strip("/")
             if path in files or path in folders:
-                out.append(self._entry(rec, path, files.get(path), expand))
+                out.append(self._entry(repo, path, files.get(path), expand))
         self._json(200, out)
 
     def _file(self, repo_id: str, rev: str, path: str, head: bool) -> None:
-        rec = self._open_repo(repo_id, rev, head)
-        if rec is None:
+        repo = self._open_repo(repo_id, rev, head)
+        if repo is None:
             return
-        file = self.server.data.repo_files(repo_id).get(path)
+        file = repo.files.get(path)
         if file is None:
             return self._error(404, "Entry not found", head, code="EntryNotFound")
-        body = file.read_bytes()
-        headers = {"Content-Type": "application/octet-stream", "X-Repo-Commit": rec.get("sha") or "0" * 40,
-                   "ETag": f'"{blob_id(body)}"', "Accept-Ranges": "bytes"}
-        span = _parse_range(self.headers.get("Range"), len(body))
+        size = file.stat().st_size
+        headers = {"Content-Type": "application/octet-stream", "X-Repo-Commit": repo.sha,
+                   "ETag": f'"{self.server.data.blob_id(file)}"', "Accept-Ranges": "bytes"}
+        span = _parse_range(self.headers.get("Range"), size)
         if span is None:
-            return self._send(200, body, headers, head)
+            return self._send(200, b"", headers, head, span=_Span(file, 0, size))
         start, end = span
-        if start >= len(body) or start > end:
-            return self._send(416, b"", {**headers, "Content-Range": f"bytes */{len(body)}"}, head)
-        self._send(206, body[start:end + 1], {**headers, "Content-Range": f"bytes {start}-{end}/{len(body)}"}, head)
+        if start >= size or start > end:
+            return self._send(416, b"", {**headers, "Content-Range": f"bytes */{size}"}, head)
+        self._send(206, b"", {**headers, "Content-Range": f"bytes {start}-{end}/{size}"}, head,
+                   span=_Span(file, start, end - start + 1))
 
     def _card(self, repo_id: str, rev: str, head: bool) -> None:
+        if repo_id in self.server.data.history:  # a history repo's README.md is one of its files
+            return self._file(repo_id, rev, "README.md", head)
         rec = self.server.data.records.get(repo_id)
         if rec is None:
             return self._error(404, "Repository not found", head, code="RepoNotFound")

@@ -44,13 +44,20 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import httpx2
 import polars as pl
-import yaml
-from huggingface_hub import DatasetCardData, DatasetInfo
 from huggingface_hub import constants as hf_constants
-from huggingface_hub.repocard import REGEX_YAML_BLOCK
 from huggingface_hub.utils import build_hf_headers
 
 from collectors.pacing import Pacer, Ticket, bucket_of
+from collectors.records import DATASET_SCHEMA as _DATASET_SCHEMA
+from collectors.records import ERROR_SCHEMA as _ERROR_SCHEMA
+from collectors.records import REVISION as _REVISION
+from collectors.records import BadRecord as _BadRecord
+from collectors.records import card_metadata, error_row, record_row, repo_id_problem
+from collectors.records import json_type as _json_type
+from collectors.records import name_problem as _name_problem
+from collectors.records import one_line as _one_line
+from collectors.records import shown as _shown
+from collectors.records import utf8_clean as _utf8_clean
 from curate import config, http
 from curate.errors import CurateError
 from curate.progress import track
@@ -66,7 +73,6 @@ MAX_PAGE_BYTES = 50_000_000  # a listing page of 1,000 full records is a few MB
 MAX_AUTHOR_BYTES = 1_000_000
 PAGE_ATTEMPTS = 3  # a listing page that is not a JSON array is fetched again this many times in all
 _SORT_NAMES = {"last_modified": "lastModified", "trending_score": "trendingScore", "created_at": "createdAt"}
-_INT64 = 2**63 - 1
 
 
 @dataclass
@@ -115,13 +121,6 @@ class _Terminated(KeyboardInterrupt):
     """SIGTERM, raised in the main thread so the run unwinds as on Ctrl-C."""
 
 
-class _BadRecord(Exception):
-    """A listing record that cannot be stored; becomes an error row."""
-
-    def __init__(self, reason: str, repo_id: str | None = None) -> None:
-        super().__init__(reason)
-        self.repo_id = repo_id
-
 
 class _BadPage(Exception):
     """A listing page that is not a JSON array at all (cut short, HTML...): fetched again."""
@@ -130,137 +129,6 @@ class _BadPage(Exception):
 def _now() -> datetime:
     return datetime.now(UTC)
 
-
-# -- names ----------------------------------------------------------------------------------------------
-
-# The Hub's rule (huggingface_hub.utils.validate_repo_id), ASCII only: letters, digits, "_", "-", ".", at most
-# 96, not starting or ending with "-" or ".", no "--" or "..".
-_PART = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9_])?")
-_REVISION = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-
-
-def _name_problem(name: str) -> str | None:
-    if not _PART.fullmatch(name):
-        return "letters, digits, '_', '-' and '.' only, 1-96 of them, not starting or ending with '-' or '.'"
-    if "--" in name or ".." in name:
-        return "'--' and '..' are not allowed"
-    return None
-
-
-def repo_id_problem(repo_id: object) -> str | None:
-    """Why ``repo_id`` is not a Hub dataset id (``owner/name``); None when it is one."""
-    if not isinstance(repo_id, str):
-        return f"{_json_type(repo_id)}, not a string"
-    if repo_id.count("/") != 1:
-        return "not of the form owner/name"
-    owner, name = repo_id.split("/")
-    problem = _name_problem(owner) or _name_problem(name)
-    if problem is None and name.endswith(".git"):
-        problem = "names cannot end with '.git'"
-    return problem
-
-
-def _shown(value: object, limit: int = 120) -> str:
-    """A printable, bounded rendering of untrusted text for error rows and messages."""
-    text = value if isinstance(value, str) else repr(value)
-    text = text.encode("ascii", "backslashreplace").decode("ascii")
-    text = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
-    return text if len(text) <= limit else text[:limit] + f"...({len(text)} chars)"
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:300]
-
-
-def _json_type(value: object) -> str:
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",
-            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
-
-
-# -- listing records ------------------------------------------------------------------------------------
-
-def _utf8_clean(value: object) -> bool:
-    """Whether every string in ``value`` can be stored (JSON may carry lone surrogates, which cannot)."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return False
-        return True
-    if isinstance(value, list):
-        return all(_utf8_clean(v) for v in value)
-    return True
-
-
-def _count(value: object, name: str) -> int | None:
-    if value is None or (isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _INT64):
-        return value  # type: ignore[return-value]
-    raise _BadRecord(f"{name} is {_shown(value, 40)}, not a count")
-
-
-def _flag(value: object, name: str) -> bool | None:
-    if value is None or isinstance(value, bool):
-        return value
-    raise _BadRecord(f"{name} is {_shown(value, 40)}, not true/false")
-
-
-def _dataset_row(snapshot_id: int, info: Any) -> dict[str, Any]:
-    """The ``datasets`` row of a parsed record; `_BadRecord` when a field has the wrong type."""
-    author = info.author
-    if author is not None and (not isinstance(author, str) or _name_problem(author)):
-        raise _BadRecord(f"author {_shown(author, 60)} is not a Hub user or organization name")
-    sha = info.sha
-    if sha is not None and (not isinstance(sha, str) or not _REVISION.fullmatch(sha)):
-        raise _BadRecord(f"sha {_shown(sha, 60)} is not a revision")
-    tags = info.tags
-    if tags is not None and (not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)):
-        raise _BadRecord(f"tags is {_json_type(tags)}, not a list of strings")
-    card_data = info.card_data
-    if card_data is not None and not isinstance(card_data, DatasetCardData):
-        raise _BadRecord(f"cardData is {_json_type(card_data)}, not an object")
-    for name in ("created_at", "last_modified"):
-        if getattr(info, name) is not None and not isinstance(getattr(info, name), datetime):
-            raise _BadRecord(f"{name} is not a date")
-    gated = info.gated
-    if gated not in (None, False, True, "auto", "manual"):
-        raise _BadRecord(f"gated is {_shown(gated, 40)}, not false/auto/manual")
-    try:
-        card_json = json.dumps(card_data.to_dict(), default=str, ensure_ascii=False) if card_data else None
-    except (ValueError, TypeError, RecursionError) as exc:
-        raise _BadRecord(f"cardData cannot be stored: {_one_line(exc)}") from exc
-    row = {
-        "snapshot_id": snapshot_id, "repo_id": info.id, "author": author or info.id.split("/")[0],
-        "sha": sha, "downloads": _count(info.downloads, "downloads"),
-        "downloads_all_time": _count(info.downloads_all_time, "downloadsAllTime"),
-        "likes": _count(info.likes, "likes"), "tags": list(tags or []),
-        "card_data": card_json if card_json and card_json != "{}" else None,
-        "created_at": info.created_at, "last_modified": info.last_modified,
-        "gated": str(gated).lower() if gated is not None else None,
-        "private": _flag(info.private, "private"), "disabled": _flag(info.disabled, "disabled"),
-    }
-    # Ids, author, sha and gated were matched against ASCII patterns above: only these can hold free text.
-    if not (_utf8_clean(row["tags"]) and _utf8_clean(row["card_data"])):
-        raise _BadRecord("text that is not valid Unicode (a lone surrogate)")
-    return row
-
-
-def record_row(snapshot_id: int, record: object) -> dict[str, Any]:
-    """One listing record as a ``datasets`` row, or `_BadRecord` saying why it cannot be one."""
-    if not isinstance(record, dict):
-        raise _BadRecord(f"record is {_json_type(record)}, not an object")
-    rid = record.get("id")
-    problem = repo_id_problem(rid)
-    if problem:
-        raise _BadRecord(f"invalid repo id {_shown(rid, 80)}: {problem}", rid if isinstance(rid, str) else None)
-    try:
-        info = DatasetInfo(**{"siblings": None, **record})  # as HfApi.list_datasets parses it
-    except Exception as exc:  # bad dates, card data that DatasetCardData refuses, ...
-        raise _BadRecord(f"not a dataset record: {type(exc).__name__}: {_one_line(exc)}", rid) from exc
-    try:
-        return _dataset_row(snapshot_id, info)
-    except _BadRecord as exc:
-        exc.repo_id = rid
-        raise
 
 
 # -- listing pages --------------------------------------------------------------------------------------
@@ -385,8 +253,7 @@ def _listing_error(snapshot_id: int, repo_id: object, message: str, status: int 
 # -- HTTP -----------------------------------------------------------------------------------------------
 
 def _error(snapshot_id: int, repo_id: str | None, stage: str, message: str, status: int | None) -> _Fetched:
-    return _Fetched("error", {"snapshot_id": snapshot_id, "repo_id": repo_id, "stage": stage, "status": status,
-                              "message": message, "recorded_at": _now()})
+    return _Fetched("error", error_row(snapshot_id, repo_id, stage, message, status))
 
 
 def _status_message(status: int, headers: httpx2.Headers, secrets: list[str]) -> str:
@@ -398,27 +265,6 @@ def _status_message(status: int, headers: httpx2.Headers, secrets: list[str]) ->
         return "no README.md card"
     said = http.redact(_shown(headers.get("x-error-message", ""), 200), secrets)
     return f"HTTP {status}: {said}".strip()
-
-
-# libyaml's parser where PyYAML was built with it: the same YAML for a sixth of the pure-Python parser's CPU.
-_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def check_card_header(text: str) -> None:
-    """Raise what ``huggingface_hub.DatasetCard(text, ignore_metadata_errors=True)`` raises on a card's YAML
-    header (nothing for a card without one), by its own steps: its header pattern, a safe YAML load, a mapping,
-    `DatasetCardData`. Only the YAML parser differs (`_YAML_LOADER`): this runs once per card of a crawl. The
-    one difference seen: libyaml refuses a ``"\\ud800"`` escape (half a surrogate pair) that PyYAML accepts.
-    """
-    match = REGEX_YAML_BLOCK.search(text)
-    if match is None:
-        return
-    data = yaml.load(match.group(2), Loader=_YAML_LOADER)  # a safe loader: no Python objects
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ValueError("repo card metadata block should be a dict")
-    DatasetCardData(**data, ignore_metadata_errors=True)
 
 
 def card_result(snapshot_id: int, repo_id: str, revision: str | None, status: int, headers: httpx2.Headers,
@@ -437,7 +283,7 @@ def card_result(snapshot_id: int, repo_id: str, revision: str | None, status: in
            "bytes": len(raw), "decode_errors": bad, "fetched_at": _now()}
     yaml_error = None
     try:
-        check_card_header(text)
+        card_metadata(text)
     except Exception as exc:  # any YAML header the card parser refuses, however broken
         yaml_error = _error(snapshot_id, repo_id, "yaml", f"card YAML header: {_shown(_one_line(exc), 300)}",
                             None).row
@@ -616,14 +462,6 @@ class _Fetcher:
 
 # -- the store ------------------------------------------------------------------------------------------
 
-_DATASET_SCHEMA = {
-    "snapshot_id": pl.Int32, "repo_id": pl.Utf8, "author": pl.Utf8, "sha": pl.Utf8, "downloads": pl.Int64,
-    "downloads_all_time": pl.Int64, "likes": pl.Int64, "tags": pl.List(pl.Utf8), "card_data": pl.Utf8,
-    "created_at": pl.Datetime("us", "UTC"), "last_modified": pl.Datetime("us", "UTC"), "gated": pl.Utf8,
-    "private": pl.Boolean, "disabled": pl.Boolean,
-}
-_ERROR_SCHEMA = {"snapshot_id": pl.Int32, "repo_id": pl.Utf8, "stage": pl.Utf8, "status": pl.Int32,
-                 "message": pl.Utf8, "recorded_at": pl.Datetime("us", "UTC")}
 
 
 @contextlib.contextmanager
@@ -691,34 +529,49 @@ def store_listing(store: Store, snapshot_id: int, lang: str, listing: Listing) -
         con.execute(f"INSERT INTO errors ({', '.join(_ERROR_SCHEMA)}) SELECT * FROM error_rows")
 
 
+def check_online() -> None:
+    """A snapshot needs the Hub (or a mirror): fail at once, in one line, when huggingface_hub is told it is offline."""
+    if hf_constants.is_offline_mode():
+        raise CurateError("HF_HUB_OFFLINE is set: a snapshot needs the Hub (unset it, or point HF_ENDPOINT at a "
+                          "mirror: `curate hub serve`)")
+
+
+def resume_endpoint(snapshot_id: int, stored: str, given: str | None) -> str:
+    """The endpoint to finish a snapshot from: where it was taken (``stored``). ``--endpoint`` may only name the same
+    place (with credentials that were not stored); ``HF_ENDPOINT`` is used when it is that place, else ignored."""
+    stored = stored.rstrip("/")
+    if given:
+        endpoint = config.hub_endpoint(given)
+        if http.public_url(endpoint) != http.public_url(stored):
+            raise CurateError(f"snapshot {snapshot_id} was taken from {http.public_url(stored)}; resuming it from "
+                              f"--endpoint {http.public_url(endpoint)} would mix sources (leave --endpoint out)")
+        return endpoint  # the same place, maybe with credentials that were not stored
+    env = config.hub_endpoint()
+    if http.public_url(env) == http.public_url(stored):
+        return env
+    if env != config.DEFAULT_ENDPOINT:
+        log.warning("resuming snapshot %s from %s, where it was taken (not HF_ENDPOINT %s)", snapshot_id,
+                    http.public_url(stored), http.public_url(env))
+    return stored
+
+
 def _start(store: Store, opts: SnapshotOptions, resume: int | bool | None) -> tuple[int, bool, str]:
     """(snapshot id, resumed, endpoint to request). A resumed snapshot keeps the endpoint it was taken from."""
     con = store.con
     if resume:
         if resume is True:
-            row = con.execute("SELECT id, query, endpoint FROM snapshots WHERE status <> 'complete' "
-                              "ORDER BY id DESC LIMIT 1").fetchone()
+            row = con.execute("SELECT id, query, endpoint FROM snapshots WHERE status <> 'complete' AND id NOT IN "
+                              "(SELECT snapshot_id FROM dump_snapshots) ORDER BY id DESC LIMIT 1").fetchone()
             if row is None:
                 raise CurateError("nothing to resume: every snapshot in the store is complete")
         else:
             row = con.execute("SELECT id, query, endpoint FROM snapshots WHERE id = ?", [resume]).fetchone()
             if row is None:
                 raise CurateError(f"no snapshot {resume} in {store.path}")
-        stored = str(row[2]).rstrip("/")
-        endpoint = stored
-        if opts.endpoint:
-            given = config.hub_endpoint(opts.endpoint)
-            if http.public_url(given) != http.public_url(stored):
-                raise CurateError(f"snapshot {row[0]} was taken from {http.public_url(stored)}; resuming it from "
-                                  f"--endpoint {http.public_url(given)} would mix sources (leave --endpoint out)")
-            endpoint = given  # the same place, maybe with credentials that were not stored
-        else:
-            env = config.hub_endpoint()
-            if http.public_url(env) == http.public_url(stored):
-                endpoint = env
-            elif env != config.DEFAULT_ENDPOINT:
-                log.warning("resuming snapshot %s from %s, where it was taken (not HF_ENDPOINT %s)", row[0],
-                            http.public_url(stored), http.public_url(env))
+        if store.resolve_snapshot(int(row[0])).source == "dump":
+            raise CurateError(f"snapshot {row[0]} was read from a dump: finish it with "
+                              f"`curate snapshot --from-dump --resume-id {row[0]}`")
+        endpoint = resume_endpoint(int(row[0]), str(row[2]), opts.endpoint)
         query = json.loads(row[1])
         opts.langs = list(dict.fromkeys([*query["langs"], *opts.langs]))
         opts.top, opts.sort = query["top"], query["sort"]
@@ -805,9 +658,7 @@ def take_snapshot(
 ) -> SnapshotSummary:
     """Take (or, with ``resume``, finish) a dated snapshot; return what it holds."""
     started = time.monotonic()
-    if hf_constants.is_offline_mode():
-        raise CurateError("HF_HUB_OFFLINE is set: a snapshot needs the Hub (unset it, or point HF_ENDPOINT at a "
-                          "mirror: `curate hub serve`)")
+    check_online()
     token = token if token is not None else config.hub_token()
     snapshot_id, resumed, endpoint = _start(store, opts, resume)
     summary = SnapshotSummary(snapshot_id, http.public_url(endpoint), resumed=resumed)
@@ -846,13 +697,50 @@ def take_snapshot(
     return summary
 
 
-def _fetch_all(store: Store, snapshot_id: int, opts: SnapshotOptions, fetcher: _Fetcher) -> None:
+def interruptible(store: Store, snapshot_id: int, finish_with: str) -> contextlib.AbstractContextManager[None]:
+    """For work on a snapshot: any failure leaves it marked ``interrupted`` (never half-claimed complete), and
+    Ctrl-C or SIGTERM end the work as `SnapshotInterrupted`, naming ``finish_with``, the command that finishes it."""
+
+    @contextlib.contextmanager
+    def guard() -> Iterator[None]:
+        try:
+            with _sigterm_as_interrupt():
+                yield
+        except BaseException as exc:
+            _mark_interrupted(store, snapshot_id)
+            if isinstance(exc, KeyboardInterrupt):
+                what = "terminated" if isinstance(exc, _Terminated) else "interrupted"
+                raise SnapshotInterrupted(f"{what}: snapshot {snapshot_id} is marked interrupted; finish it with "
+                                          f"`{finish_with}`") from exc
+            raise
+
+    return guard()
+
+
+def look_up_authors(store: Store, snapshot_id: int, opts: SnapshotOptions | None, endpoint: str,
+                    token: str | None, hint: str) -> None:
+    """Fill a snapshot's ``authors``: kinds learnt in earlier snapshots are reused, and with ``opts`` the rest are
+    asked of the Hub (two overview requests each, paced as a crawl's), for snapshots that have no cards to fetch."""
+    pending = _pending_authors(store, snapshot_id)
+    if opts is None or not pending:
+        return
+    fetcher = _Fetcher(opts, endpoint, token, hint)
+    try:
+        _fetch_all(store, snapshot_id, opts, fetcher, with_cards=False)
+    except BaseException:
+        fetcher.pacer.stop()
+        raise
+    fetcher.close()
+
+
+def _fetch_all(store: Store, snapshot_id: int, opts: SnapshotOptions, fetcher: _Fetcher,
+               with_cards: bool = True) -> None:
     """Fetch the pending cards and author kinds; the main thread stores what the workers bring back.
 
     Cards (``resolvers`` bucket) and authors (``api``) each have their own workers, so a bucket waiting for its
     window to reset never holds the other back; ``--concurrency`` still bounds the requests in flight.
     """
-    cards = _pending_cards(store, snapshot_id)
+    cards = _pending_cards(store, snapshot_id) if with_cards else []
     authors = _pending_authors(store, snapshot_id) if opts.authors else []
     if not cards and not authors:
         return

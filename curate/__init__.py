@@ -33,7 +33,9 @@ __all__ = [
     "judge",
     "report",
     "snapshot",
+    "snapshot_from_dump",
     "train_annotator",
+    "trends",
 ]
 _API = frozenset(__all__) - {"Store", "__version__"}
 
@@ -52,7 +54,9 @@ if TYPE_CHECKING:
         judge,
         report,
         snapshot,
+        snapshot_from_dump,
         train_annotator,
+        trends,
     )
     from curate.store import Store
 

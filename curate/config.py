@@ -44,6 +44,16 @@ def hub_token() -> str | None:
     return os.environ.get("HF_TOKEN") or None
 
 
+def hf_hub_cache() -> Path:
+    """Where huggingface_hub caches downloads (dumps' parquet shards): ``HF_HUB_CACHE``, else ``$HF_HOME/hub``,
+    else ``~/.cache/huggingface/hub``. huggingface_hub reads these once at import; curate reads them per call."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path("~/.cache").expanduser())
+    home = os.environ.get("HF_HOME") or str(Path(xdg) / "huggingface")
+    return Path(home).expanduser() / "hub"
+
+
 def data_dir() -> Path:
     """Reference data shipped with curate (taxonomies, mappings, the offline Hub sample).
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -82,11 +83,40 @@ class SnapshotInfo:
     taken_at: datetime
     endpoint: str
     status: str
+    source: str = "crawl"  # crawl | dump
+    dump_repo: str | None = None
+    dump_revision: str | None = None  # the commit read
+    data_date: datetime | None = None  # the dump revision's date
+
+    @property
+    def as_of(self) -> datetime:
+        """The date the snapshot's data describes: a dump revision's commit date, or when a crawl was taken."""
+        return self.data_date or self.taken_at
+
+    def dump(self) -> dict[str, Any] | None:
+        """The report's ``snapshot.dump`` object (repo, revision, date) for a snapshot read from a dump, else None."""
+        if self.source != "dump":
+            return None
+        return {"repo": self.dump_repo, "revision": self.dump_revision,
+                "date": self.data_date.isoformat() if self.data_date else None}
 
     def to_dict(self) -> dict[str, Any]:
-        """The report's ``snapshot`` object (``taken_at`` in ISO 8601), plus the status."""
-        return {"id": self.id, "taken_at": self.taken_at.isoformat(), "endpoint": self.endpoint,
-                "status": self.status}
+        """The report's ``snapshot`` object (``taken_at`` in ISO 8601, ``dump`` for a dump's), plus the status."""
+        out = {"id": self.id, "taken_at": self.taken_at.isoformat(), "endpoint": self.endpoint,
+               "status": self.status}
+        if self.source == "dump":
+            out["dump"] = self.dump()
+        return out
+
+
+@dataclass(frozen=True)
+class DumpFile:
+    """A parquet file of a dump snapshot: its path in the dump repo, size, rows and how many rows are stored."""
+
+    path: str
+    size: int | None
+    rows: int | None
+    rows_done: int
 
 
 @dataclass(frozen=True)
@@ -140,12 +170,26 @@ class StoreQueries:
             FROM snapshots s ORDER BY s.id DESC""").pl()
         return frame.with_columns(pl.col("endpoint").map_elements(public_url, return_dtype=pl.Utf8))
 
+    def _snapshots(self, extra: str = "") -> str:
+        """A SELECT of every snapshot (alias ``s``; dumps' rows alias ``d``) in the columns `_snapshot_info` reads,
+        then ``extra`` ones. A store opened read-only is not migrated, so may not have the dump tables yet."""
+        if self.has_table("dump_snapshots"):
+            return ("SELECT s.id, s.taken_at, s.endpoint, s.status, CASE WHEN d.snapshot_id IS NULL THEN 'crawl' "
+                    f"ELSE 'dump' END, d.repo, d.revision, d.data_date{extra} FROM snapshots s "
+                    "LEFT JOIN dump_snapshots d ON d.snapshot_id = s.id")
+        return f"SELECT s.id, s.taken_at, s.endpoint, s.status, 'crawl', NULL, NULL, NULL{extra} FROM snapshots s"
+
+    @staticmethod
+    def _snapshot_info(row: Sequence[Any]) -> SnapshotInfo:
+        sid, taken_at, endpoint, status, source, repo, revision, data_date = row
+        return SnapshotInfo(int(sid), taken_at, public_url(endpoint), status, source or "crawl", repo, revision,
+                            data_date)
+
     def resolve_snapshot(self, snapshot: str | int = "latest") -> SnapshotInfo:
         """``"latest"`` is the newest snapshot that listed anything; an id (int or digits) must exist."""
         if str(snapshot) == "latest":
-            rows = self.con.execute("""SELECT id, taken_at, endpoint, status FROM snapshots
-                                       WHERE id IN (SELECT snapshot_id FROM listings)
-                                       ORDER BY id DESC LIMIT 1""").fetchall()
+            rows = self.con.execute(f"""{self._snapshots()} WHERE s.id IN (SELECT snapshot_id FROM listings)
+                                        ORDER BY s.id DESC LIMIT 1""").fetchall()
             if not rows:
                 raise CurateError("the store holds no snapshot yet (take one with `curate snapshot`, or try "
                                   "`curate demo`)")
@@ -154,12 +198,20 @@ class StoreQueries:
                 sid = int(snapshot)
             except ValueError as exc:
                 raise CurateError(f"a snapshot is an id or 'latest', not {snapshot!r}") from exc
-            rows = self.con.execute("SELECT id, taken_at, endpoint, status FROM snapshots WHERE id = ?",
-                                    [sid]).fetchall()
+            rows = self.con.execute(f"{self._snapshots()} WHERE s.id = ?", [sid]).fetchall()
             if not rows:
                 raise CurateError(f"no snapshot {sid} in the store")
-        sid, taken_at, endpoint, status = rows[0]
-        return SnapshotInfo(int(sid), taken_at, public_url(endpoint), status)
+        return self._snapshot_info(rows[0])
+
+    def snapshot_series(self, snapshot_id: int) -> list[SnapshotInfo]:
+        """The snapshots a trend up to ``snapshot_id`` is drawn from, oldest data first: that snapshot and every
+        complete one from the same source (the same dump repo, or crawls) whose data is not newer than its."""
+        newest = self.resolve_snapshot(snapshot_id)
+        rows = self.con.execute(f"""{self._snapshots()} WHERE (s.status = 'complete' OR s.id = ?)
+                                    AND s.id IN (SELECT snapshot_id FROM listings)""", [snapshot_id]).fetchall()
+        same = [s for s in map(self._snapshot_info, rows)
+                if s.source == newest.source and s.dump_repo == newest.dump_repo and s.as_of <= newest.as_of]
+        return sorted(same, key=lambda s: (s.as_of, s.id))
 
     def languages(self, *snapshot_ids: int) -> list[str]:
         """The languages any of the snapshots listed datasets for, sorted."""
@@ -232,6 +284,152 @@ class StoreQueries:
         """The error rows of a snapshot (gated, missing or malformed cards, failed listings)."""
         return self.con.sql("""SELECT repo_id, stage, status, message, recorded_at FROM errors
                                WHERE snapshot_id = ? ORDER BY stage, repo_id""", params=[snapshot_id]).pl()
+
+    # ---- dump snapshots ----------------------------------------------------------------------------
+
+    def start_dump_snapshot(self, taken_at: datetime, endpoint: str, query: str, repo: str, revision: str,
+                            data_date: datetime | None, files: Sequence[tuple[str, int | None]]) -> int:
+        """A new dump snapshot (status ``running``) and its files (path, size); return its id. ``endpoint`` is
+        stored as given (see `SnapshotInfo`), ``query`` is JSON."""
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            sid = con.execute(
+                "INSERT INTO snapshots (taken_at, endpoint, query, status) VALUES (?, ?, ?, 'running') RETURNING id",
+                [taken_at, endpoint, query]).fetchall()[0][0]
+            con.execute("INSERT INTO dump_snapshots VALUES (?, ?, ?, ?)", [sid, repo, revision, data_date])
+            con.executemany("INSERT INTO dump_files (snapshot_id, path, size) VALUES (?, ?, ?)",
+                            [[sid, path, size] for path, size in files])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return int(sid)
+
+    def unfinished_dump(self, snapshot_id: int | None = None) -> tuple[SnapshotInfo, str, str] | None:
+        """(snapshot, endpoint as stored, query JSON) of dump snapshot ``snapshot_id``, or of the newest dump
+        snapshot that is not complete; None when there is none. A complete or crawled ``snapshot_id`` is an error."""
+        where = "s.id = ?" if snapshot_id is not None else "d.snapshot_id IS NOT NULL AND s.status <> 'complete'"
+        rows = self.con.execute(f"{self._snapshots(', s.endpoint, s.query')} WHERE {where} ORDER BY s.id DESC LIMIT 1",
+                                [snapshot_id] if snapshot_id is not None else []).fetchall()
+        if not rows:
+            if snapshot_id is not None:
+                raise CurateError(f"no snapshot {snapshot_id} in the store")
+            return None
+        info = self._snapshot_info(rows[0][:8])
+        if info.source != "dump":
+            raise CurateError(f"snapshot {info.id} is a crawl, not read from a dump: finish it with "
+                              "`curate snapshot --resume-id` without --from-dump")
+        if info.status == "complete":
+            raise CurateError(f"snapshot {info.id} is complete: nothing to resume")
+        return info, str(rows[0][8]), str(rows[0][9])
+
+    @contextmanager
+    def memory_limit(self, limit: str | None) -> Iterator[None]:
+        """Cap DuckDB's memory (``"512MB"``) for the block, then restore it. DuckDB keeps the blocks it wrote
+        cached up to its limit (80% of RAM by default), so a bulk import of card texts would grow with the data;
+        capped, what is stored stays on disk. None leaves the limit as it is."""
+        if limit is None:
+            yield
+            return
+        before = self.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        self.con.execute(f"SET memory_limit = '{_size_setting(limit)}'")
+        try:
+            yield
+        finally:
+            self.con.execute(f"SET memory_limit = '{_size_setting(before)}'")
+
+    def set_snapshot_status(self, snapshot_id: int, status: str, finished_at: datetime | None = None) -> None:
+        """Mark a snapshot ``running``, ``interrupted`` or ``complete`` (with when it finished)."""
+        self.con.execute("UPDATE snapshots SET status = ?, finished_at = coalesce(?, finished_at) WHERE id = ?",
+                         [status, finished_at, snapshot_id])
+
+    def dump_files(self, snapshot_id: int) -> list[DumpFile]:
+        """The files of a dump snapshot, in path order, with the rows stored from each so far."""
+        rows = self.con.execute("SELECT path, size, rows, rows_done FROM dump_files WHERE snapshot_id = ? "
+                                "ORDER BY path", [snapshot_id]).fetchall()
+        return [DumpFile(*r) for r in rows]
+
+    def set_dump_file_rows(self, snapshot_id: int, path: str, rows: int) -> None:
+        """Record how many rows a downloaded dump file holds."""
+        self.con.execute("UPDATE dump_files SET rows = ? WHERE snapshot_id = ? AND path = ?",
+                         [rows, snapshot_id, path])
+
+    def dump_dataset_ids(self, snapshot_id: int) -> set[str]:
+        """The ids of the datasets a snapshot holds (a resumed dump import skips repeats of them)."""
+        return {r[0] for r in self.con.execute("SELECT repo_id FROM datasets WHERE snapshot_id = ?",
+                                               [snapshot_id]).fetchall()}
+
+    def add_dump_batch(self, snapshot_id: int, path: str, rows_done: int, datasets: pl.DataFrame,
+                       cards: pl.DataFrame, errors: pl.DataFrame) -> None:
+        """Store one batch of a dump file's rows (frames with the columns of their tables) and the file's new
+        count of rows done, all in one transaction: a killed import keeps whole batches and knows where it was."""
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for table, frame, verb in (("datasets", datasets, "INSERT OR IGNORE"),
+                                       ("cards", cards, "INSERT OR IGNORE"), ("errors", errors, "INSERT")):
+                if frame.height:
+                    con.register("_batch", frame)
+                    cols = ", ".join(frame.columns)
+                    con.execute(f"{verb} INTO {table} ({cols}) SELECT {cols} FROM _batch")
+                    con.unregister("_batch")
+            con.execute("UPDATE dump_files SET rows_done = ? WHERE snapshot_id = ? AND path = ?",
+                        [rows_done, snapshot_id, path])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def list_dump_datasets(self, snapshot_id: int, langs: Sequence[str] | None, top: int | None) -> dict[str, int]:
+        """Rank a dump snapshot's datasets per ``language:`` tag by downloads (ties: repo id, descending, as the
+        loopback Hub sorts), as a crawl's listings; keep ``langs`` (default: every language) and the ``top`` of
+        each. With ``top``, datasets listed for no language are dropped with their cards and card errors.
+        Re-running replaces the listings. Returns datasets listed per language."""
+        con = self.con
+        params = {"sid": snapshot_id, "langs": list(langs) if langs else None, "top": top}
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute("DELETE FROM listings WHERE snapshot_id = $sid", {"sid": snapshot_id})
+            con.execute("""
+                INSERT INTO listings (snapshot_id, lang, rank, repo_id)
+                SELECT $sid, lang, rank, repo_id FROM (
+                    SELECT lang, repo_id,
+                           row_number() OVER (PARTITION BY lang ORDER BY coalesce(downloads, 0) DESC,
+                                              repo_id DESC) AS rank
+                    FROM (SELECT DISTINCT repo_id, downloads, substr(tag, 10) AS lang
+                          FROM (SELECT repo_id, downloads, unnest(tags) AS tag FROM datasets
+                                WHERE snapshot_id = $sid)
+                          WHERE starts_with(tag, 'language:') AND length(tag) > 9)
+                    WHERE $langs IS NULL OR list_contains($langs, lang))
+                WHERE $top IS NULL OR rank <= $top""", params)
+            if top is not None:
+                kept = "(SELECT repo_id FROM listings WHERE snapshot_id = $sid)"
+                con.execute(f"DELETE FROM datasets WHERE snapshot_id = $sid AND repo_id NOT IN {kept}",
+                            {"sid": snapshot_id})
+                con.execute(f"DELETE FROM cards WHERE snapshot_id = $sid AND repo_id NOT IN {kept}",
+                            {"sid": snapshot_id})
+                con.execute(f"DELETE FROM errors WHERE snapshot_id = $sid AND stage IN ('card', 'yaml') "
+                            f"AND repo_id NOT IN {kept}", {"sid": snapshot_id})
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return dict(con.execute("SELECT lang, count(*) FROM listings WHERE snapshot_id = ? GROUP BY lang "
+                                "ORDER BY lang", [snapshot_id]).fetchall())
+
+    def snapshot_counts(self, snapshot_id: int) -> dict[str, int]:
+        """Datasets, cards, authors and error rows (in all, and per stage as ``errors_<stage>``) of a snapshot."""
+        one = self.con.execute("""SELECT (SELECT count(*) FROM datasets WHERE snapshot_id = $1),
+                                         (SELECT count(*) FROM cards WHERE snapshot_id = $1),
+                                         (SELECT count(*) FROM authors WHERE snapshot_id = $1),
+                                         (SELECT count(*) FROM errors WHERE snapshot_id = $1)""",
+                               [snapshot_id]).fetchall()[0]
+        out = dict(zip(("datasets", "cards", "authors", "errors"), map(int, one), strict=True))
+        for stage, n in self.con.execute("SELECT stage, count(*) FROM errors WHERE snapshot_id = ? GROUP BY stage",
+                                         [snapshot_id]).fetchall():
+            out[f"errors_{stage}"] = int(n)
+        return out
 
     # ---- contamination -----------------------------------------------------------------------------
 
@@ -342,6 +540,13 @@ class StoreQueries:
         return self.con.sql(f"SELECT id, created_at, kind, inputs, output, n_docs, round(seconds, 1) AS seconds, "
                             f"settings FROM pipeline_runs {where} ORDER BY id DESC",
                             params=[kind] if kind else None).pl()
+
+
+def _size_setting(value: str) -> str:
+    """A DuckDB size setting (``512MB``, ``1.5 GiB``), checked before it is put into a SET statement."""
+    if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]?i?B", value.strip(), re.IGNORECASE):
+        raise CurateError(f"not a memory size: {value!r} (e.g. 512MB, 2GB)")
+    return value.strip()
 
 
 StoreSource = StoreQueries | duckdb.DuckDBPyConnection

@@ -63,3 +63,21 @@ def snapshot_bundled_sample(db: Path, langs: tuple[str, ...] = ("ko", "ja", "zh"
         take_snapshot(store, SnapshotOptions(langs=list(langs), top=top, endpoint=server.url, rate=None,
                                              authors=authors), token="")
     return db
+
+
+def dump_bundled_sample(db: Path, work: Path, langs: tuple[str, ...] = ("ko", "ja", "zh", "en")) -> Path:
+    """A store holding one snapshot of the bundled offline Hub sample read as a dump of dataset cards (the sample
+    copied to ``work`` with a dump of its own datasets added), through the loopback Hub."""
+    import shutil
+
+    from collectors.dump import DumpOptions, take_dump_snapshot
+    from collectors.hub_server import serve
+    from collectors.synthetic_dump import dump_mirror
+    from curate import config
+    from curate.store import Store
+
+    hub = shutil.copytree(config.data_dir() / "hub-sample", work)
+    dump_mirror(hub)
+    with serve(hub) as server, Store(db) as store:
+        take_dump_snapshot(store, DumpOptions(endpoint=server.url, langs=list(langs)), token="")
+    return db

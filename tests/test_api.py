@@ -96,3 +96,15 @@ def test_arguments_that_do_not_fit_are_usage_errors(tmp_path: Path) -> None:
         curate.judge(tmp_path, model="m")
     with pytest.raises(UsageError, match="--keep-top, --min-score"):
         curate.filter_corpus(tmp_path / "c.jsonl", tmp_path / "s.parquet", out=tmp_path / "out")
+
+
+def test_api_defaults_are_the_libraries_defaults() -> None:
+    """The API names a few defaults without importing the heavy modules that own them: kept equal here."""
+    from analyses.league import DEFAULT_MIN_DATASETS
+    from collectors.dump import DEFAULT_REPO
+    from curate.annotators.embedders import DEFAULT_BACKBONE
+    from curate.api import annotation, hub
+
+    assert hub.DEFAULT_DUMP == DEFAULT_REPO
+    assert hub.DEFAULT_MIN_DATASETS == DEFAULT_MIN_DATASETS
+    assert annotation.DEFAULT_BACKBONE == DEFAULT_BACKBONE

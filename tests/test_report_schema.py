@@ -63,3 +63,14 @@ def test_league_on_the_offline_sample_follows_the_schema(tmp_path: Path, cli: An
     doc = json.loads(printed.out)
     validate(doc)
     assert set(doc["languages"]) == {"ko", "ja", "zh", "en"} and len(doc["league"]["rows"]) == 4
+
+def test_report_of_a_dump_snapshot_names_the_dump(tmp_path: Path, cli: Any) -> None:
+    from tests.hubdir import dump_bundled_sample
+
+    db = dump_bundled_sample(tmp_path / "s.duckdb", tmp_path / "hub")
+    printed = cli("report", "--db", db, "--format", "json")
+    assert printed.code == 0, printed.err
+    doc = json.loads(printed.out)
+    validate(doc)
+    assert doc["snapshot"]["dump"]["repo"] == "librarian-bots/dataset_cards_with_metadata"
+    assert len(doc["snapshot"]["dump"]["revision"]) == 40

@@ -5,8 +5,10 @@ pipeline script can do everything a shell user can, with the same defaults and t
 (`curate.errors.CurateError`; `curate.errors.UsageError` for arguments that do not fit together).
 ``import curate`` gives these names lazily (`curate.__getattr__`), so importing curate stays cheap.
 
-- `snapshot`: a dated snapshot of the Hub's top datasets per language, into the store.
-- `report`: the Hub study's measurements of a snapshot (and, with ``out``, the report folder and figures).
+- `snapshot`: a dated snapshot of the Hub's top datasets per language, into the store;
+  `snapshot_from_dump`: every dataset at once, from a published dump of dataset cards.
+- `report`: the Hub study's measurements of a snapshot (and, with ``out``, the report folder and figures);
+  `trends`: the same measurements month by month over many snapshots.
 - `check_contamination`: benchmark items inside corpora; the run is stored.
 - `judge` / `agreement`: LLM judge labels for a corpus sample, and how far judges agree.
 - `train_annotator` / `annotate`: JQL-style heads on frozen embeddings, trained and applied.
@@ -20,7 +22,7 @@ contamination checks are stored in their own tables, judge, train-annotator, ann
 from curate.api.annotation import TrainedAnnotator, annotate, train_annotator
 from curate.api.contamination import ContaminationRun, check_contamination
 from curate.api.filtering import FilterRun, filter_corpus
-from curate.api.hub import Report, report, snapshot
+from curate.api.hub import Report, report, snapshot, snapshot_from_dump, trends
 from curate.api.judging import Agreement, JudgeRun, agreement, judge
 
 __all__ = [
@@ -37,5 +39,7 @@ __all__ = [
     "judge",
     "report",
     "snapshot",
+    "snapshot_from_dump",
     "train_annotator",
+    "trends",
 ]

@@ -12,7 +12,11 @@ from curate.errors import UsageError
 from curate.http import DEFAULT_MAX_CARD_BYTES, DEFAULT_MAX_WAIT_S
 
 if TYPE_CHECKING:
+    from analyses.trends import Trends
+    from collectors.dump import DumpSummary
     from collectors.snapshot import SnapshotSummary
+
+DEFAULT_DUMP = "librarian-bots/dataset_cards_with_metadata"  # collectors.dump.DEFAULT_REPO (kept equal by a test)
 
 DEFAULT_MIN_DATASETS = 50  # analyses.league.DEFAULT_MIN_DATASETS (not imported: keeps `import curate` light)
 
@@ -40,6 +44,33 @@ def snapshot(langs: Sequence[str] = (), *, top: int = 700, sort: str = "download
     with Store(db) as store:
         resume_arg = resume if isinstance(resume, int) and not isinstance(resume, bool) else (resume or None)
         return take_snapshot(store, opts, resume=resume_arg, token=token, on_listed=on_listed)
+
+
+def snapshot_from_dump(repo: str | None = None, *, revision: str = "main", langs: Sequence[str] = (),
+                       top: int | None = None, db: str | Path | None = None, endpoint: str | None = None,
+                       token: str | None = None, resume: bool | int = False, authors: bool = False,
+                       concurrency: int = 16, rate: float | None = None, timeout: float = 30.0,
+                       max_wait: float = DEFAULT_MAX_WAIT_S) -> DumpSummary:
+    """A snapshot of every dataset (of ``langs``, the ``top`` per language; default all) read from a published
+    dump of dataset cards (``repo``, default librarian-bots/dataset_cards_with_metadata, at ``revision``: a
+    past commit is the Hub as it was then) instead of crawling; minutes for the whole Hub.
+
+    The shards are downloaded through huggingface_hub (``endpoint``, else ``HF_ENDPOINT``) and read in record
+    batches; an interrupted import resumes (``resume``). Author kinds known from earlier snapshots are reused;
+    ``authors`` asks the Hub for the rest, paced like a crawl (``concurrency``, ``rate``, ``timeout``,
+    ``max_wait``). The result has the dump's repo, commit and date and what was stored.
+    """
+    from collectors.dump import DumpOptions, take_dump_snapshot
+    from collectors.snapshot import SnapshotOptions
+    from curate.store import Store
+
+    lookups = SnapshotOptions(langs=list(dict.fromkeys(langs)), endpoint=endpoint, concurrency=concurrency,
+                              rate=rate or None, timeout=timeout, max_wait=max_wait) if authors else None
+    opts = DumpOptions(repo=repo or DEFAULT_DUMP, revision=revision, endpoint=endpoint,
+                       langs=list(dict.fromkeys(langs)), top=top, authors=lookups)
+    with Store(db) as store:
+        resume_arg = resume if isinstance(resume, int) and not isinstance(resume, bool) else (resume or None)
+        return take_dump_snapshot(store, opts, resume=resume_arg, token=token)
 
 
 @dataclass
@@ -101,3 +132,20 @@ def report(*, db: str | Path | None = None, langs: Sequence[str] | None = None, 
         if compare is not None:
             details["diff"] = diff.compare(store.con, compare, result.report["snapshot"]["id"], langs=chosen)
         return Report(result.report, details)
+
+
+def trends(*, db: str | Path | None = None, langs: Sequence[str] | None = None, snapshot: str | int = "latest",
+           out: str | Path | None = None) -> Trends:
+    """Per language and month, up to ``snapshot``: datasets, license-family shares and documentation shares over
+    the snapshots of one source (dump revisions dated by their commits, or crawls), each point its snapshot's
+    report, for ``langs`` (default: those with most datasets). With ``out``, also write trends.json/.md/.html
+    and the figure. Reads only.
+    """
+    from analyses import trends as trend_analysis
+    from curate.store import Store
+
+    with Store(config.db_path(db, reading=True), read_only=True) as store:
+        result = trend_analysis.compute(store, snapshot=snapshot, langs=list(langs) if langs else None)
+    if out is not None:
+        trend_analysis.write(result, Path(out))
+    return result

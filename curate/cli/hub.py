@@ -17,7 +17,7 @@ app.add_typer(hub_app, name="hub")
 
 @hub_app.command("serve")
 def serve_cmd(
-    directory: Annotated[Path, typer.Argument(help="Mirror directory (datasets.jsonl, cards/, authors.jsonl, optional files/).")],
+    directory: Annotated[Path, typer.Argument(help="Mirror directory (datasets.jsonl, cards/, authors.jsonl, optional files/ and history/).")],
     host: Annotated[str, typer.Option(help="Address to bind; keep it on loopback unless you mean it.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 8765,
     latency: Annotated[float, typer.Option(help="Seconds added to every request, to mimic a remote Hub.")] = 0.0,
@@ -42,6 +42,11 @@ def serve_cmd(
     A quota makes it answer like the rate-limited Hub (RateLimit headers, 429 beyond the quota):
 
       curate hub serve data/hub-sample --quota api=50/10 --quota resolvers=100/10
+
+    Repos with several revisions under DIR/history/OWNER/NAME/ (a dump of dataset cards, written by
+    `python -m collectors.synthetic_dump DIR`) are read by `curate snapshot --from-dump`:
+
+      curate snapshot --from-dump --endpoint http://127.0.0.1:8765
     """
     from collectors.hub_server import Quota, serve
 

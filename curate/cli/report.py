@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from curate.api.hub import DEFAULT_MIN_DATASETS
 from curate.cli.app import DbOption, app, store_to_read
+
+if TYPE_CHECKING:
+    from analyses.trends import Trends
 
 
 class Format(StrEnum):
@@ -32,6 +35,7 @@ def report(
         Path | None, typer.Option(help="CSV author,ownership (individual|institute|company|unknown) to correct ownership.")
     ] = None,
     compare: Annotated[str | None, typer.Option(help="An older snapshot id to diff against (new/removed datasets, license changes, download movers).")] = None,
+    trends: Annotated[bool, typer.Option("--trends", help="Instead, trends by month up to --snapshot over the snapshots of its source (past revisions of a dump, or crawls): datasets, license families, documentation per language.")] = False,
     db: DbOption = None,
 ) -> None:
     """Measure a snapshot: size, language make-up, tasks, licenses, ownership, documentation, instruction
@@ -46,10 +50,18 @@ def report(
       curate report --out report/ --compare 1
 
       curate report --all-languages --min-datasets 100 --lang ko --out league/
+
+      curate report --trends --lang ko --out trends/     # after snapshots of several dump revisions
     """
     from analyses import render
     from curate import api
 
+    if trends:
+        if compare is not None:
+            raise typer.BadParameter("--trends already compares every snapshot; leave --compare out",
+                                     param_hint="--compare")
+        _print_trends(api.trends(db=store_to_read(db), langs=lang, snapshot=snapshot, out=out), fmt, out)
+        return
     result = api.report(db=store_to_read(db), langs=lang, snapshot=snapshot, out=out,
                         ownership_overrides=ownership_overrides, compare=compare, all_languages=all_languages,
                         min_datasets=min_datasets)
@@ -68,3 +80,19 @@ def report(
                            f"{len(d['license_changes'])} license changes since snapshot {details['diff']['old']}")
     if out is not None:
         typer.echo(f"report and figures written to {out}", err=fmt is not Format.table)
+
+
+def _print_trends(result: Trends, fmt: Format, out: Path | None) -> None:
+    """`curate report --trends`: the trends in ``fmt``; the files are already in ``out`` when given."""
+    from analyses import render, trends
+
+    if fmt is Format.json:
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+    elif fmt is Format.markdown:
+        typer.echo(render.sections_markdown(trends.title(result), trends.sections(result)))
+    elif fmt is Format.html:
+        typer.echo(render.sections_html(trends.title(result), trends.sections(result)))
+    else:
+        render.print_sections(trends.title(result), trends.sections(result))
+    if out is not None:
+        typer.echo(f"trends and figure written to {out}", err=fmt is not Format.table)
