@@ -38,8 +38,15 @@ def _tagged(prefix: str) -> str:
     return f"list_transform(list_filter(tags, lambda t: starts_with(t, '{prefix}')), lambda t: lower(substr(t, {n})))"
 
 
-def load_frame(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> pl.DataFrame:
-    """One row per dataset of the snapshot, with the raw fields the features need."""
+def load_frame(con: duckdb.DuckDBPyConnection, snapshot_id: int, *, cards: bool = True,
+               repo_ids: list[str] | None = None) -> pl.DataFrame:
+    """One row per dataset of the snapshot, with the raw fields the features need.
+
+    ``cards=False`` leaves the card text out (null): the features that read only metadata (size, make-up,
+    licenses, tasks, ownership) come out the same, in a fraction of the time, for a view that shows those
+    first. ``repo_ids`` reads only those datasets (one card's view).
+    """
+    card = "c.text" if cards else "NULL::VARCHAR"
     return con.sql(f"""
         WITH auth AS (
             SELECT name, arg_max(kind, snapshot_id) AS author_kind, arg_max(fullname, snapshot_id) AS fullname
@@ -54,11 +61,12 @@ def load_frame(con: duckdb.DuckDBPyConnection, snapshot_id: int) -> pl.DataFrame
                {_tagged('size_categories:')} AS size_tags,
                list_concat({_tagged('task_categories:')}, {_tagged('task_ids:')}) AS task_tags,
                len(list_filter(tags, lambda t: starts_with(t, 'arxiv:'))) > 0 AS arxiv_tag,
-               c.text AS card, auth.author_kind, auth.fullname
+               {card} AS card, auth.author_kind, auth.fullname
         FROM datasets d
         LEFT JOIN cards c ON c.snapshot_id = d.snapshot_id AND c.repo_id = d.repo_id
         LEFT JOIN auth ON auth.name = d.author
-        WHERE d.snapshot_id = $sid""", params={"sid": snapshot_id}).pl()
+        WHERE d.snapshot_id = $sid AND ($ids IS NULL OR list_contains($ids, d.repo_id))""",
+                   params={"sid": snapshot_id, "ids": repo_ids}).pl()
 
 
 def _alternation(words: list[str]) -> str:
@@ -100,6 +108,25 @@ def _section_filled(clean: pl.Expr, names: list[str]) -> pl.Expr:
     """
     pattern = rf"(?im)^#{{1,6}}[ \t]*{_heading(names)}{B}[^\n]*\n(?:[ \t]*\n|[ \t]*#{{3,6}}[^\n]*\n)*[ \t]*[^\s#]"
     return clean.str.contains(pattern).fill_null(False)
+
+
+def section_report(card: str | None, ref: Reference) -> pl.DataFrame:
+    """(template, section, present, filled) for one card, by the rules `build` applies to every card: a section
+    is present when its heading is there, filled when real content (not template placeholders) follows it."""
+    sec = ref.sections
+    placeholders = [str(p) for p in sec["placeholders"]]
+    body = pl.col("card").str.replace(FRONT_MATTER, "")
+    rows = pl.DataFrame({"card": [card]}, schema={"card": pl.String}).with_columns(
+        strip_placeholders(body, placeholders).alias("_clean"))
+    out = []
+    for template, sections in sec["templates"].items():
+        for names in sections:
+            present = body.str.contains(rf"(?im)^#{{1,6}}[ \t]*{_heading(names)}{B}").fill_null(False)
+            got = rows.select(present.alias("present"), _section_filled(pl.col("_clean"), names).alias("filled"))
+            out.append({"template": str(template), "section": " / ".join(map(str, names)),
+                        "present": bool(got["present"][0]), "filled": bool(got["filled"][0])})
+    return pl.DataFrame(out, schema={"template": pl.String, "section": pl.String, "present": pl.Boolean,
+                                     "filled": pl.Boolean})
 
 
 def _size(frame: pl.DataFrame, ref: Reference) -> pl.DataFrame:
