@@ -49,6 +49,8 @@ def dashboard(
         script = Path(dashboards.__file__).resolve().parent / "app.py"
     cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
            "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false",
+           # a viewer's toolbar (no deploy or rerun-on-save), and no file watcher: the app's code does not change
+           "--client.toolbarMode", "viewer", "--server.fileWatcherType", "none",
            "--", "--db", str(path), *(["--scores", str(scores)] if scores else []),
            *(arg for root in scores_root or [] for arg in ("--scores-root", str(root)))]
     typer.echo(f"dashboard on http://{host}:{port} (store {path}); Ctrl-C stops")
