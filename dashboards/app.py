@@ -9,27 +9,17 @@ at ``/``, then ``/datasets``, ``/card?repo=...``, ``/changes``, ``/contamination
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import polars as pl
 import streamlit as st
 
 from curate.errors import CurateError
-from dashboards import (
-    card,
-    changes,
-    compare,
-    contamination,
-    data,
-    datasets,
-    judges,
-    report_tab,
-    runs,
-    tune,
-    widgets,
-)
+from dashboards import data, widgets
 from dashboards.context import Context, parse_args, stamp
 
 
@@ -79,12 +69,16 @@ def views(ctx: Context, recorded: pl.DataFrame) -> dict[str, Callable[[], None]]
     labelled = [o for k, o in zip(kinds, outputs, strict=True) if k == "judge"]
     corpora = {row["output"]: (list(row["inputs"]), _settings(row["settings"]))
                for row in recorded.iter_rows(named=True) if row["kind"] == "annotate"} if recorded.height else {}
+    def view(module: str) -> ModuleType:  # imported when first opened: the first paint loads only its own view
+        return importlib.import_module(f"dashboards.{module}")
+
     return {
-        "compare": lambda: compare.render(ctx), "datasets": lambda: datasets.render(ctx),
-        "card": lambda: card.render(ctx), "changes": lambda: changes.render(ctx),
-        "contamination": lambda: contamination.render(ctx), "judges": lambda: judges.render(ctx, labelled),
-        "tune": lambda: tune.render(ctx, annotated, corpora), "runs": lambda: runs.render(ctx),
-        "report": lambda: report_tab.render_page(ctx),
+        "compare": lambda: view("compare").render(ctx), "datasets": lambda: view("datasets").render(ctx),
+        "card": lambda: view("card").render(ctx), "changes": lambda: view("changes").render(ctx),
+        "contamination": lambda: view("contamination").render(ctx),
+        "judges": lambda: view("judges").render(ctx, labelled),
+        "tune": lambda: view("tune").render(ctx, annotated, corpora), "runs": lambda: view("runs").render(ctx),
+        "report": lambda: view("report_tab").render_page(ctx),
     }
 
 

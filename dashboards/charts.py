@@ -16,7 +16,7 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
-from analyses.figures import LANG_COLORS
+from analyses.colors import lang_color
 
 PICK = "pick"
 SVG = {"embedOptions": {"renderer": "svg"}}
@@ -27,8 +27,8 @@ def _data(table: pl.DataFrame) -> Any:
 
 
 def _lang_scale(langs: list[str]) -> alt.Scale:
-    known = [lang for lang in langs if lang in LANG_COLORS]
-    return alt.Scale(domain=known, range=[LANG_COLORS[x] for x in known]) if len(known) == len(langs) else alt.Scale()
+    """Each language in the colour the report's figures give it."""
+    return alt.Scale(domain=langs, range=[lang_color(x, langs) for x in langs])
 
 
 def stacked_share(table: pl.DataFrame, order: list[str], colors: dict[str, str] | None = None,

@@ -12,7 +12,7 @@ from typing import Any
 import polars as pl
 import streamlit as st
 
-from analyses.figures import FAMILY_COLORS
+from analyses.colors import FAMILY_COLORS
 from analyses.reference import FAMILIES, MAKEUP, OWNERSHIP, PROVENANCE, SIZES
 from dashboards import charts, data, widgets
 from dashboards.context import Context
@@ -23,6 +23,8 @@ FACET_TITLES = {
     "overlap": "Datasets shared across languages", "docs": "Documentation", "instruction": "Instruction datasets over time (cumulative, by creation month)",
     "domains": "Domain focus (share of datasets)", "license_mismatch": "License text disagrees with the YAML",
 }
+
+CARD_FACETS = ("docs", "instruction", "domains", "license_mismatch")  # measured on the cards (the full frame)
 
 
 def _remember(facet: str, key: str) -> None:
@@ -109,7 +111,7 @@ def render(ctx: Context) -> None:
     if full is None:
         st.info(f"Reading the {n_datasets:,} cards of snapshot {ctx.snapshot_id} for documentation, instruction "
                 "datasets and domains (once per snapshot); this part fills in when done.")
-        _wait_for_cards(ctx, n_datasets)
+        wait_for_cards(ctx, n_datasets)
         return
     full = full.filter(pl.col("lang").is_in(langs))
     left, right = st.columns(2)
@@ -137,7 +139,7 @@ def _stacked(ctx: Context, frame: pl.DataFrame, facet: str, order: list[str], co
     chart(ctx, frame, charts.stacked_share(table, order, colors, legend=facet), table, facet, key)
 
 
-def _wait_for_cards(ctx: Context, n_datasets: int) -> None:
+def wait_for_cards(ctx: Context, n_datasets: int) -> None:
     """Look again every two seconds until the background read of the cards is done, then redraw the page."""
 
     @st.fragment(run_every=2.0)

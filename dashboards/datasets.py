@@ -23,9 +23,13 @@ def render(ctx: Context) -> None:
         lang = str(params.get("lang"))
         snaps = data.snapshots(ctx.db, ctx.stamp)
         n = int(snaps.filter(pl.col("id") == sid)["datasets"].sum())
-        frame = data.full_frame(ctx.db, ctx.stamp, sid, n) if facet in ("docs", "instruction", "domains",
-                                                                         "license_mismatch") else None
-        if frame is None:
+        if facet in compare.CARD_FACETS:
+            frame = data.full_frame(ctx.db, ctx.stamp, sid, n)
+            if frame is None:
+                st.info("Still reading this snapshot's cards (once per snapshot); the list appears when done.")
+                compare.wait_for_cards(ctx, n)
+                return
+        else:
             frame = data.quick_frame(ctx.db, ctx.stamp, sid)
         st.caption(f"the datasets behind one bar of the compare view: `{lang}` · {compare.FACET_TITLES[facet]} = "
                    f"`{value}`")

@@ -232,3 +232,23 @@ def test_report_view_figures_leave_nothing_in_a_shared_temp_folder(store_path: P
     assert "Language make-up" in titles and "Figures" in titles
     assert len(at.get("image")) >= 5  # the figures are shown
     assert list(shared.iterdir()) == []
+
+
+def test_every_bar_lists_as_many_datasets_as_it_counts(store_path: Path) -> None:
+    """What a chart counts and what a click on it lists come from one frame by one rule."""
+    from analyses import study
+    from analyses.reference import FAMILIES
+    from dashboards import data
+
+    with Store(store_path, read_only=True) as store:
+        frame = study.dataset_frame(store, 1, ["ko", "ja"])
+    for facet, table in (("license_family", data.shares(frame, "license_family", FAMILIES)),
+                         ("tasks", data.list_shares(frame, "tasks")),
+                         ("docs", data.flag_shares(frame, data.DOC_FLAGS)),
+                         ("overlap", data.overlap(frame).rename({"other": "value"})),
+                         ("domains", data.domain_shares(frame))):
+        assert table.height or facet == "tasks", facet  # the small Hub tags no task
+        for row in table.iter_rows(named=True):
+            assert data.drill(frame, facet, row["lang"], row["value"]).height == row["n"], (facet, row)
+    points, _ = data.downloads_curve(frame)
+    assert set(points["lang"]) == {"ko", "ja"} and points["rank"].min() == 1
