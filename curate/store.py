@@ -199,6 +199,12 @@ class StoreQueries:
             ORDER BY d.downloads DESC NULLS LAST, d.repo_id, l.lang
             LIMIT $4 OFFSET $5""", params=[snapshot_id, lang, search, limit, offset]).pl()
 
+    def download_ranks(self, snapshot_id: int) -> pl.DataFrame:
+        """(lang, rank, downloads) of every listed dataset of a snapshot: the downloads curve, without features."""
+        return self.con.sql("""SELECT l.lang, l.rank, coalesce(d.downloads, 0) AS downloads
+                               FROM listings l JOIN datasets d USING (snapshot_id, repo_id)
+                               WHERE l.snapshot_id = ? ORDER BY l.lang, l.rank""", params=[snapshot_id]).pl()
+
     def count_listed(self, snapshot_id: int, lang: str | None = None, search: str = "") -> int:
         """How many rows `listed_datasets` has for these arguments (without a page)."""
         rows = self.con.execute("""SELECT count(*) FROM listings l WHERE l.snapshot_id = $1

@@ -6,6 +6,7 @@ prints). Clicking a bar or cell lists the datasets it counts, and any of them op
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ FACET_TITLES = {
     "domains": "Domain focus (share of datasets)", "license_mismatch": "License text disagrees with the YAML",
 }
 
+Frame = Callable[[], pl.DataFrame | None]  # the per-dataset frame behind the charts, fetched on a click
 CARD_FACETS = ("docs", "instruction", "domains", "license_mismatch")  # measured on the cards (the full frame)
 
 
@@ -41,8 +43,9 @@ def _picked_value(picked: dict[str, Any]) -> str | None:
     return None
 
 
-def chart(ctx: Context, frame: pl.DataFrame, drawn: Any, table: pl.DataFrame, facet: str, key: str) -> None:
-    """A pickable chart; when it holds the newest click, the datasets behind the clicked mark below it."""
+def chart(ctx: Context, frame: Frame, drawn: Any, table: pl.DataFrame, facet: str, key: str) -> None:
+    """A pickable chart; when it holds the newest click, the datasets behind the clicked mark below it
+    (``frame`` gives the per-dataset frame the chart counts, fetched only then)."""
     st.markdown(f"**{FACET_TITLES[facet]}**")
     event = st.altair_chart(drawn, key=key, on_select=lambda: _remember(facet, key), width="stretch")
     with st.expander(f"numbers: {FACET_TITLES[facet]}"):
@@ -57,7 +60,9 @@ def chart(ctx: Context, frame: pl.DataFrame, drawn: Any, table: pl.DataFrame, fa
     lang, value = str(picked[0].get("lang")), _picked_value(picked[0])
     if value is None:
         return
-    drill_panel(ctx, frame, facet, lang, value, key)
+    found = frame()
+    if found is not None:
+        drill_panel(ctx, found, facet, lang, value, key)
 
 
 def drill_panel(ctx: Context, frame: pl.DataFrame, facet: str, lang: str, value: str, key: str) -> None:
@@ -75,67 +80,72 @@ def render(ctx: Context) -> None:
     if ctx.snapshot_id is None:
         st.info("The store holds no snapshot yet: run `curate snapshot --lang ko` or `curate demo`.")
         return
+    sid = ctx.snapshot_id
     snaps = data.snapshots(ctx.db, ctx.stamp)
-    n_datasets = int(snaps.filter(pl.col("id") == ctx.snapshot_id)["datasets"].sum())
-    available = data.languages(ctx.db, ctx.stamp, ctx.snapshot_id)
+    n_datasets = int(snaps.filter(pl.col("id") == sid)["datasets"].sum())
+    available = data.languages(ctx.db, ctx.stamp, sid)
     if not available:
-        st.info(f"Snapshot {ctx.snapshot_id} listed no dataset (see its error rows in the Runs view).")
+        st.info(f"Snapshot {sid} listed no dataset (see its error rows in the Runs view).")
         return
-    langs = st.multiselect("languages", available, default=available, key="compare_langs") or available
-    quick = data.quick_frame(ctx.db, ctx.stamp, ctx.snapshot_id).filter(pl.col("lang").is_in(langs))
-    full = data.full_frame(ctx.db, ctx.stamp, ctx.snapshot_id, n_datasets)
-    counts = quick.group_by("lang").len("datasets").sort("lang")
+    langs = tuple(st.multiselect("languages", available, default=available, key="compare_langs") or available)
+    # First what DuckDB answers at once (counts, downloads), then the features (seconds on a large snapshot).
+    counts, points, cutoffs = data.downloads(ctx.db, ctx.stamp, sid, langs)
     cols = st.columns(len(counts) or 1)
     for col, (lang, n) in zip(cols, counts.iter_rows(), strict=False):
         col.metric(lang, f"{n:,} datasets")
+    charts.show(charts.downloads(points, cutoffs), cutoffs, "suggested cutoff", "c_downloads",
+                title="Downloads by rank (dashed: the suggested cutoff)")
 
+    def quick() -> pl.DataFrame:
+        return data.quick_frame(ctx.db, ctx.stamp, sid).filter(pl.col("lang").is_in(list(langs)))
+
+    tables = data.aggregates(ctx.db, ctx.stamp, sid, langs, n_datasets, cards=False)
+    assert tables is not None
     left, right = st.columns(2)
     with left:
-        _stacked(ctx, quick, "size", list(SIZES), charts.SIZE_COLORS, "c_size")
-        _stacked(ctx, quick, "license_family", list(FAMILIES), dict(FAMILY_COLORS), "c_license")
-        _stacked(ctx, quick, "ownership", list(OWNERSHIP), None, "c_owner")
+        _stacked(ctx, quick, tables, "size", list(SIZES), charts.SIZE_COLORS, "c_size")
+        _stacked(ctx, quick, tables, "license_family", list(FAMILIES), dict(FAMILY_COLORS), "c_license")
+        _stacked(ctx, quick, tables, "ownership", list(OWNERSHIP), None, "c_owner")
     with right:
-        _stacked(ctx, quick, "makeup", list(MAKEUP), None, "c_makeup")
-        _stacked(ctx, quick, "provenance", list(PROVENANCE), charts.PROVENANCE_COLORS, "c_provenance")
-        points, cutoffs = data.downloads_curve(quick)
-        charts.show(charts.downloads(points, cutoffs), cutoffs, "suggested cutoff", "c_downloads",
-                    title="Downloads by rank (dashed: the suggested cutoff)")
-    tasks = data.list_shares(quick, "tasks")
-    chart(ctx, quick, charts.heatmap(tasks, x_title="task"), tasks,
-          "tasks", "c_tasks")
-    shared = data.overlap(quick)
-    chart(ctx, quick, charts.heatmap(shared.rename({"other": "value"}), x_title="also listed for",
-                                     value="n", fmt=","), shared, "overlap", "c_overlap")
+        _stacked(ctx, quick, tables, "makeup", list(MAKEUP), None, "c_makeup")
+        _stacked(ctx, quick, tables, "provenance", list(PROVENANCE), charts.PROVENANCE_COLORS, "c_provenance")
+    chart(ctx, quick, charts.heatmap(tables["tasks"], x_title="task"), tables["tasks"], "tasks", "c_tasks")
+    shared = tables["overlap"]
+    chart(ctx, quick, charts.heatmap(shared.rename({"other": "value"}), x_title="also listed for", value="n", fmt=","),
+          shared, "overlap", "c_overlap")
 
     st.subheader("From the cards")
-    if full is None:
-        st.info(f"Reading the {n_datasets:,} cards of snapshot {ctx.snapshot_id} for documentation, instruction "
-                "datasets and domains (once per snapshot); this part fills in when done.")
+    cards = None
+    if data.full_frame(ctx.db, ctx.stamp, sid, n_datasets) is not None:  # else still reading them
+        cards = data.aggregates(ctx.db, ctx.stamp, sid, langs, n_datasets, cards=True)
+    if cards is None:
+        st.info(f"Reading the {n_datasets:,} cards of snapshot {sid} for documentation, instruction datasets and "
+                "domains (once per snapshot); this part fills in when done.")
         wait_for_cards(ctx, n_datasets)
         return
-    full = full.filter(pl.col("lang").is_in(langs))
+
+    def full() -> pl.DataFrame | None:
+        found = data.full_frame(ctx.db, ctx.stamp, sid, n_datasets)
+        return None if found is None else found.filter(pl.col("lang").is_in(list(langs)))
+
     left, right = st.columns(2)
     with left:
-        docs = data.flag_shares(full, data.DOC_FLAGS)
-        chart(ctx, full, charts.grouped_bars(docs, list(data.DOC_FLAGS.values())), docs,
-              "docs", "c_docs")
+        chart(ctx, full, charts.grouped_bars(cards["docs"], list(data.DOC_FLAGS.values())), cards["docs"], "docs",
+              "c_docs")
     with right:
-        inst = data.instruction_over_time(full)
-        if inst.is_empty():
+        if cards["instruction"].is_empty():
             st.caption("No instruction dataset with a creation date in these languages.")
         else:
-            chart(ctx, full, charts.over_time(inst), inst, "instruction", "c_instruction")
-    domains = data.domain_shares(full)
-    chart(ctx, full, charts.heatmap(domains, x_title="domain"), domains,
-          "domains", "c_domains")
-    mismatch = data.flag_shares(full, {"license_mismatch": "license text disagrees"})
-    chart(ctx, full, charts.grouped_bars(mismatch, ["license text disagrees"]), mismatch,
-          "license_mismatch", "c_mismatch")
+            chart(ctx, full, charts.over_time(cards["instruction"]), cards["instruction"], "instruction",
+                  "c_instruction")
+    chart(ctx, full, charts.heatmap(cards["domains"], x_title="domain"), cards["domains"], "domains", "c_domains")
+    chart(ctx, full, charts.grouped_bars(cards["license_mismatch"], ["license text disagrees"]),
+          cards["license_mismatch"], "license_mismatch", "c_mismatch")
 
 
-def _stacked(ctx: Context, frame: pl.DataFrame, facet: str, order: list[str], colors: dict[str, str] | None,
-             key: str) -> None:
-    table = data.shares(frame, facet, order)
+def _stacked(ctx: Context, frame: Frame, tables: dict[str, pl.DataFrame], facet: str, order: list[str],
+             colors: dict[str, str] | None, key: str) -> None:
+    table = tables[facet]
     chart(ctx, frame, charts.stacked_share(table, order, colors, legend=facet), table, facet, key)
 
 

@@ -88,6 +88,17 @@ def listed_page(db: str, stamp: tuple[int, int], snapshot_id: int, lang: str | N
                 store.listed_datasets(snapshot_id, lang, search, limit=limit, offset=offset))
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def downloads(db: str, stamp: tuple[int, int], snapshot_id: int, langs: tuple[str, ...]
+              ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(datasets per language, the downloads curve, the suggested cutoffs), straight from DuckDB: what the
+    compare view draws first, before any feature is computed."""
+    with open_store(db) as store:
+        ranks = store.download_ranks(snapshot_id).filter(pl.col("lang").is_in(list(langs)))
+    points, cutoffs = downloads_curve(ranks)
+    return ranks.group_by("lang").len("datasets").sort("lang"), points, cutoffs
+
+
 # ---- the study's features ---------------------------------------------------------------------------------
 
 
@@ -111,6 +122,30 @@ def full_frame(db: str, stamp: tuple[int, int], snapshot_id: int, n_datasets: in
     if n_datasets < BACKGROUND_ABOVE or future.done():
         return future.result()
     return None
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def aggregates(db: str, stamp: tuple[int, int], snapshot_id: int, langs: tuple[str, ...], n_datasets: int,
+               cards: bool) -> dict[str, pl.DataFrame] | None:
+    """Every table the compare view charts, for ``langs``: the metadata ones, or (``cards``) the card-based ones
+    (None while those are still being computed: ask `full_frame` first). Cached, so a click redraws without
+    counting again."""
+    from analyses.reference import FAMILIES, MAKEUP, OWNERSHIP, PROVENANCE, SIZES
+
+    if not cards:
+        frame = quick_frame(db, stamp, snapshot_id).filter(pl.col("lang").is_in(list(langs)))
+        return {"size": shares(frame, "size", SIZES), "makeup": shares(frame, "makeup", MAKEUP),
+                "license_family": shares(frame, "license_family", FAMILIES),
+                "provenance": shares(frame, "provenance", PROVENANCE),
+                "ownership": shares(frame, "ownership", OWNERSHIP), "tasks": list_shares(frame, "tasks"),
+                "overlap": overlap(frame)}
+    full = full_frame(db, stamp, snapshot_id, n_datasets)
+    if full is None:
+        return None
+    frame = full.filter(pl.col("lang").is_in(list(langs)))
+    return {"docs": flag_shares(frame, DOC_FLAGS), "instruction": instruction_over_time(frame),
+            "domains": domain_shares(frame),
+            "license_mismatch": flag_shares(frame, {"license_mismatch": "license text disagrees"})}
 
 
 def _n(frame: pl.DataFrame) -> pl.DataFrame:
