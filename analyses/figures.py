@@ -21,23 +21,11 @@ import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 from matplotlib import font_manager, ticker
 
+from analyses.colors import FAMILY_COLORS, LANG_COLORS, lang_color  # noqa: F401 (LANG_COLORS: kept importable here)
 from analyses.reference import FAMILIES, MAKEUP, OWNERSHIP, SIZES
 
 NATIVE = {"ko": "한국어", "ja": "日本語", "zh": "中文", "en": "English"}
-FAMILY_COLORS = {"permissive": "#4c9f70", "public_domain": "#8fd19e", "copyleft": "#f2b134",
-                 "noncommercial": "#d1495b", "unknown": "#9e9e9e", "other": "#6c8ebf"}
-# One colour per language in every figure where languages are lines or groups (fig1, fig5, fig6).
-LANG_COLORS = {"ko": "#1f77b4", "ja": "#d62728", "zh": "#ff7f0e", "en": "#2ca02c"}
-_OTHER_COLORS = ["#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 _fonts_ready = False
-
-
-def lang_color(lang: str, langs: list[str]) -> str:
-    """The language's colour: fixed for ko/ja/zh/en, and stable by position for the others."""
-    if lang in LANG_COLORS:
-        return LANG_COLORS[lang]
-    others = [x for x in langs if x not in LANG_COLORS]
-    return _OTHER_COLORS[others.index(lang) % len(_OTHER_COLORS)]
 
 
 def instruction_cumulative(by_month: dict[str, int]) -> tuple[list[datetime], list[int]]:

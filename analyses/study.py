@@ -126,6 +126,32 @@ def snapshot_object(snap: SnapshotInfo) -> dict[str, Any]:
     return {k: v for k, v in snap.to_dict().items() if k in ("id", "taken_at", "endpoint", "dump")}
 
 
+def dataset_frame(source: StoreSource, snapshot_id: int, langs: list[str], *, cards: bool = True,
+                  overrides_file: Path | None = None, data_dir: Path | None = None) -> pl.DataFrame:
+    """One row per (language, listed dataset) of a snapshot with every feature: what `compute` aggregates.
+
+    ``cards=False`` skips the card text (`features.load_frame`): the card-based columns (documentation,
+    instruction, domains, license text) are then not measured, the others are exact. The dashboard shows those
+    first on a large snapshot, while the full frame is being computed.
+    """
+    store = queries(source)
+    ref = reference.load(data_dir)
+    overrides = reference.load_ownership_table(overrides_file) if overrides_file else None
+    feats = features.compute(store.con, snapshot_id, ref, overrides, langs=langs, cards=cards)
+    return store.listings(snapshot_id, langs).join(feats, on="repo_id", how="inner")
+
+
+def dataset_features(source: StoreSource, snapshot_id: int, repo_id: str, *, data_dir: Path | None = None
+                     ) -> dict[str, Any] | None:
+    """Every feature of one dataset of a snapshot (the row `dataset_frame` has for it, without the listing), or
+    None when the snapshot does not hold it: what the card view explains."""
+    store = queries(source)
+    raw = features.load_frame(store.con, snapshot_id, repo_ids=[repo_id])
+    if raw.is_empty():
+        return None
+    return features.build(raw, reference.load(data_dir)).drop("card").row(0, named=True)
+
+
 def compute(source: StoreSource, *, snapshot: str | int = "latest", langs: list[str] | None = None,
             overrides_file: Path | None = None, data_dir: Path | None = None) -> Study:
     """Every measurement of the study for ``langs`` (default: all languages listed) in one snapshot.
@@ -134,15 +160,13 @@ def compute(source: StoreSource, *, snapshot: str | int = "latest", langs: list[
     store = queries(source)
     snap = store.resolve_snapshot(snapshot)
     ref = reference.load(data_dir)
-    overrides = reference.load_ownership_table(overrides_file) if overrides_file else None
     available = store.languages(snap.id)
     langs = langs or available
     missing = [lang for lang in langs if lang not in available]
     if missing:
         raise CurateError(f"snapshot {snap.id} has no listing for {', '.join(missing)} "
                           f"(it has {', '.join(available) or 'none'})")
-    feats = features.compute(store.con, snap.id, ref, overrides, langs=langs)
-    frame = store.listings(snap.id, langs).join(feats, on="repo_id", how="inner")
+    frame = dataset_frame(store, snap.id, langs, overrides_file=overrides_file, data_dir=data_dir)
     report = {"snapshot": snapshot_object(snap), "languages": measure(frame, langs, ref)}
     details = _details(frame, langs)
     details["contamination"] = [

@@ -296,3 +296,27 @@ def list_sources(inputs: list[str]) -> list[str]:
         expanded = expand_source(item)
         out.extend([str(p) for p in expanded] if isinstance(expanded, list) else [expanded])
     return out
+
+
+def find_documents(inputs: Iterable[str | Path], ids: Iterable[str], spec: ReadSpec | None = None, *,
+                   max_docs: int = 2_000_000) -> dict[str, Document]:
+    """The documents of local ``inputs`` (files or folders, named as a whole-folder read names them) whose id
+    is in ``ids``; reading stops once all are found or after ``max_docs`` documents, so a look-up in a huge
+    corpus costs a bounded scan. Hub ids are not read (a look-up must not go to the network)."""
+    wanted = set(ids)
+    found: dict[str, Document] = {}
+    local = [str(i) for i in inputs if Path(i).exists()]
+    if not wanted or not local:
+        return found
+    sources, spec = (spec or ReadSpec()).sources(local)
+    seen = 0
+    for source in sources:
+        for doc in spec.documents(source, on_error=lambda _message: None):
+            seen += 1
+            if doc.id in wanted and doc.id not in found:
+                found[doc.id] = doc
+                if len(found) == len(wanted):
+                    return found
+            if seen >= max_docs:
+                return found
+    return found

@@ -16,12 +16,13 @@ command-line flag that happened to pass the value in.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -131,6 +132,7 @@ class ContaminationRun:
     n_bytes: int
     seconds: float
     n_errors: int
+    sources: list[dict[str, Any]] = field(default_factory=list)  # `StoreQueries.contamination_sources`
 
 
 class StoreQueries:
@@ -153,6 +155,11 @@ class StoreQueries:
         """Whether the store has table ``name`` (a store made before the migration that adds it has not)."""
         return bool(self.con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
                                      [name]).fetchall()[0][0])
+
+    def has_column(self, table: str, column: str) -> bool:
+        """Whether ``table`` has ``column``: a reader (the dashboard) does not migrate an older store."""
+        return bool(self.con.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = ? "
+                                     "AND column_name = ?", [table, column]).fetchall()[0][0])
 
     # ---- snapshots ---------------------------------------------------------------------------------
 
@@ -243,9 +250,11 @@ class StoreQueries:
             LEFT JOIN cards c USING (snapshot_id, repo_id)
             WHERE l.snapshot_id = ? GROUP BY l.lang ORDER BY l.lang""", params=[snapshot_id]).pl()
 
-    def listed_datasets(self, snapshot_id: int, lang: str | None = None, search: str = "") -> pl.DataFrame:
+    def listed_datasets(self, snapshot_id: int, lang: str | None = None, search: str = "", *,
+                        limit: int | None = None, offset: int = 0) -> pl.DataFrame:
         """The listed datasets of a snapshot (one language or all), most downloaded first, with their license
-        and size tags and card size; ``search`` keeps repo ids containing it (case-insensitive)."""
+        and size tags and card size; ``search`` keeps repo ids containing it (case-insensitive). ``limit`` and
+        ``offset`` read one page (a language of a large snapshot has hundreds of thousands)."""
         return self.con.sql("""
             SELECT l.lang, l.rank, d.repo_id, d.author, d.downloads, d.downloads_all_time, d.likes,
                    list_filter(d.tags, lambda t: t LIKE 'license:%') AS licenses,
@@ -255,7 +264,36 @@ class StoreQueries:
             LEFT JOIN cards c USING (snapshot_id, repo_id)
             WHERE l.snapshot_id = $1 AND ($2 IS NULL OR l.lang = $2)
               AND ($3 = '' OR d.repo_id ILIKE '%' || $3 || '%')
-            ORDER BY d.downloads DESC NULLS LAST, d.repo_id""", params=[snapshot_id, lang, search]).pl()
+            ORDER BY d.downloads DESC NULLS LAST, d.repo_id, l.lang
+            LIMIT $4 OFFSET $5""", params=[snapshot_id, lang, search, limit, offset]).pl()
+
+    def download_ranks(self, snapshot_id: int) -> pl.DataFrame:
+        """(lang, rank, downloads) of every listed dataset of a snapshot: the downloads curve, without features."""
+        return self.con.sql("""SELECT l.lang, l.rank, coalesce(d.downloads, 0) AS downloads
+                               FROM listings l JOIN datasets d USING (snapshot_id, repo_id)
+                               WHERE l.snapshot_id = ? ORDER BY l.lang, l.rank""", params=[snapshot_id]).pl()
+
+    def count_listed(self, snapshot_id: int, lang: str | None = None, search: str = "") -> int:
+        """How many rows `listed_datasets` has for these arguments (without a page)."""
+        rows = self.con.execute("""SELECT count(*) FROM listings l WHERE l.snapshot_id = $1
+                                   AND ($2 IS NULL OR l.lang = $2) AND ($3 = '' OR l.repo_id ILIKE '%' || $3 || '%')""",
+                                [snapshot_id, lang, search]).fetchall()
+        return int(rows[0][0])
+
+    def dataset(self, snapshot_id: int, repo_id: str) -> dict[str, Any] | None:
+        """One dataset of a snapshot as stored (metadata, tags, card_data as JSON text), with the languages it
+        was listed for and its card's size; None when the snapshot does not have it."""
+        cur = self.con.execute("""
+            SELECT d.repo_id, d.author, d.sha, d.downloads, d.downloads_all_time, d.likes, d.tags, d.card_data,
+                   d.created_at, d.last_modified, d.gated, d.private, d.disabled, c.bytes AS card_bytes,
+                   c.decode_errors AS card_decode_errors,
+                   (SELECT list(l.lang ORDER BY l.lang) FROM listings l
+                    WHERE l.snapshot_id = d.snapshot_id AND l.repo_id = d.repo_id) AS listed_for
+            FROM datasets d LEFT JOIN cards c USING (snapshot_id, repo_id)
+            WHERE d.snapshot_id = ? AND d.repo_id = ?""", [snapshot_id, repo_id])
+        names = [col[0] for col in cur.description]
+        rows = cur.fetchall()
+        return dict(zip(names, rows[0], strict=True)) if rows else None
 
     def dataset_changes(self, old: int, new: int, lang: str) -> pl.DataFrame:
         """Datasets listed for ``lang`` in ``new`` that ``old`` also had: license tags then and now and the
@@ -444,9 +482,9 @@ class StoreQueries:
         try:
             run_id = con.execute(
                 "INSERT INTO contamination_runs (created_at, benchmarks, corpora, settings, n_docs, n_bytes, "
-                "seconds, n_errors) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                "seconds, n_errors, sources) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 [run.created_at, run.benchmarks, run.corpora, run.settings, run.n_docs, run.n_bytes, run.seconds,
-                 run.n_errors]).fetchall()[0][0]
+                 run.n_errors, json.dumps(run.sources)]).fetchall()[0][0]
             rows = items.select(pl.lit(run_id, dtype=pl.Int32).alias("run_id"), pl.all())
             con.register("_items", rows)
             con.execute("INSERT INTO contamination_items SELECT * FROM _items")
@@ -493,6 +531,26 @@ class StoreQueries:
                                        array_to_string(doc_ids[1:20], ', ') AS doc_ids
                                 FROM contamination_items WHERE run_id = ? AND benchmark = ? {where}
                                 ORDER BY overlap DESC, item_id""", params=[run_id, benchmark]).pl()
+
+    def contamination_item(self, run_id: int, benchmark: str, item_id: str) -> dict[str, Any] | None:
+        """One item of a run: its match, overlap, longest match and document ids (at most 100, as stored)."""
+        cur = self.con.execute("""SELECT item_id, checked, contaminated, match, overlap, longest_match_chars, n_docs,
+                                         doc_ids FROM contamination_items
+                                  WHERE run_id = ? AND benchmark = ? AND item_id = ?""", [run_id, benchmark, item_id])
+        names = [col[0] for col in cur.description]
+        rows = cur.fetchall()
+        return dict(zip(names, rows[0], strict=True)) if rows else None
+
+    def contamination_sources(self, run_id: int) -> list[dict[str, Any]]:
+        """Where a run read its benchmarks and corpora: ``{"role": "benchmark"|"corpus", "name", "location",
+        "text_field", "id_field", "split"}`` each; empty for runs (or stores) from before this was recorded."""
+        if not self.has_column("contamination_runs", "sources"):
+            return []
+        rows = self.con.execute("SELECT sources FROM contamination_runs WHERE id = ?", [run_id]).fetchall()
+        if not rows or rows[0][0] is None:
+            return []
+        found = json.loads(rows[0][0])
+        return [s for s in found if isinstance(s, dict)] if isinstance(found, list) else []
 
     def contamination_mentions(self, run_id: int) -> pl.DataFrame:
         """(benchmark, repo_id, in_id, in_card): the Hub datasets a run found naming its benchmarks."""

@@ -206,3 +206,18 @@ def test_report_without_snapshot_is_one_clear_line(db_path: Path, cli: Any) -> N
     Store(db_path).close()
     res = cli("report", "--db", db_path)
     assert res.code == 1 and "no snapshot yet" in res.err and len(res.err.strip().splitlines()) == 1
+
+
+def test_section_report_explains_all_sections() -> None:
+    from analyses.features import section_report
+    from analyses.reference import load
+
+    older = ["Dataset Description", "Dataset Structure", "Dataset Creation", "Considerations for Using the Data",
+             "Additional Information"]
+    card = "---\nlicense: mit\n---\n" + "".join(f"## {name}\n\nReal words about {name}.\n\n" for name in older[:4])
+    card += "## Additional Information\n\n[More Information Needed]\n"
+    table = section_report(card, load())
+    rows = {(r["template"], r["section"]): (r["present"], r["filled"]) for r in table.iter_rows(named=True)}
+    assert all(rows[("older", name)] == (True, True) for name in older[:4])
+    assert rows[("older", "Additional Information")] == (True, False)  # a placeholder is not content
+    assert rows[("current", "Uses")] == (False, False)

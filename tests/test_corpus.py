@@ -81,3 +81,16 @@ def test_records_without_ids_in_same_named_files_get_distinct_ids(tmp_path: Path
     one = tmp_path / "c" / "ko" / "train.jsonl"
     assert [d.id for d in iter_documents(one, id_root=tmp_path / "c")] == ["ko/train:1", "ko/train:2"]
     assert [d.id for d in iter_documents(one)] == ["train:1", "train:2"]
+
+
+def test_find_documents_stops_when_everything_is_found(tmp_path: Path) -> None:
+    from curate.corpus import find_documents
+
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text('{"id": "1", "text": "one"}\n{"id": "2", "text": "two"}\n', encoding="utf-8")
+    (folder / "b.jsonl").write_text('{"id": "3", "text": "three"}\nnot json\n', encoding="utf-8")
+    found = find_documents([str(folder)], ["3", "1", "missing"])
+    assert {k: d.text for k, d in found.items()} == {"1": "one", "3": "three"}
+    assert set(find_documents([str(folder)], ["2", "3"], max_docs=2)) == {"2"}  # a bounded scan
+    assert find_documents(["someone/hub-dataset"], ["1"]) == {}  # never the network

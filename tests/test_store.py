@@ -78,3 +78,23 @@ def test_queries_over_a_bare_connection(db_path: Path) -> None:
         run = wrapped.add_run(datetime.now(UTC),
                               "judge", ["in"], "/out", "{}")
         assert store.runs("judge")["id"].to_list() == [run]
+
+
+def test_contamination_sources_of_an_older_store_are_empty(db_path: Path) -> None:
+    """A reader does not migrate: a store without the sources column answers with no sources, not an error."""
+    import duckdb
+
+    con = duckdb.connect(str(db_path))
+    con.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name VARCHAR, "
+                "applied_at TIMESTAMPTZ DEFAULT now())")
+    for version, name, sql in migrations()[:4]:
+        con.execute(sql)
+        con.execute("INSERT INTO schema_version (version, name) VALUES (?, ?)", [version, name])
+    con.execute("INSERT INTO contamination_runs (created_at, benchmarks, corpora, settings, n_docs, n_bytes, seconds, "
+                "n_errors) VALUES (now(), ['b'], ['c'], '{}', 1, 1, 0.1, 0)")
+    con.close()
+    with Store(db_path, read_only=True) as old:
+        assert not old.has_column("contamination_runs", "sources")
+        assert old.contamination_sources(1) == []
+    with Store(db_path) as store:
+        assert store.has_column("contamination_runs", "sources") and store.contamination_sources(1) == []

@@ -17,7 +17,7 @@ from analyses.contamination.scan import Scanner
 from curate.corpus import Document, ReadSpec, source_name
 from curate.engines import DocumentReader, Engine, Task
 from curate.errors import CurateError
-from curate.files import fingerprint
+from curate.files import fingerprint, path_text
 from curate.workdir import WorkDir, remove_folder, run_resumable
 
 MAX_DOC_IDS = 100  # per item in reports and the store; --save-doc-ids writes all of them
@@ -51,6 +51,15 @@ class Source:
     def documents(self, on_error: Callable[[str], None]) -> Iterator[Document]:
         return self.read.documents(self.location, on_error)
 
+    def describe(self, role: str) -> dict[str, str | None]:
+        """What the store records of it (``role``: benchmark or corpus): a local location as an absolute path,
+        so the dashboard can find the file again from another working folder (as valid text: a name that is not
+        UTF-8 is recorded escaped, `curate.files.path_text`)."""
+        path = Path(self.location)
+        location = path_text(path.resolve()) if path.exists() else path_text(self.location)
+        return {"role": role, "name": self.name, "location": location, "text_field": self.text_field,
+                "id_field": self.id_field, "split": self.split, "config_name": self.config_name}
+
 
 @dataclass
 class ItemResult:
@@ -78,6 +87,7 @@ class CheckResult:
     resumed_bytes: int = 0
     contaminated_doc_ids: set[str] = field(default_factory=set)
     progress: Path | None = None  # the saved progress a run with keep_progress left for its caller to discard
+    sources: list[dict[str, str | None]] = field(default_factory=list)  # `Source.describe` of every input
 
     def discard_progress(self) -> None:
         """Remove the saved progress once the results are safe (stored), so no rerun finds it."""
@@ -178,7 +188,8 @@ def run_check(benchmarks: list[Source], corpora: list[Source], settings: Setting
 
     settings = settings or Settings()
     engine = engine or LocalEngine(workers)
-    result = CheckResult(settings, {}, [c.name for c in corpora], workers=workers)
+    result = CheckResult(settings, {}, [c.name for c in corpora], workers=workers,
+                         sources=[b.describe("benchmark") for b in benchmarks] + [c.describe("corpus") for c in corpora])
 
     def error(message: str) -> None:
         result.errors.append(message)

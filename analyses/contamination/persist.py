@@ -23,7 +23,7 @@ def save(store: StoreSource, result: CheckResult, mentions: pl.DataFrame | None 
     run = ContaminationRun(created_at=datetime.now(UTC), benchmarks=list(result.benchmarks),
                            corpora=list(result.corpora), settings=json.dumps(asdict(result.settings)),
                            n_docs=result.n_docs, n_bytes=result.n_bytes, seconds=result.seconds,
-                           n_errors=len(result.errors))
+                           n_errors=len(result.errors), sources=list(result.sources))
     items = pl.DataFrame(
         [{"benchmark": name, "item_id": i.id, "checked": i.checked, "contaminated": i.contaminated,
           "match": i.match, "overlap": i.overlap, "longest_match_chars": i.longest_match_chars, "n_docs": i.n_docs,

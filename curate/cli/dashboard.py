@@ -19,15 +19,16 @@ def dashboard(
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
     host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
     scores: Annotated[
-        Path | None, typer.Option(help="A scores parquet from `curate annotate` to show in the Scores tab.")
+        Path | None, typer.Option(help="A scores parquet from `curate annotate` to open in the filter view.")
     ] = None,
     scores_root: Annotated[
         list[Path] | None,
-        typer.Option("--scores-root", help="A folder whose parquet files the Scores tab may open, besides the "
+        typer.Option("--scores-root", help="A folder whose scores and labels files the dashboard may open, besides the "
                      "outputs the store records (env CURATE_SCORES_ROOT); repeat."),
     ] = None,
 ) -> None:
-    """Browse snapshots, analyses, contamination results and scores in a browser (read-only on the store).
+    """The store in a browser (read-only): compare languages, drill down to datasets and cards, changes between
+    snapshots, contamination in context, judge agreement, tune a filter by eye, runs (docs/dashboard.md).
 
     Example:
 
@@ -49,6 +50,8 @@ def dashboard(
         script = Path(dashboards.__file__).resolve().parent / "app.py"
     cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
            "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false",
+           # a viewer's toolbar (no deploy or rerun-on-save), and no file watcher: the app's code does not change
+           "--client.toolbarMode", "viewer", "--server.fileWatcherType", "none",
            "--", "--db", str(path), *(["--scores", str(scores)] if scores else []),
            *(arg for root in scores_root or [] for arg in ("--scores-root", str(root)))]
     typer.echo(f"dashboard on http://{host}:{port} (store {path}); Ctrl-C stops")
