@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -18,15 +16,6 @@ from curate.store import Store
 from tests.hubdir import make_hub, record
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
-
-
-@pytest.fixture(autouse=True)
-def _main_module_restored() -> Iterator[None]:
-    """Streamlit's script runner installs the script it runs as ``sys.modules["__main__"]`` and leaves it there;
-    a later test whose worker processes are spawned would then re-run that script in every worker."""
-    main = sys.modules["__main__"]
-    yield
-    sys.modules["__main__"] = main
 
 
 def _view(name: str) -> None:

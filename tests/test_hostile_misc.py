@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pytest
@@ -32,6 +33,10 @@ def _reader(db: Path, seconds: float = 120) -> Iterator[subprocess.Popen[str]]:
     finally:
         proc.kill()
         proc.wait()
+
+
+if TYPE_CHECKING:
+    from streamlit.testing.v1 import AppTest
 
 
 def test_readme_example_on_a_migrated_store(db_path: Path) -> None:
@@ -198,11 +203,9 @@ def test_scores_box_reads_only_recorded_outputs_and_configured_roots(tmp_path: P
 
 def test_dashboard_scores_box_refuses_a_path_outside_the_recorded_runs(tmp_path: Path, db_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    from streamlit.testing.v1 import AppTest
-
     from curate.runs import record
+    from tests.test_dashboard import view
 
-    app = str(Path(__file__).resolve().parents[1] / "dashboards" / "app.py")
     recorded = _scores_file(tmp_path / "runs" / "scores.parquet")
     other = _scores_file(tmp_path / "private" / "other.parquet")
     with Store(db_path):
@@ -211,20 +214,25 @@ def test_dashboard_scores_box_refuses_a_path_outside_the_recorded_runs(tmp_path:
     monkeypatch.setenv("CURATE_DB", str(db_path))
     monkeypatch.delenv("CURATE_SCORES", raising=False)
     monkeypatch.delenv("CURATE_SCORES_ROOT", raising=False)
-    at = AppTest.from_file(app, default_timeout=30).run()
+    at = view("tune").run()
     assert not at.exception
-    assert at.text_input(key="scores_path").value == str(recorded.resolve())
-    assert not at.warning and at.selectbox(key="scores_column") is not None
-    at.text_input(key="scores_path").input(str(other)).run()
+    assert at.selectbox(key="scores_path").value == str(recorded.resolve())
+    assert at.table and not any("may read" in w.value for w in at.warning)
+
+    def open_other() -> AppTest:
+        at = view("tune")
+        at.query_params["scores"] = str(other)  # a link anyone could send
+        return at.run()
+
+    at = open_other()
     assert not at.exception
     assert any("not a scores parquet this dashboard may read" in w.value for w in at.warning)
-    assert not [s for s in at.selectbox if s.key == "scores_column"]
+    assert not at.table
 
     monkeypatch.setenv("CURATE_SCORES_ROOT", str(tmp_path / "private"))
-    at = AppTest.from_file(app, default_timeout=30).run()
-    at.text_input(key="scores_path").input(str(other)).run()
-    assert not at.exception and not at.warning
-    assert [s for s in at.selectbox if s.key == "scores_column"]
+    at = open_other()
+    assert not at.exception and not any("may read" in w.value for w in at.warning)
+    assert at.table
 
 
 def test_two_runs_of_one_contamination_check_do_not_share_its_progress(tmp_path: Path) -> None:
