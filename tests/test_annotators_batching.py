@@ -233,3 +233,152 @@ def test_train_annotator_embeds_the_labels_as_one_window(tmp_path: Path, monkeyp
     seen: list[int] = []
     training.train_annotator(labels, "recording", tmp_path / "ann", device="cpu", epochs=1, progress=seen.append)
     assert calls == [79] and sum(seen) == 79  # 80 documents, one whose every label failed
+
+
+class WindowAnnotator:
+    """Scores each document with the size of the window it arrived in, and reports progress per document."""
+
+    config: dict = {"label_source": {"kind": "windows"}}  # noqa: RUF012
+    head_names = ["window"]  # noqa: RUF012
+
+    def __init__(self) -> None:
+        self.windows: list[int] = []
+
+    def score_texts_with_info(self, texts: list[str], on_progress=None) -> tuple[np.ndarray, np.ndarray]:
+        self.windows.append(len(texts))
+        for _ in texts:
+            if on_progress is not None:
+                on_progress(1)
+        return np.full((len(texts), 1), len(texts), np.float32), np.zeros(len(texts), bool)
+
+    def describe(self) -> dict:
+        return {}
+
+
+def _corpus(path: Path, n: int) -> Path:
+    import json
+
+    path.write_text("".join(json.dumps({"id": f"d{i}", "text": f"text {i} " * (1 + i % 9)}) + "\n"
+                            for i in range(n)), encoding="utf-8")
+    return path
+
+
+def test_annotate_sorts_whole_parts_and_the_bar_follows_the_batches(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """By default a window is one resumable part (not 512 documents), and in this process the progress bar
+    moves as the annotator reports documents done, counting each document once."""
+    import contextlib
+
+    import pyarrow.parquet as pq
+
+    from curate.annotators import annotate
+
+    advances: list[float] = []
+
+    class Bar:
+        done = 0
+
+        def advance(self, n: float = 1) -> None:
+            advances.append(n)
+            self.done += n
+
+        def update_total(self, total: float) -> None:
+            pass
+
+    monkeypatch.setattr(annotate, "track", lambda *a, **k: contextlib.nullcontext(Bar()))
+    corpus = _corpus(tmp_path / "c.jsonl", 1300)
+    annotator = WindowAnnotator()
+    summary = annotate.annotate_corpus(corpus, annotator, tmp_path / "s.parquet", shard_size=600)
+    assert annotator.windows == [600, 600, 100]
+    assert pq.read_table(tmp_path / "s.parquet").column("score").to_pylist() == [600.0] * 1200 + [100.0] * 100
+    assert summary.documents == 1300 and sum(advances) == 1300 and advances.count(1) == 1300
+
+    monkeypatch.setattr(annotate, "WINDOW_CHARS", 2000)  # huge pages: the window closes on characters too
+    annotator = WindowAnnotator()
+    annotate.annotate_corpus(corpus, annotator, tmp_path / "s2.parquet", shard_size=600)
+    assert max(annotator.windows) < 600 and sum(annotator.windows) == 1300
+
+
+def test_the_document_reader_closes_a_window_on_either_limit(tmp_path: Path) -> None:
+    from curate.corpus import ReadSpec
+    from curate.engines import DocumentReader, Task
+
+    corpus = _corpus(tmp_path / "c.jsonl", 50)  # texts of 7 to 63 characters
+    _, spec = ReadSpec().sources([str(corpus)])
+
+    def sizes(**limits) -> list[int]:
+        return [t.num_rows for t in DocumentReader(spec, **limits)(Task(0, str(corpus)))]
+
+    assert sizes(batch_docs=20) == [20, 20, 10]
+    by_chars = sizes(batch_docs=None, batch_chars=300)
+    assert sum(by_chars) == 50 and max(by_chars) < 20
+    both = sizes(batch_docs=4, batch_chars=300)
+    assert sum(both) == 50 and max(both) == 4
+
+
+def test_the_local_engine_announces_the_next_batch_before_working_on_the_current(tmp_path: Path) -> None:
+    from curate.corpus import ReadSpec
+    from curate.engines import DocumentReader, Task
+    from curate.engines.local import LocalEngine
+
+    corpus = _corpus(tmp_path / "c.jsonl", 25)
+    sources, spec = ReadSpec().sources([str(corpus)])
+    events: list[tuple[str, str]] = []
+
+    class Worker:
+        def prepare(self, rows):
+            events.append(("prepare", rows.column("doc_id")[0].as_py()))
+
+        def __call__(self, rows):
+            events.append(("work", rows.column("doc_id")[0].as_py()))
+            return rows
+
+    tables = list(LocalEngine().run([Task(0, sources[0])], DocumentReader(spec, batch_docs=10),
+                                    lambda device: Worker()))
+    assert [t.num_rows for t in tables] == [10, 10, 5]
+    assert events == [("prepare", "d10"), ("work", "d0"), ("prepare", "d20"), ("work", "d10"), ("work", "d20")]
+
+
+def test_a_prepared_window_is_tokenized_once_in_the_background(minilm, monkeypatch: pytest.MonkeyPatch) -> None:
+    from curate.annotators import embedders
+
+    calls: list[int] = []
+    real = embedders.tokenize_ids
+
+    def counting(tokenizer, texts, max_tokens):
+        calls.append(len(texts))
+        return real(tokenizer, texts, max_tokens)
+
+    monkeypatch.setattr(embedders, "tokenize_ids", counting)
+    window = [f"window one, document {i} " * (1 + i % 5) for i in range(30)]
+    other = [f"another window, document {i}" for i in range(7)]
+    expected = minilm.embed(window)
+    assert calls == [30]
+    minilm.prepare(window)
+    np.testing.assert_allclose(minilm.embed(list(window)), expected, atol=1e-6)  # equal texts, another list
+    assert calls == [30, 30]
+    minilm.prepare(other)  # a hint that turns out wrong costs a tokenization, not a wrong result
+    np.testing.assert_allclose(minilm.embed(window), expected, atol=1e-6)
+    assert calls == [30, 30, 7, 30]
+
+
+def test_annotate_tokenizes_each_window_once_and_scores_as_direct_scoring(minilm, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyarrow.parquet as pq
+
+    from curate.annotators import Annotator, embedders
+    from curate.annotators.annotate import annotate_corpus
+    from curate.annotators.heads import make_head
+
+    calls: list[int] = []
+    real = embedders.tokenize_ids
+    monkeypatch.setattr(embedders, "tokenize_ids",
+                        lambda tok, texts, n: calls.append(len(texts)) or real(tok, texts, n))
+    torch.manual_seed(3)
+    annotator = Annotator(minilm, {"h": make_head(384)}, {"label_source": {"kind": "test"}})
+    corpus = _corpus(tmp_path / "c.jsonl", 130)
+    annotate_corpus(corpus, annotator, tmp_path / "s.parquet", shard_size=50)
+    assert calls == [50, 50, 30]
+    texts = [f"text {i} " * (1 + i % 9) for i in range(130)]
+    got = pq.read_table(tmp_path / "s.parquet").column("score_h").to_numpy()
+    np.testing.assert_allclose(got, annotator.score_texts(texts)[:, 0], atol=1e-5)

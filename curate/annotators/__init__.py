@@ -86,6 +86,10 @@ class Annotator:
         emb, truncated = self.embedder.embed_with_info(list(texts), on_progress)
         return self.score_embeddings(emb), truncated
 
+    def prepare(self, texts: Sequence[str]) -> None:
+        """A hint that ``texts`` come next: the backbone starts tokenizing them while it runs the current ones."""
+        self.embedder.prepare(texts)
+
     def score_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Scores of ``texts``: float32, shape (n, len(head_names))."""
         return self.score_texts_with_info(texts)[0]

@@ -166,6 +166,10 @@ class Embedder:
         """Embeddings of ``texts`` in input order: float32, shape (n, dim), rows of unit L2 norm."""
         return self.embed_with_info(texts)[0]
 
+    def prepare(self, texts: Sequence[str]) -> None:
+        """A hint: these texts are the next window. Backends that can start on them early do (in the
+        background); the others ignore it."""
+
     def embed_with_info(self, texts: Sequence[str], on_progress: Progress | None = None
                         ) -> tuple[np.ndarray, np.ndarray]:
         """Embeddings plus a boolean array saying which texts were truncated; ``on_progress(n)`` is called as
@@ -273,6 +277,11 @@ class SentenceTransformerEmbedder(Embedder):
         self._size_budget = cuda and batch_tokens is None
         self._warm = not cuda  # CUDA: the first call probes memory and warms up on the largest shape
         self._oom_tokens: int | None = None  # smallest padded batch that ran out of memory
+        # Two background threads: one tokenizes windows (the next one too, when a caller announces it with
+        # `prepare`), one pads batches of the current window; neither waits behind the other.
+        self._tokenizing: ThreadPoolExecutor | None = None
+        self._padding: ThreadPoolExecutor | None = None
+        self._prepared: deque[tuple[list[str], Future[tuple[TokenIds, np.ndarray]]]] = deque(maxlen=2)
         tok = self._tokenizer
         self._pad_id = int(tok.pad_token_id if tok.pad_token_id is not None else 0)
         self._pad_left = getattr(tok, "padding_side", "right") == "left"
@@ -292,6 +301,12 @@ class SentenceTransformerEmbedder(Embedder):
         """The batches a window of documents with these token lengths runs in (current budget)."""
         return plan_batches(lengths, self.batch_tokens, bucket=self.bucket, cap=self.max_tokens,
                             max_docs=self.max_batch_docs)
+
+    def prepare(self, texts: Sequence[str]) -> None:
+        """Start tokenizing the window that comes next, on a background thread, while the device runs the
+        current one; a later call with the same texts picks the result up (the last two hints are kept)."""
+        texts = list(texts)
+        self._prepared.append((texts, self._executors()[0].submit(self._tokenize_window, texts)))
 
     def embed_with_info(self, texts: Sequence[str], on_progress: Progress | None = None
                         ) -> tuple[np.ndarray, np.ndarray]:
@@ -317,20 +332,32 @@ class SentenceTransformerEmbedder(Embedder):
 
     def _run(self, texts: Sequence[str], project: Heads | None, on_progress: Progress | None
              ) -> tuple[np.ndarray, np.ndarray]:
-        """One window: tokenized and batched on a background thread while the device runs; input order."""
-        texts, cut = cut_chars(texts, self.max_chars)
-        pool = ThreadPoolExecutor(1, thread_name_prefix="curate-batches")
-        try:
-            ids_future = pool.submit(tokenize_ids, self._tokenizer, texts, self.max_tokens)
-            self._warm_up()  # CUDA, first call only: overlaps the tokenizing
-            ids = ids_future.result()
-            truncated = cut | (ids.lengths >= self.max_tokens)
-            out = self._forward_all(pool, ids, self.plan(ids.lengths), project, on_progress)
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        """One window: tokenized (or picked up from `prepare`) on a background thread, batched, run; results
+        in input order."""
+        texts = list(texts)
+        tokenizing, _ = self._executors()
+        future = next((f for t, f in self._prepared if t == texts), None)
+        if future is None:
+            future = tokenizing.submit(self._tokenize_window, texts)
+        else:
+            self._prepared = deque(((t, f) for t, f in self._prepared if f is not future), maxlen=2)
+        self._warm_up()  # CUDA, first call only: overlaps the tokenizing
+        ids, cut = future.result()
+        truncated = cut | (ids.lengths >= self.max_tokens)
+        out = self._forward_all(ids, self.plan(ids.lengths), project, on_progress)
         if out is None:
             out = np.zeros((len(texts), self.dim), dtype=np.float32)
         return out, truncated
+
+    def _executors(self) -> tuple[ThreadPoolExecutor, ThreadPoolExecutor]:
+        if self._tokenizing is None or self._padding is None:
+            self._tokenizing = ThreadPoolExecutor(1, thread_name_prefix="curate-tokenize")
+            self._padding = ThreadPoolExecutor(1, thread_name_prefix="curate-pad")
+        return self._tokenizing, self._padding
+
+    def _tokenize_window(self, texts: list[str]) -> tuple[TokenIds, np.ndarray]:
+        cut_texts, cut = cut_chars(texts, self.max_chars)
+        return tokenize_ids(self._tokenizer, cut_texts, self.max_tokens), cut
 
     def _host_batch(self, ids: TokenIds, batch: Batch) -> HostBatch:
         arrays = pad_batch(ids, batch.rows, batch.width, self._pad_id, left=self._pad_left,
@@ -340,10 +367,11 @@ class SentenceTransformerEmbedder(Embedder):
             tensors = {k: v.pin_memory() for k, v in tensors.items()}
         return HostBatch(np.asarray(batch.rows, dtype=np.int64), tensors)
 
-    def _forward_all(self, pool: ThreadPoolExecutor, ids: TokenIds, plan: list[Batch], project: Heads | None,
+    def _forward_all(self, ids: TokenIds, plan: list[Batch], project: Heads | None,
                      on_progress: Progress | None) -> np.ndarray | None:
         """Run every batch; up to ``prefetch`` padded batches wait ready, and each result is copied back
         while the next batch runs."""
+        pool = self._executors()[1]
         ahead: deque[Future[HostBatch]] = deque()
         todo = iter(plan)
 
@@ -354,18 +382,22 @@ class SentenceTransformerEmbedder(Embedder):
         out: np.ndarray | None = None
         landing: deque[_Landing] = deque()
         refill()
-        with self._torch.inference_mode():
-            while ahead:
-                host = ahead.popleft().result()
-                refill()
-                for rows, value in self._split_on_oom(host, project):
-                    landing.append(self._copy_back(rows, value))
-                    while len(landing) > 1:
-                        out = self._land(landing.popleft(), out, len(ids.lengths))
-                if on_progress is not None:
-                    on_progress(len(host))
-            while landing:
-                out = self._land(landing.popleft(), out, len(ids.lengths))
+        try:
+            with self._torch.inference_mode():
+                while ahead:
+                    host = ahead.popleft().result()
+                    refill()
+                    for rows, value in self._split_on_oom(host, project):
+                        landing.append(self._copy_back(rows, value))
+                        while len(landing) > 1:
+                            out = self._land(landing.popleft(), out, len(ids.lengths))
+                    if on_progress is not None:
+                        on_progress(len(host))
+                while landing:
+                    out = self._land(landing.popleft(), out, len(ids.lengths))
+        finally:
+            for future in ahead:  # after an error: padding nobody will use
+                future.cancel()
         return out
 
     def _split_on_oom(self, host: HostBatch, project: Heads | None) -> Iterator[tuple[np.ndarray, Any]]:
