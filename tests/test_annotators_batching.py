@@ -382,3 +382,25 @@ def test_annotate_tokenizes_each_window_once_and_scores_as_direct_scoring(minilm
     texts = [f"text {i} " * (1 + i % 9) for i in range(130)]
     got = pq.read_table(tmp_path / "s.parquet").column("score_h").to_numpy()
     np.testing.assert_allclose(got, annotator.score_texts(texts)[:, 0], atol=1e-5)
+
+
+def test_an_embedder_of_the_older_interface_still_scores_in_annotate(tmp_path: Path) -> None:
+    """Embedders written before ``on_progress`` existed (``embed_with_info(texts)``) are called without it."""
+    import pyarrow.parquet as pq
+
+    from curate.annotators import Annotator
+    from curate.annotators.annotate import annotate_corpus
+    from curate.annotators.embedders import DeviceChoice
+    from curate.annotators.heads import make_head
+
+    class OldEmbedder:
+        dim, name, device = 8, "old", DeviceChoice("cpu", "float32")
+        spec = {"kind": "old"}  # noqa: RUF012
+
+        def embed_with_info(self, texts):
+            emb = np.ones((len(texts), 8), np.float32) / np.sqrt(8)
+            return emb, np.zeros(len(texts), bool)
+
+    annotator = Annotator(OldEmbedder(), {"h": make_head(8)}, {"label_source": {}})
+    summary = annotate_corpus(_corpus(tmp_path / "c.jsonl", 12), annotator, tmp_path / "s.parquet")
+    assert summary.documents == 12 and pq.read_table(tmp_path / "s.parquet").num_rows == 12

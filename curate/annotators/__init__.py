@@ -81,14 +81,21 @@ class Annotator:
                               ) -> tuple[np.ndarray, np.ndarray]:
         """Scores and a boolean array of which texts the backbone truncated; ``on_progress(n)`` as documents
         are done. All ``texts`` form one length-sorted window (`curate.annotators.batching`)."""
+        from curate.annotators.embedders import takes_progress
+
         if getattr(self.embedder, "heads_on_device", False) and self._same_hidden:
             return self.embedder.score_with_info(list(texts), self.heads, on_progress)
-        emb, truncated = self.embedder.embed_with_info(list(texts), on_progress)
+        if on_progress is not None and takes_progress(self.embedder.embed_with_info):
+            emb, truncated = self.embedder.embed_with_info(list(texts), on_progress)
+        else:
+            emb, truncated = self.embedder.embed_with_info(list(texts))
         return self.score_embeddings(emb), truncated
 
     def prepare(self, texts: Sequence[str]) -> None:
         """A hint that ``texts`` come next: the backbone starts tokenizing them while it runs the current ones."""
-        self.embedder.prepare(texts)
+        prepare = getattr(self.embedder, "prepare", None)
+        if prepare is not None:
+            prepare(texts)
 
     def score_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Scores of ``texts``: float32, shape (n, len(head_names))."""

@@ -99,8 +99,10 @@ def score_with_info(annotator: Any, texts: list[str], on_progress: Callable[[int
     ``on_progress(n)`` reaches annotators whose ``score_texts_with_info`` takes it (curate's own), so the
     progress bar moves within a window; other annotator objects are called as they are.
     """
+    from curate.annotators.embedders import takes_progress
+
     if hasattr(annotator, "score_texts_with_info"):
-        if on_progress is not None and _takes_progress(annotator.score_texts_with_info):
+        if on_progress is not None and takes_progress(annotator.score_texts_with_info):
             scores, truncated = annotator.score_texts_with_info(texts, on_progress=on_progress)
         else:
             scores, truncated = annotator.score_texts_with_info(texts)
@@ -108,15 +110,6 @@ def score_with_info(annotator: Any, texts: list[str], on_progress: Callable[[int
         scores, truncated = annotator.score_texts(texts), np.zeros(len(texts), dtype=bool)
     scores = np.asarray(scores, dtype=np.float32).reshape(len(texts), len(annotator.head_names))
     return scores, np.asarray(truncated, dtype=bool)
-
-
-def _takes_progress(method: Callable[..., Any]) -> bool:
-    import inspect
-
-    try:
-        return "on_progress" in inspect.signature(method).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 def scores_table(ids: list[str], langs: list[str | None], n_chars: list[int], scores: np.ndarray,

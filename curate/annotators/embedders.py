@@ -186,6 +186,17 @@ class Embedder:
         raise NotImplementedError
 
 
+def takes_progress(method: Callable[..., Any]) -> bool:
+    """Whether a ``score_texts_with_info`` or ``embed_with_info`` accepts ``on_progress`` (curate's do;
+    annotators and embedders written against the older interface are called without it)."""
+    import inspect
+
+    try:
+        return "on_progress" in inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def _normalize(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     norms = np.linalg.norm(x, axis=1, keepdims=True)
@@ -294,8 +305,12 @@ class SentenceTransformerEmbedder(Embedder):
                 "trust_remote_code": self.trust_remote_code, "revision": self.revision, "pooling": self.pooling}
 
     def token_ids(self, texts: Sequence[str]) -> TokenIds:
-        """The token ids the model sees for ``texts`` (after the character cut), as flat arrays."""
-        return tokenize_ids(self._tokenizer, cut_chars(texts, self.max_chars)[0], self.max_tokens)
+        """The token ids the model sees for ``texts`` (after the character cut), as flat arrays.
+
+        On the tokenizing thread, as every use of the tokenizer here: a fast tokenizer is not to be called
+        from two threads at once.
+        """
+        return self._executors()[0].submit(self._tokenize_window, list(texts)).result()[0]
 
     def plan(self, lengths: Sequence[int] | np.ndarray) -> list[Batch]:
         """The batches a window of documents with these token lengths runs in (current budget)."""
