@@ -491,32 +491,28 @@ class SentenceTransformerEmbedder(Embedder):
     # -- CUDA: budget and warm-up --------------------------------------------------------------------------
 
     def _warm_up(self) -> None:
-        """Once per embedder on CUDA: size the token budget, then run the largest shape first.
+        """Once per embedder on CUDA, unless ``--batch-tokens`` was given: size the token budget.
 
-        A probe pass at the model's full length measures what one padded token really takes (activations,
-        attention, the allocator's rounding); the budget is `budget_from_probe` of that and the free memory,
-        unless ``--batch-tokens`` was given. Running the largest batch first makes the allocator's first
-        blocks the biggest ones, which every later, smaller shape reuses.
+        A probe pass at the model's full length (at most `CUDA_BATCH_TOKENS` padded tokens, halved while it
+        runs out of memory) measures what one padded token really takes with this model (activations,
+        attention, the allocator's rounding); the budget is `budget_from_probe` of that and the free memory.
+        No separate warm-up pass follows: windows run longest documents first, so the first batch of each is
+        its largest shape, the allocator's first blocks are the biggest and every later shape reuses them.
         """
         if self._warm:
             return
         self._warm = True
+        if not self._size_budget:
+            return
         cap = self.max_tokens
-        found = self._largest_fitting(rows_for(cap, self.batch_tokens, self.max_batch_docs), cap)
+        found = self._largest_fitting(rows_for(cap, CUDA_BATCH_TOKENS, self.max_batch_docs), cap)
         if found is None:
             log.warning("one document of %d tokens does not fit in GPU memory; long documents will fail", cap)
             return
         rows, per_token = found
-        if self._size_budget:
-            self.batch_tokens = budget_from_probe(per_token, self._free_bytes(), cap)
-            biggest = rows_for(cap, self.batch_tokens, self.max_batch_docs)
-            if biggest > rows:
-                found = self._largest_fitting(biggest, cap)
-                rows = found[0] if found else rows
-        if rows < rows_for(cap, self.batch_tokens, self.max_batch_docs):
-            self.batch_tokens = rows * cap
-        log.info("CUDA batches: %d padded tokens (%.0f bytes per token measured at %d x %d)", self.batch_tokens,
-                 per_token, rows, cap)
+        self.batch_tokens = budget_from_probe(per_token, self._free_bytes(), cap)
+        log.info("CUDA batches: %d padded tokens (%.0f bytes per padded token in a %d x %d probe)",
+                 self.batch_tokens, per_token, rows, cap)
 
     def _largest_fitting(self, rows: int, width: int) -> tuple[int, float] | None:
         """(rows, bytes per padded token) of the largest batch of ``width`` tokens, from ``rows`` down by
