@@ -110,6 +110,24 @@ def test_annotate_ray_matches_direct_scoring(local_ray, tmp_path: Path) -> None:
     assert summary.documents == len(docs) == table.num_rows
 
 
+class WindowSizeAnnotator(CharAnnotator):
+    """Scores every document with the size of the window it was scored in (what the backbone sorts at once)."""
+
+    def score_texts(self, texts: list[str]) -> np.ndarray:
+        return np.full((len(texts), 2), len(texts), dtype=np.float32)
+
+
+def test_annotate_ray_sorts_the_same_windows_as_local(local_ray, tmp_path: Path) -> None:
+    """Ray actors get whole parts to sort and batch, as the local engine does (not 512-document slices)."""
+    corpus = make_corpus(tmp_path / "corpus", per_lang=160, files=2)  # 320 documents per file
+    scores = {}
+    for name, engine in (("local", None), ("ray", RayEngine())):
+        annotate_corpus(corpus, "windows", tmp_path / f"{name}.parquet", engine=engine, device="cpu",
+                        shard_size=200, annotator_factory=WindowSizeAnnotator)
+        scores[name] = pq.read_table(tmp_path / f"{name}.parquet").column("score").to_pylist()
+    assert scores["ray"] == scores["local"] == ([200.0] * 200 + [120.0] * 120) * 2
+
+
 class VersionedAnnotator(CharAnnotator):
     """CharAnnotator plus ``shift``: tells which run scored a row (the class travels to the actors by value)."""
 

@@ -133,7 +133,7 @@ class _CorpusReader:
     batch_chars: int
 
     def __call__(self, task: Task) -> Iterator[pa.Table]:
-        return DocumentReader(self.specs[task.index], batch_chars=self.batch_chars)(task)
+        return DocumentReader(self.specs[task.index], batch_docs=None, batch_chars=self.batch_chars)(task)
 
 
 def _part_stats(table: pa.Table) -> dict[str, int]:

@@ -5,13 +5,15 @@ The public entry point is `load_annotator(spec, device)`: ``spec`` is an annotat
 ``Jackal-AI/JQL-Edu-Heads``), a local folder of JQL ``.ckpt`` heads, or one ``.ckpt`` file. The returned
 `Annotator` has ``head_names`` and ``score_texts(texts) -> float32 (n, len(head_names))``.
 
-Heads run on the CPU in fp32 whatever the backbone's device: they are a few hundred thousand multiply-adds
-per document, and scoring them identically everywhere keeps the local and Ray engines' outputs equal.
+Heads run in fp32 on unit-norm float32 embeddings, with one piece of arithmetic (`Annotator.heads`): on the
+CPU after embedding, or, when the backbone runs on CUDA, on the GPU batch output before anything is copied
+back (a few hundred thousand multiply-adds per document: on a GPU machine's CPU they would take a sizeable
+share of the run). The local and Ray engines score the same way on the same device, so their outputs match.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +40,33 @@ class Annotator:
         self._heads = [heads[n] for n in self.head_names]
         # Heads of one hidden size are stacked, so scoring is two batched matmuls, not one pass per head.
         self._same_hidden = len({int(h.layer1.weight.shape[0]) for h in self._heads}) == 1
+        self._device_weights: dict[str, tuple[Any, Any, Any, Any]] = {}
         if self._same_hidden:
             self._w1 = torch.stack([h.layer1.weight.detach().float() for h in self._heads])  # (H, hidden, dim)
             self._b1 = torch.stack([h.layer1.bias.detach().float() for h in self._heads])  # (H, hidden)
             self._w2 = torch.stack([h.layer2.weight.detach().float()[0] for h in self._heads])  # (H, hidden)
             self._b2 = torch.stack([h.layer2.bias.detach().float()[0] for h in self._heads])  # (H,)
+            self._device_weights["cpu"] = (self._w1, self._b1, self._w2, self._b2)
+
+    def heads(self, x: Any) -> Any:
+        """Scores of unit-norm embeddings ``x`` (a float32 torch tensor, on any device): (n, heads).
+
+        Heads of one hidden size are two batched matmuls on weights kept on ``x``'s device; heads of different
+        sizes run one by one (on the CPU: such annotators score there).
+        """
+        import torch
+
+        if not self._same_hidden:
+            return torch.cat([h.float()(x).reshape(-1, 1) for h in self._heads], dim=1)
+        w1, b1, w2, b2 = self._weights_on(x.device)
+        hidden = torch.relu(torch.einsum("nd,hkd->nhk", x, w1) + b1)
+        return torch.einsum("nhk,hk->nh", hidden, w2) + b2
+
+    def _weights_on(self, device: Any) -> tuple[Any, Any, Any, Any]:
+        key = str(device)
+        if key not in self._device_weights:
+            self._device_weights[key] = tuple(t.to(device) for t in (self._w1, self._b1, self._w2, self._b2))
+        return self._device_weights[key]
 
     def score_embeddings(self, emb: np.ndarray) -> np.ndarray:
         """Scores of precomputed embeddings: float32, shape (n, number of heads)."""
@@ -50,17 +74,28 @@ class Annotator:
 
         x = torch.from_numpy(np.ascontiguousarray(emb, dtype=np.float32))
         with torch.inference_mode():
-            if self._same_hidden:
-                hidden = torch.relu(torch.einsum("nd,hkd->nhk", x, self._w1) + self._b1)
-                out = torch.einsum("nhk,hk->nh", hidden, self._w2) + self._b2
-            else:
-                out = torch.cat([h.float()(x).reshape(-1, 1) for h in self._heads], dim=1)
+            out = self.heads(x)
         return out.numpy().astype(np.float32, copy=False)
 
-    def score_texts_with_info(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Scores and a boolean array of which texts the backbone truncated."""
-        emb, truncated = self.embedder.embed_with_info(list(texts))
+    def score_texts_with_info(self, texts: Sequence[str], on_progress: Callable[[int], None] | None = None
+                              ) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and a boolean array of which texts the backbone truncated; ``on_progress(n)`` as documents
+        are done. All ``texts`` form one length-sorted window (`curate.annotators.batching`)."""
+        from curate.annotators.embedders import takes_progress
+
+        if getattr(self.embedder, "heads_on_device", False) and self._same_hidden:
+            return self.embedder.score_with_info(list(texts), self.heads, on_progress)
+        if on_progress is not None and takes_progress(self.embedder.embed_with_info):
+            emb, truncated = self.embedder.embed_with_info(list(texts), on_progress)
+        else:
+            emb, truncated = self.embedder.embed_with_info(list(texts))
         return self.score_embeddings(emb), truncated
+
+    def prepare(self, texts: Sequence[str]) -> None:
+        """A hint that ``texts`` come next: the backbone starts tokenizing them while it runs the current ones."""
+        prepare = getattr(self.embedder, "prepare", None)
+        if prepare is not None:
+            prepare(texts)
 
     def score_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Scores of ``texts``: float32, shape (n, len(head_names))."""

@@ -9,6 +9,11 @@ One entry point, `annotate_corpus`, whatever the engine (`curate.engines`): the 
 process; the Ray engine reads sources in Ray tasks and scores in a pool of actors that each load the
 annotator once (one per GPU on CUDA, else one per CPU slot). Both give the same rows in the same order.
 
+Both hand the annotator windows of documents (``chunk_docs``, the whole ``shard_size`` part by default; the
+local reader also closes a window at ``WINDOW_CHARS`` characters), and the backbone sorts each window by
+token length before batching (`curate.annotators.batching`): the bigger the window, the less padding and the
+fewer batch shapes. In this process the progress bar follows the batches inside a window.
+
 Resumable (`curate.workdir`): the scores of every ``shard_size`` consecutive documents of a source go to a
 part in the work folder (``<out>.work`` by default) through a temp file and a rename, so a part is whole or
 absent. A rerun with the same inputs, annotator and reading settings loads the saved parts and scores only
@@ -50,7 +55,9 @@ SHARD_SIZE = 10_000
 # batch of huge pages does not sit in memory or travel whole; n_chars keeps the original length, and such
 # a text counts as truncated.
 HOLD_CHARS = 200_000
-CHUNK_DOCS = 512
+# A window (what the backbone sorts and batches at once) holds the documents of one part by default; the local
+# reader also closes it at this many characters, so a corpus of huge pages does not sit in memory whole.
+WINDOW_CHARS = 64_000_000
 DESCRIBE = "\x00curate.annotator:"  # prefix of the one message row a worker sends with its annotator's description
 
 AnnotatorFactory = Callable[[str, str], Any]  # (spec, device) -> object with head_names and score_texts
@@ -86,10 +93,20 @@ def scores_schema(head_names: Sequence[str]) -> pa.Schema:
                       ("score", pa.float32())])
 
 
-def score_with_info(annotator: Any, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(scores float32 (n, heads), truncated bool (n,)); annotators that cannot tell report no truncation."""
+def score_with_info(annotator: Any, texts: list[str], on_progress: Callable[[int], None] | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """(scores float32 (n, heads), truncated bool (n,)); annotators that cannot tell report no truncation.
+
+    ``on_progress(n)`` reaches annotators whose ``score_texts_with_info`` takes it (curate's own), so the
+    progress bar moves within a window; other annotator objects are called as they are.
+    """
+    from curate.annotators.embedders import takes_progress
+
     if hasattr(annotator, "score_texts_with_info"):
-        scores, truncated = annotator.score_texts_with_info(texts)
+        if on_progress is not None and takes_progress(annotator.score_texts_with_info):
+            scores, truncated = annotator.score_texts_with_info(texts, on_progress=on_progress)
+        else:
+            scores, truncated = annotator.score_texts_with_info(texts)
     else:
         scores, truncated = annotator.score_texts(texts), np.zeros(len(texts), dtype=bool)
     scores = np.asarray(scores, dtype=np.float32).reshape(len(texts), len(annotator.head_names))
@@ -117,18 +134,25 @@ def scores_table(ids: list[str], langs: list[str | None], n_chars: list[int], sc
 class _ScoreWorker:
     """One loaded annotator; scores `curate.engines.DOCS_SCHEMA` batches into scores tables."""
 
-    def __init__(self, annotator: Any) -> None:
+    def __init__(self, annotator: Any, on_progress: Callable[[int], None] | None = None) -> None:
         from curate.annotators.heads import column_name
 
         self.annotator = annotator
         self.heads = [column_name(h) for h in annotator.head_names]
         self.described = False
+        self.on_progress = on_progress
+
+    def prepare(self, docs: pa.Table) -> None:
+        """The engine's hint that ``docs`` come next (`curate.engines.Worker`): passed on to the annotator."""
+        prepare = getattr(self.annotator, "prepare", None)
+        if prepare is not None:
+            prepare(docs.column("text").to_pylist())
 
     def __call__(self, docs: pa.Table) -> pa.Table:
         texts = docs.column("text").to_pylist()
         n_chars = docs.column("n_chars").to_pylist()
         if texts:
-            scores, truncated = score_with_info(self.annotator, texts)
+            scores, truncated = score_with_info(self.annotator, texts, self.on_progress)
             truncated = truncated | np.array([n > len(t) for t, n in zip(texts, n_chars, strict=True)], dtype=bool)
         else:
             scores, truncated = np.zeros((0, len(self.heads)), np.float32), np.zeros(0, bool)
@@ -154,15 +178,21 @@ class _Scorer:
     load_kwargs: dict[str, Any]
     factory: AnnotatorFactory | None = None
     instance: Any = None  # an annotator object handed to annotate_corpus (this process only)
+    on_progress: Callable[[int], None] | None = None  # this process only: dropped when sent elsewhere
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "on_progress": None}
 
     def __call__(self, device: str) -> _ScoreWorker:
         if self.instance is not None:
-            return _ScoreWorker(self.instance)
-        if self.factory is not None:
-            return _ScoreWorker(self.factory(self.spec, device))
-        from curate.annotators import load_annotator
+            annotator = self.instance
+        elif self.factory is not None:
+            annotator = self.factory(self.spec, device)
+        else:
+            from curate.annotators import load_annotator
 
-        return _ScoreWorker(load_annotator(self.spec, device, **self.load_kwargs))
+            annotator = load_annotator(self.spec, device, **self.load_kwargs)
+        return _ScoreWorker(annotator, self.on_progress)
 
 
 COUNT_LINES_UP_TO = 1 << 30  # count JSONL/CSV lines for the progress total only below 1 GB in all
@@ -214,7 +244,7 @@ def run_manifest(input: str | Path, annotator: str, settings: dict[str, Any]) ->
 def annotate_corpus(input: str | Path | Sequence[str | Path], annotator: str | Path | Any, out: str | Path, *,
                     engine: Engine | None = None, device: str = "auto", backbone: str | None = None,
                     batch_tokens: int | None = None, text_field: str = "text", id_field: str = "id",
-                    lang_field: str | None = "lang", shard_size: int = SHARD_SIZE, chunk_docs: int = CHUNK_DOCS,
+                    lang_field: str | None = "lang", shard_size: int = SHARD_SIZE, chunk_docs: int | None = None,
                     work_dir: str | Path | None = None, restart: bool = False, keep_work: bool = False,
                     split: str = "train", endpoint: str | None = None, trust_remote_code: bool | None = None,
                     annotator_factory: AnnotatorFactory | None = None,
@@ -225,7 +255,8 @@ def annotate_corpus(input: str | Path | Sequence[str | Path], annotator: str | P
     with ``backbone``, ``batch_tokens``, ``endpoint``, ``trust_remote_code``), or a loaded annotator object
     (local engine only). ``annotator_factory(spec, device)`` replaces the loader (tests, custom models); on
     Ray it runs inside the actors, so it must be importable or picklable there. ``engine`` defaults to
-    `curate.engines.local.LocalEngine`. See the module docstring for the output and for resuming.
+    `curate.engines.local.LocalEngine`. ``chunk_docs`` is how many documents the backbone sorts and batches
+    at once (default: ``shard_size``). See the module docstring for the output and for resuming.
     """
     from curate.engines.local import LocalEngine
 
@@ -246,6 +277,7 @@ def annotate_corpus(input: str | Path | Sequence[str | Path], annotator: str | P
     provenance = {"curate.annotator": "{}", "curate.annotator_spec": clean_text(spec_name),
                   "curate.input": clean_text(runs[0]["input"]) if len(runs) == 1
                   else clean_text(json.dumps([r["input"] for r in runs]))}
+    window = int(chunk_docs or shard_size)
     scorer = _Scorer(spec_name, {"backbone": backbone, "batch_tokens": batch_tokens, "endpoint": endpoint,
                                  "trust_remote_code": trust_remote_code},
                      annotator_factory, annotator if loaded else None)
@@ -271,13 +303,22 @@ def annotate_corpus(input: str | Path | Sequence[str | Path], annotator: str | P
         last = started
         scoring = 0.0
         with track(f"annotate ({engine.name})", total=_estimate(inputs), unit="docs", show_rate=True) as tracker:
-            for piece in run_resumable(engine, sources, DocumentReader(spec, batch_docs=chunk_docs,
-                                                                       hold_chars=HOLD_CHARS),
-                                       scorer, workdir=workdir, part_docs=shard_size, keep=keep, device=device,
-                                       batch_rows=chunk_docs):
+            shown = 0  # documents the bar shows: scored inside a window (this process) or received
+
+            def scored(n: int) -> None:
+                nonlocal shown
+                shown += n
+                tracker.advance(n)
+
+            scorer.on_progress = scored
+            reader = DocumentReader(spec, batch_docs=window, batch_chars=WINDOW_CHARS, hold_chars=HOLD_CHARS)
+            for piece in run_resumable(engine, sources, reader, scorer, workdir=workdir, part_docs=shard_size,
+                                       keep=keep, device=device, batch_rows=window):
                 docs = piece.stats["docs"]
                 summary.documents += docs
-                tracker.advance(docs)
+                if summary.documents > shown:
+                    tracker.advance(summary.documents - shown)
+                    shown = summary.documents
                 if piece.resumed:
                     summary.resumed_shards += 1
                     continue

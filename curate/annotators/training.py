@@ -125,12 +125,9 @@ def train_annotator(labels: Path, backbone: str, out: Path, *, device: str = "au
     data = read_labels(Path(labels))
     settings = TrainSettings(seed=seed, epochs=epochs)
     embedder = make_embedder(backbone, device, batch_tokens=batch_tokens, trust_remote_code=trust_remote_code)
-    emb = np.zeros((len(data.texts), embedder.dim), dtype=np.float32)
-    chunk = 256
-    for start in range(0, len(data.texts), chunk):
-        emb[start:start + chunk] = embedder.embed(data.texts[start:start + chunk])
-        if progress:
-            progress(min(chunk, len(data.texts) - start))
+    # The labeled documents are one window, batched as `curate annotate` batches (curate.annotators.batching):
+    # sorted by token length across the whole label set, the progress following the batches.
+    emb, _ = embedder.embed_with_info(data.texts, progress)
     parts = split_indices(data.langs, settings)
     heads: dict[str, Any] = {}
     head_cfg: list[dict[str, Any]] = []

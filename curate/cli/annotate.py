@@ -39,8 +39,8 @@ TrustRemoteCodeOption = Annotated[
 ]
 BatchTokensOption = Annotated[
     int | None, typer.Option("--batch-tokens", min=64,
-                             help="Padded tokens per batch, batch size x longest document (default 16384 on CPU, "
-                                  "65536 on CUDA). Lower it on out-of-memory errors.")
+                             help="Padded tokens per batch, batch size x padded length (default 16384 on CPU; "
+                                  "on CUDA sized from a probe pass and the free GPU memory).")
 ]
 
 
@@ -122,7 +122,7 @@ def annotate(
     backbone: Annotated[str | None, typer.Option(help="Override the embedding model paired with the heads.")] = None,
     engine: Annotated[Engine, typer.Option(help="local: this process. ray: a Ray Data pipeline (RAY_ADDRESS or "
                                                 "a local Ray).")] = Engine.local,
-    shard_size: Annotated[int, typer.Option(min=1, help="Documents per resumable part of a source file (either engine).")] = 10_000,
+    shard_size: Annotated[int, typer.Option(min=1, help="Documents per resumable part of a source file (either engine); the backbone sorts and batches a part at once.")] = 10_000,
     work_dir: Annotated[Path | None, typer.Option(help="Where shards go until the run ends (default OUT.work).")] =
         None,
     restart: Annotated[bool, typer.Option("--restart", help="Discard shards of an earlier run and start over.")] =

@@ -15,6 +15,9 @@ source it came from) and a string ``message`` column, null on data rows; a row w
 bad-input report ("x.jsonl:3: invalid JSON") that rides along in order with the data. A worker is built by
 ``work(device)`` and called with the data rows of a batch (possibly none); its output keeps ``source`` and
 ``message`` (it may add message rows of its own), and the engine puts the batch's reader messages in front.
+A worker may also have ``prepare(rows)``, a hint: the local engine reads one batch ahead and calls it with
+that batch's data rows before working on the current one, so the worker can start on the next batch in the
+background (an embedding model tokenizes it while the GPU runs); `announce` is the one place that calls it.
 
 Resuming is not the engines' business: `curate.workdir.run_resumable` sends them only the work left, as
 tasks that skip the documents an earlier run already saved.
@@ -70,6 +73,16 @@ def apply_worker(worker: Worker, batch: pa.Table) -> pa.Table:
     return pa.concat_tables([pa.table(extra, schema=out.schema), out])
 
 
+def announce(worker: Worker, batch: pa.Table) -> None:
+    """Tell a worker that has ``prepare`` which data rows come next (nothing for batches of messages only)."""
+    prepare = getattr(worker, "prepare", None)
+    if prepare is None:
+        return
+    rows = batch.filter(pc.is_null(batch.column("message")))
+    if rows.num_rows:
+        prepare(rows)
+
+
 def split_sources(table: pa.Table) -> Iterator[tuple[int, pa.Table]]:
     """``(source, rows)`` for each source a table holds, in order (a re-batched table may span sources)."""
     import numpy as np
@@ -92,14 +105,15 @@ DOCS_SCHEMA = pa.schema([("source", pa.int32()), ("doc_id", pa.string()), ("lang
 class DocumentReader:
     """The documents of one source as `DOCS_SCHEMA` tables, through `curate.corpus` (`ReadSpec`).
 
-    ``batch_docs`` documents (or about ``batch_chars`` characters) per table; texts cut to ``hold_chars``
+    At most ``batch_docs`` documents and about ``batch_chars`` characters per table (either may be None: no
+    limit of that kind); texts cut to ``hold_chars``
     (``n_chars`` keeps the original length) so huge pages never travel whole. Ids, languages and texts are
     made valid UTF-8 (`curate.files.clean_text`: a lone surrogate from a JSON escape becomes ``\\ud800``), as
     Arrow, polars and the store need.
     """
 
     spec: ReadSpec
-    batch_docs: int = 512
+    batch_docs: int | None = 512
     batch_chars: int | None = None
     hold_chars: int | None = None
 
@@ -123,7 +137,7 @@ class DocumentReader:
             yield self._table(task.index, [], messages)
 
     def _chunks(self, docs: Iterator) -> Iterator[list]:
-        if self.batch_chars is None:
+        if self.batch_chars is None and self.batch_docs is not None:
             yield from batched(docs, self.batch_docs)
             return
         chunk: list = []
@@ -131,7 +145,7 @@ class DocumentReader:
         for doc in docs:
             chunk.append(doc)
             size += len(doc.text)
-            if size >= self.batch_chars:
+            if (self.batch_chars is not None and size >= self.batch_chars) or len(chunk) == self.batch_docs:
                 yield chunk
                 chunk, size = [], 0
         if chunk:
@@ -174,4 +188,4 @@ def make_engine(name: str, *, workers: int = 1, address: str | None = None, **ra
 
 
 __all__ = ["DOCS_SCHEMA", "DocumentReader", "Engine", "Reader", "Task", "Worker",
-           "WorkerFactory", "apply_worker", "make_engine", "split_sources"]
+           "WorkerFactory", "announce", "apply_worker", "make_engine", "split_sources"]

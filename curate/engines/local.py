@@ -2,7 +2,9 @@
 
 With one worker (the default) reading and working happen here, one source after another; the worker is
 built on the first batch that holds documents, so a run with nothing (readable) left to do never loads
-a model; batches of reader messages before it pass through as they are. With more, this process
+a model; batches of reader messages before it pass through as they are. The reader runs one batch ahead,
+and a worker with ``prepare`` hears of that batch before it works on the current one (`announce`), so it
+can start on it in the background. With more, this process
 still reads (in corpus order) and sends each batch to a spawned process that built the worker once at
 start-up; at most two batches per process are in flight, so memory stays flat however large the corpus.
 """
@@ -16,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from curate import config
-from curate.engines import Reader, Task, Worker, WorkerFactory, apply_worker
+from curate.engines import Reader, Task, Worker, WorkerFactory, announce, apply_worker
 
 _WORKER: Worker | None = None  # in a pool process: the worker built by `_init`
 
@@ -49,13 +51,19 @@ class LocalEngine:
         self.device = device
         if self.workers <= 1:
             worker: Worker | None = None
+            current: pa.Table | None = None  # read, waiting for the next batch to be read and announced
             for batch in batches:
                 if worker is None:
                     if batch.column("message").null_count == 0:
                         yield batch  # reader messages only: no reason to load a model yet
                         continue
                     worker = work(device)
-                yield apply_worker(worker, batch)
+                if current is not None:
+                    announce(worker, batch)
+                    yield apply_worker(worker, current)
+                current = batch
+            if worker is not None and current is not None:
+                yield apply_worker(worker, current)
             return
         yield from self._pool(batches, work, device)
 
