@@ -404,3 +404,29 @@ def test_an_embedder_of_the_older_interface_still_scores_in_annotate(tmp_path: P
     annotator = Annotator(OldEmbedder(), {"h": make_head(8)}, {"label_source": {}})
     summary = annotate_corpus(_corpus(tmp_path / "c.jsonl", 12), annotator, tmp_path / "s.parquet")
     assert summary.documents == 12 and pq.read_table(tmp_path / "s.parquet").num_rows == 12
+
+
+def test_the_cuda_budget_comes_from_a_probe_pass_that_halves_until_it_fits(minilm, monkeypatch) -> None:
+    """The sizing logic, with the GPU's answers simulated: a probe at the model's full length halves while it
+    runs out of memory, and the budget is 60% of the free memory over the bytes one padded token took."""
+    from curate.annotators.batching import budget_from_probe
+
+    probes: list[tuple[int, int]] = []
+
+    def probe(rows: int, width: int) -> float | None:
+        probes.append((rows, width))
+        return None if rows > 16 else 50_000.0
+
+    monkeypatch.setattr(minilm, "_probe", probe)
+    monkeypatch.setattr(minilm, "_free_bytes", lambda: 8e9)
+    monkeypatch.setattr(minilm, "_warm", False)
+    monkeypatch.setattr(minilm, "_size_budget", True)
+    monkeypatch.setattr(minilm, "batch_tokens", minilm.batch_tokens)
+    minilm._warm_up()
+    assert probes == [(256, 256), (128, 256), (64, 256), (32, 256), (16, 256)]  # 65,536 tokens, then halves
+    assert minilm.batch_tokens == 96_000
+    minilm._warm_up()
+    assert len(probes) == 5  # once per embedder
+    assert budget_from_probe(50_000.0, 1e12, 512) == 1 << 19  # at most 524,288 tokens
+    assert budget_from_probe(50_000.0, 1e6, 8192) == 8192  # at least one document of the full length
+    assert budget_from_probe(0.0, 8e9, 512) == 65_536  # nothing measured: the fixed default
