@@ -200,9 +200,9 @@ def test_long_documents_batch_by_token_budget_and_are_flagged(long_backbone: Pat
 
 def test_a_window_reports_progress_as_batches_finish(minilm) -> None:
     calls: list[int] = []
-    texts = [f"doc {i} " * (1 + i % 40) for i in range(300)]
+    texts = [f"doc {i} " * (1 + i % 40) for i in range(100)]
     minilm.embed_with_info(texts, calls.append)
-    assert sum(calls) == 300 and len(calls) == len(minilm.plan(minilm.token_ids(texts).lengths)) > 1
+    assert sum(calls) == 100 and len(calls) == len(minilm.plan(minilm.token_ids(texts).lengths)) > 1
 
 
 def test_train_annotator_embeds_the_labels_as_one_window(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -376,10 +376,10 @@ def test_annotate_tokenizes_each_window_once_and_scores_as_direct_scoring(minilm
                         lambda tok, texts, n: calls.append(len(texts)) or real(tok, texts, n))
     torch.manual_seed(3)
     annotator = Annotator(minilm, {"h": make_head(384)}, {"label_source": {"kind": "test"}})
-    corpus = _corpus(tmp_path / "c.jsonl", 130)
-    annotate_corpus(corpus, annotator, tmp_path / "s.parquet", shard_size=50)
-    assert calls == [50, 50, 30]
-    texts = [f"text {i} " * (1 + i % 9) for i in range(130)]
+    corpus = _corpus(tmp_path / "c.jsonl", 70)
+    annotate_corpus(corpus, annotator, tmp_path / "s.parquet", shard_size=30)
+    assert calls == [30, 30, 10]
+    texts = [f"text {i} " * (1 + i % 9) for i in range(70)]
     got = pq.read_table(tmp_path / "s.parquet").column("score_h").to_numpy()
     np.testing.assert_allclose(got, annotator.score_texts(texts)[:, 0], atol=1e-5)
 
