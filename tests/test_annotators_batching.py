@@ -200,9 +200,9 @@ def test_long_documents_batch_by_token_budget_and_are_flagged(long_backbone: Pat
 
 def test_a_window_reports_progress_as_batches_finish(minilm) -> None:
     calls: list[int] = []
-    texts = [f"doc {i} " * (1 + i % 40) for i in range(300)]
+    texts = [f"doc {i} " * (1 + i % 40) for i in range(100)]
     minilm.embed_with_info(texts, calls.append)
-    assert sum(calls) == 300 and len(calls) == len(minilm.plan(minilm.token_ids(texts).lengths)) > 1
+    assert sum(calls) == 100 and len(calls) == len(minilm.plan(minilm.token_ids(texts).lengths)) > 1
 
 
 def test_train_annotator_embeds_the_labels_as_one_window(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -376,10 +376,10 @@ def test_annotate_tokenizes_each_window_once_and_scores_as_direct_scoring(minilm
                         lambda tok, texts, n: calls.append(len(texts)) or real(tok, texts, n))
     torch.manual_seed(3)
     annotator = Annotator(minilm, {"h": make_head(384)}, {"label_source": {"kind": "test"}})
-    corpus = _corpus(tmp_path / "c.jsonl", 130)
-    annotate_corpus(corpus, annotator, tmp_path / "s.parquet", shard_size=50)
-    assert calls == [50, 50, 30]
-    texts = [f"text {i} " * (1 + i % 9) for i in range(130)]
+    corpus = _corpus(tmp_path / "c.jsonl", 70)
+    annotate_corpus(corpus, annotator, tmp_path / "s.parquet", shard_size=30)
+    assert calls == [30, 30, 10]
+    texts = [f"text {i} " * (1 + i % 9) for i in range(70)]
     got = pq.read_table(tmp_path / "s.parquet").column("score_h").to_numpy()
     np.testing.assert_allclose(got, annotator.score_texts(texts)[:, 0], atol=1e-5)
 
@@ -404,3 +404,29 @@ def test_an_embedder_of_the_older_interface_still_scores_in_annotate(tmp_path: P
     annotator = Annotator(OldEmbedder(), {"h": make_head(8)}, {"label_source": {}})
     summary = annotate_corpus(_corpus(tmp_path / "c.jsonl", 12), annotator, tmp_path / "s.parquet")
     assert summary.documents == 12 and pq.read_table(tmp_path / "s.parquet").num_rows == 12
+
+
+def test_the_cuda_budget_comes_from_a_probe_pass_that_halves_until_it_fits(minilm, monkeypatch) -> None:
+    """The sizing logic, with the GPU's answers simulated: a probe at the model's full length halves while it
+    runs out of memory, and the budget is 60% of the free memory over the bytes one padded token took."""
+    from curate.annotators.batching import budget_from_probe
+
+    probes: list[tuple[int, int]] = []
+
+    def probe(rows: int, width: int) -> float | None:
+        probes.append((rows, width))
+        return None if rows > 16 else 50_000.0
+
+    monkeypatch.setattr(minilm, "_probe", probe)
+    monkeypatch.setattr(minilm, "_free_bytes", lambda: 8e9)
+    monkeypatch.setattr(minilm, "_warm", False)
+    monkeypatch.setattr(minilm, "_size_budget", True)
+    monkeypatch.setattr(minilm, "batch_tokens", minilm.batch_tokens)
+    minilm._warm_up()
+    assert probes == [(256, 256), (128, 256), (64, 256), (32, 256), (16, 256)]  # 65,536 tokens, then halves
+    assert minilm.batch_tokens == 96_000
+    minilm._warm_up()
+    assert len(probes) == 5  # once per embedder
+    assert budget_from_probe(50_000.0, 1e12, 512) == 1 << 19  # at most 524,288 tokens
+    assert budget_from_probe(50_000.0, 1e6, 8192) == 8192  # at least one document of the full length
+    assert budget_from_probe(0.0, 8e9, 512) == 65_536  # nothing measured: the fixed default

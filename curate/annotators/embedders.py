@@ -255,7 +255,7 @@ class SentenceTransformerEmbedder(Embedder):
         self.prefetch = PREFETCH_BATCHES
         self._pinned = cuda
         self._size_budget = cuda and batch_tokens is None
-        self._warm = not cuda  # CUDA: the first call probes memory and warms up on the largest shape
+        self._warm = not cuda  # CUDA: the first call probes memory to size the budget (`_warm_up`)
         self._oom_tokens: int | None = None  # smallest padded batch that ran out of memory
         # Two background threads: one tokenizes windows (the next one too, when a caller announces it with
         # `prepare`), one pads batches of the current window; neither waits behind the other.
@@ -398,6 +398,7 @@ class SentenceTransformerEmbedder(Embedder):
                 stack.extend(reversed(batch.halves()))
                 continue
             yield batch.rows, value
+            del value  # the next attempt must not run with this output still held here
 
     def _attempt(self, batch: HostBatch, project: Heads | None) -> Any:
         """One forward pass, or None when the device ran out of memory.
