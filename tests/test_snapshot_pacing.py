@@ -43,6 +43,16 @@ def _blocked_wait(pacer: Pacer, bucket: str) -> tuple[threading.Thread, list[Any
     return thread, outcome
 
 
+def _waits_until_stopped(pacer: Pacer, bucket: str) -> None:
+    """The next request of ``bucket`` is held (the window is spent) until the run stops, and then cancelled."""
+    thread, outcome = _blocked_wait(pacer, bucket)
+    thread.join(0.5)
+    assert thread.is_alive() and not outcome
+    pacer.stop()
+    thread.join(2)
+    assert isinstance(outcome[0], http.Cancelled)
+
+
 def test_buckets_follow_the_hub() -> None:
     assert bucket_of("https://huggingface.co/datasets/a/b/resolve/main/README.md") == "resolvers"
     assert bucket_of("https://huggingface.co/api/datasets?filter=language:ko") == "api"
@@ -77,12 +87,7 @@ def test_requests_in_flight_count_against_the_window() -> None:
     pacer.observe(first[0], 200, _rl("api", remaining=4, reset=600))
     more = [pacer.wait("api") for _ in range(2)]
     assert len(more) == 2
-    thread, outcome = _blocked_wait(pacer, "api")
-    thread.join(0.5)
-    assert thread.is_alive() and not outcome
-    pacer.stop()
-    thread.join(2)
-    assert isinstance(outcome[0], http.Cancelled)
+    _waits_until_stopped(pacer, "api")
 
 
 def test_the_first_request_of_a_window_goes_alone() -> None:
@@ -134,12 +139,7 @@ def test_a_policy_announced_only_on_a_429_is_assumed_for_the_next_window() -> No
     assert probe.probe
     pacer.observe(probe, 200, {})  # the server says nothing on a 200: q=3 per window is assumed
     assert len([pacer.wait("api") for _ in range(2)]) == 2
-    thread, outcome = _blocked_wait(pacer, "api")
-    thread.join(0.5)
-    assert thread.is_alive() and not outcome
-    pacer.stop()
-    thread.join(2)
-    assert isinstance(outcome[0], http.Cancelled)
+    _waits_until_stopped(pacer, "api")
 
 
 def test_a_reset_beyond_max_wait_ends_the_run_at_once() -> None:
