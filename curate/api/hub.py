@@ -42,8 +42,7 @@ def snapshot(langs: Sequence[str] = (), *, top: int = 700, sort: str = "download
                            concurrency=concurrency, rate=rate or None, authors=authors, timeout=timeout,
                            max_wait=max_wait, max_card_bytes=max_card_bytes)
     with Store(db) as store:
-        resume_arg = resume if isinstance(resume, int) and not isinstance(resume, bool) else (resume or None)
-        return take_snapshot(store, opts, resume=resume_arg, token=token, on_listed=on_listed)
+        return take_snapshot(store, opts, resume=resume or None, token=token, on_listed=on_listed)
 
 
 def snapshot_from_dump(repo: str | None = None, *, revision: str = "main", langs: Sequence[str] = (),
@@ -69,8 +68,7 @@ def snapshot_from_dump(repo: str | None = None, *, revision: str = "main", langs
     opts = DumpOptions(repo=repo or DEFAULT_DUMP, revision=revision, endpoint=endpoint,
                        langs=list(dict.fromkeys(langs)), top=top, authors=lookups)
     with Store(db) as store:
-        resume_arg = resume if isinstance(resume, int) and not isinstance(resume, bool) else (resume or None)
-        return take_dump_snapshot(store, opts, resume=resume_arg, token=token)
+        return take_dump_snapshot(store, opts, resume=resume or None, token=token)
 
 
 @dataclass
