@@ -14,6 +14,7 @@ from dashboards import charts, widgets
 from dashboards.context import Context, open_store
 
 MOVERS = 25
+CHART_LANGUAGES = 12  # the summary chart shows the languages that changed most; its numbers hold them all
 
 
 @st.cache_data(max_entries=16, show_spinner="comparing the snapshots")
@@ -44,7 +45,12 @@ def render(ctx: Context) -> None:
         return
     result = compare(ctx.db, ctx.stamp, int(old), int(new))
     table = summary(result)
-    chart = (alt.Chart(table.to_pandas()).mark_bar()
+    busiest = (table.group_by("lang").agg(pl.col("n").sum()).sort(["n", "lang"], descending=[True, False])
+               .head(CHART_LANGUAGES)["lang"].to_list())
+    if len(busiest) < table["lang"].n_unique():
+        st.caption(f"The chart shows the {len(busiest)} languages with the most changes; its numbers list all "
+                   f"{table['lang'].n_unique():,}.")
+    chart = (alt.Chart(table.filter(pl.col("lang").is_in(busiest)).to_pandas()).mark_bar()
              .encode(x=alt.X("change:N", title=None, sort=["new", "removed", "license changed"]),
                      xOffset="change:N", y=alt.Y("n:Q", title="datasets"),
                      column=alt.Column("lang:N", title=None),

@@ -171,6 +171,33 @@ def test_report_json_figures_and_diff(store: Store, tmp_path: Path, db_path: Pat
     assert bad.code == 1 and bad.err.startswith("error: ") and "no listing for xx" in bad.err
 
 
+def test_diff_counts_every_language_at_once(store: Store) -> None:
+    """`Store.changes` behind `diff.compare`: listing moves per language, license changes as sets (order and
+    repeats of tags do not count), the top movers per language either way, a language filter."""
+    from analyses import diff
+
+    old, new = Hub(store), Hub(store, sid=2)
+    old.add("a/stay", langs=["ko", "ja"], tags=["license:mit", "license:apache-2.0"], downloads=100)
+    new.add("a/stay", langs=["ko", "ja"], tags=["license:apache-2.0", "license:mit", "license:mit"], downloads=40)
+    old.add("a/relicensed", tags=["license:mit"], downloads=10)
+    new.add("a/relicensed", tags=["license:cc-by-nc-4.0"], downloads=1010)
+    old.add("a/moved", langs=["ja"], downloads=5)
+    new.add("a/moved", langs=["ko"], downloads=6)     # left ja's listing, joined ko's
+    old.add("a/gone", langs=["ja"])
+    for i in range(3):
+        new.add(f"a/new{i}", langs=["ja"], downloads=i)
+    result = diff.compare(store, 1, 2, movers=2)
+    ko, ja = result["languages"]["ko"], result["languages"]["ja"]
+    assert ko["new"] == ["a/moved"] and ko["removed"] == []
+    assert ja["new"] == ["a/new0", "a/new1", "a/new2"] and ja["removed"] == ["a/gone", "a/moved"]
+    assert ko["license_changes"] == [{"repo_id": "a/relicensed", "old": ["mit"], "new": ["cc-by-nc-4.0"]}]
+    assert ja["license_changes"] == []
+    assert [(m["repo_id"], m["delta"]) for m in ko["download_movers"]] == [("a/relicensed", 1000), ("a/stay", -60)]
+    assert [m["repo_id"] for m in ja["download_movers"]] == ["a/stay"]
+    only = diff.compare(store, 1, 2, langs=["ja"])
+    assert list(only["languages"]) == ["ja"] and only["languages"]["ja"] == ja
+
+
 SPEC_KEYS = {
     "n_datasets": None, "makeup": {"monolingual", "english_paired", "multilingual"},
     "size": {"S", "M", "L", "XL", "unknown"},
