@@ -88,7 +88,9 @@ def render(ctx: Context) -> None:
         st.info(f"Snapshot {sid} listed no dataset (see its error rows in the Runs view).")
         return
     langs = tuple(st.multiselect("languages", available, default=available, key="compare_langs") or available)
-    # First what DuckDB answers at once (counts, downloads), then the features (seconds on a large snapshot).
+    # First what DuckDB answers at once (counts, downloads), then the features (seconds on a large snapshot),
+    # which start measuring now.
+    data.start_quick_frame(ctx.db, ctx.stamp, sid)
     counts, points, cutoffs = data.downloads(ctx.db, ctx.stamp, sid, langs)
     cols = st.columns(len(counts) or 1)
     for col, (lang, n) in zip(cols, counts.iter_rows(), strict=False):

@@ -54,7 +54,9 @@ class Jobs:
 
 
 @st.cache_resource
-def jobs() -> Jobs:
+def jobs(kind: str) -> Jobs:
+    """One worker per kind of job (``metadata``, ``cards``), so a snapshot's quick metadata features never
+    wait behind another snapshot's long card read."""
     return Jobs()
 
 
@@ -108,16 +110,22 @@ def _frame(db: str, snapshot_id: int, cards: bool) -> pl.DataFrame:
         return study.dataset_frame(store, snapshot_id, langs, cards=cards)
 
 
+def start_quick_frame(db: str, stamp: tuple[int, int], snapshot_id: int) -> None:
+    """Start measuring the metadata features in the background, so they are computed while the page draws
+    what DuckDB answers at once (`quick_frame` then waits only for what is left)."""
+    jobs("metadata").submit(("quick", db, stamp, snapshot_id), _frame, db, snapshot_id, False)
+
+
 @st.cache_resource(max_entries=4, show_spinner="reading the snapshot's metadata")
 def quick_frame(db: str, stamp: tuple[int, int], snapshot_id: int) -> pl.DataFrame:
     """Per (language, dataset): every metadata feature; the card features are not measured (False, 0)."""
-    return _frame(db, snapshot_id, cards=False)
+    return jobs("metadata").submit(("quick", db, stamp, snapshot_id), _frame, db, snapshot_id, False).result()
 
 
 def full_frame(db: str, stamp: tuple[int, int], snapshot_id: int, n_datasets: int) -> pl.DataFrame | None:
     """Per (language, dataset): every feature, card ones included. None while a large snapshot's cards are still
     being read in the background (see the module); a small snapshot is read at once."""
-    future = jobs().submit(("full", db, stamp, snapshot_id), _frame, db, snapshot_id, True)
+    future = jobs("cards").submit(("full", db, stamp, snapshot_id), _frame, db, snapshot_id, True)
     if n_datasets < BACKGROUND_ABOVE or future.done():
         return future.result()
     return None
