@@ -162,7 +162,7 @@ def render(ctx: Context, recorded: list[str], corpora: dict[str, tuple[list[str]
     if st.button("show the curate filter command", key="show_command"):
         st.session_state["tune_command"] = True
     if st.session_state.get("tune_command"):
-        args = filter_command(inputs or ["CORPUS"], [str(path)], rule, langs or None)
+        args = filter_command(inputs or ["CORPUS"], [str(path)], rule, langs or None, reading=settings)
         st.code(shlex.join(args), language="bash")
         if not inputs:
             st.caption("CORPUS: the corpus these scores are for (no recorded `curate annotate` run wrote this file).")

@@ -84,6 +84,9 @@ def test_the_pipeline_from_python(tmp_path: Path) -> None:
         runs = store.runs()
     assert runs["kind"].to_list() == ["filter", "annotate", "train-annotator", "judge"]
     assert runs["id"].to_list() == [kept.run_id, scored.run_id, trained.run_id, labels.run_id]
+    annotated = json.loads(runs.filter(pl.col("kind") == "annotate")["settings"][0])
+    assert {k: annotated[k] for k in ("text_field", "id_field", "lang_field", "split")} == {
+        "text_field": "text", "id_field": "id", "lang_field": "lang", "split": "train"}  # how the corpus was read
 
 
 def test_arguments_that_do_not_fit_are_usage_errors(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from curate.filtering.pipeline import FilterOptions, run_filter
@@ -65,3 +66,30 @@ def test_the_command_is_the_rule(inputs: tuple[Path, Path]) -> None:
     assert line == (f"curate filter --input {corpus} --scores {scores_path} --keep-top 0.45 --per-language "
                     "--all-heads --head a --lang ko --out kept/")
     assert shlex.split(line) == args
+
+
+def test_the_command_reads_the_corpus_as_the_annotate_run_did(inputs: tuple[Path, Path], tmp_path: Path) -> None:
+    """Reading options an annotate run recorded go into the command when they differ from the filter's
+    defaults; run, the command finds the scored documents under those fields."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from curate.cli import app
+
+    corpus, scores_path = inputs
+    renamed = tmp_path / "renamed.jsonl"
+    rows = [json.loads(line) for f in sorted(corpus.glob("*.jsonl")) for line in f.read_text().splitlines()]
+    renamed.write_text("".join(json.dumps({"key": r["id"], "body": r["text"]}) + "\n" for r in rows))
+    rule = Rule(keep_top=0.5)
+    reading = {"text_field": "body", "id_field": "key", "lang_field": None, "split": "train"}
+    args = filter_command([str(renamed)], [scores_path], rule, out=str(tmp_path / "kept"), reading=reading)
+    assert args[args.index("--text-field") + 1] == "body" and args[args.index("--id-field") + 1] == "key"
+    assert args[args.index("--lang-field") + 1] == "" and "--split" not in args
+    assert "--text-field" not in filter_command([str(corpus)], [scores_path], rule, reading={"text_field": "text"})
+    result = CliRunner().invoke(app, args[1:])
+    assert result.exit_code == 0, result.output
+    shown = preview(read_scores([scores_path], lambda _m: None), rule)
+    kept = pl.read_parquet(sorted((tmp_path / "kept" / "data").glob("*.parquet")))
+    assert kept.height == shown.kept > 0
+    assert set(kept["id"].to_list()) == set(shown.frame.filter(pl.col("keep"))["id"].to_list())

@@ -76,8 +76,11 @@ def annotate(input: str | Path | Sequence[str | Path], annotator: str | Path, ou
                               work_dir=work_dir, restart=restart, split=split, endpoint=endpoint,
                               trust_remote_code=trust_remote_code or None)
     inputs = [str(i) for i in input] if isinstance(input, (list, tuple)) else [str(input)]
+    # How the corpus was read, so whoever reads the scores later (the dashboard's samples and the `curate filter`
+    # command it writes) reads the same documents under the same ids.
+    reading = {"text_field": text_field, "id_field": id_field, "lang_field": lang_field or None, "split": split}
     summary.run_id = record(db, "annotate", inputs, out,
                             {"annotator": str(annotator), "engine": engine, "device": device,
-                             "backbone": backbone, "heads": summary.heads},
+                             "backbone": backbone, "heads": summary.heads, **reading},
                             n_docs=summary.documents, seconds=summary.seconds)
     return summary

@@ -85,14 +85,28 @@ def preview(scores: Scores, rule: Rule, langs: list[str] | None = None) -> Previ
     return Preview(rule, columns, thresholds, language_table(j), frame)
 
 
+# `curate filter`'s reading options and their defaults: the command names only those a run read differently.
+READING_DEFAULTS = {"text_field": "text", "id_field": "id", "lang_field": "lang", "split": "train"}
+
+
 def filter_command(inputs: list[str], scores: list[str | Path], rule: Rule, langs: list[str] | None = None,
-                   out: str = "filtered/") -> list[str]:
-    """The `curate filter` command line (as arguments) that applies ``rule`` to the corpus and scores."""
+                   out: str = "filtered/", reading: dict[str, Any] | None = None) -> list[str]:
+    """The `curate filter` command line (as arguments) that applies ``rule`` to the corpus and scores.
+
+    ``reading``: how the annotate run read the corpus (``text_field``, ``id_field``, ``lang_field``, ``split``,
+    as runs record them); the filter must read it the same way to find the scored ids.
+    """
     args = ["curate", "filter"]
     for item in inputs:
         args += ["--input", str(item)]
     for item in scores:
         args += ["--scores", str(item)]
+    for name, default in READING_DEFAULTS.items():
+        value = (reading or {}).get(name, default)
+        if name == "lang_field" and value is None:
+            value = ""  # read no language field
+        if isinstance(value, str) and value != default:
+            args += [f"--{name.replace('_', '-')}", value]
     if rule.keep_top is not None:
         args += ["--keep-top", f"{rule.keep_top:g}"]
     if rule.per_language:
