@@ -7,7 +7,6 @@ Labels files are the outputs of `curate judge` runs the store records (or files 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import altair as alt
@@ -97,24 +96,10 @@ def pairs_table(rep: dict[str, Any]) -> pl.DataFrame:
                                                                  "spearman_low", "spearman_high", "exact_agreement")}})
 
 
-def _choose(ctx: Context, recorded: list[str]) -> Path | None:
-    default = st.query_params.get("labels") or (recorded[0] if recorded else "")
-    options = list(dict.fromkeys([*([default] if default else []), *recorded]))
-    path = st.selectbox("labels file (from `curate judge`)", options, key="judge_labels", accept_new_options=True) \
-        if options else st.text_input("labels file (from `curate judge`)", key="judge_labels_typed")
-    if not path:
-        st.info("No `curate judge` run is recorded in this store yet.")
-        return None
-    real = ctx.readable(path, LABEL_SUFFIXES)
-    if real is None:
-        st.warning(f"{path}: not a labels file this dashboard may read (the output of a run recorded in the store, "
-                   "or a file under --scores-root)")
-    return real
-
-
 def render(ctx: Context, recorded: list[str]) -> None:
     st.header("Judges")
-    path = _choose(ctx, recorded)
+    path = widgets.recorded_file(ctx, "labels file (from `curate judge`)", "judge_labels", recorded,
+                                 st.query_params.get("labels") or "", "labels file", LABEL_SUFFIXES)
     if path is None:
         return
     key = stamp(path)

@@ -93,26 +93,13 @@ def distributions(hist: pl.DataFrame, column: str) -> alt.FacetChart:
             .resolve_scale(y="independent").properties(usermeta=charts.SVG))
 
 
-def _choose(ctx: Context, recorded: list[str]) -> Path | None:
-    default = st.query_params.get("scores") or ctx.scores or (recorded[0] if recorded else "")
-    options = list(dict.fromkeys([*([default] if default else []), *recorded]))
-    path = st.selectbox("scores parquet (from `curate annotate --out`)", options, key="scores_path",
-                        accept_new_options=True, index=0 if options else None)
-    if not path:
-        st.info("Enter the path of a scores parquet file written by `curate annotate`.")
-        return None
-    real = ctx.readable(path)
-    if real is None:
-        st.warning(f"{path}: not a scores parquet this dashboard may read (the output of a run recorded in the "
-                   "store, or a file under --scores-root / CURATE_SCORES_ROOT)")
-    return real
-
-
 def render(ctx: Context, recorded: list[str], corpora: dict[str, tuple[list[str], dict[str, Any]]]) -> None:
     """``recorded``: scores outputs of recorded runs; ``corpora``: scores output -> (inputs, settings) of the
     annotate run that wrote it."""
     st.header("Tune a filter")
-    path = _choose(ctx, recorded)
+    default = st.query_params.get("scores") or ctx.scores or (recorded[0] if recorded else "")
+    path = widgets.recorded_file(ctx, "scores parquet (from `curate annotate --out`)", "scores_path", recorded,
+                                 default, "scores parquet", (".parquet",))
     if path is None:
         return
     key = stamp(path)

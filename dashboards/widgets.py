@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import streamlit as st
 from streamlit.navigation.page import StreamlitPage
+
+if TYPE_CHECKING:
+    from dashboards.context import Context
 
 PAGE_ROWS = 25
 PAGES: dict[str, StreamlitPage] = {}  # name -> page, filled by `dashboards.app` on every run
@@ -75,3 +79,21 @@ def text_block(text: str, lang: str | None = None, max_chars: int = 1200, mark: 
     attr = f' lang="{html.escape(lang)}"' if lang else ""
     st.markdown(f'<div class="curate-text"{attr} style="white-space: pre-wrap; border-left: 3px solid #ccc; '
                 f'padding-left: .6em">{body}{html.escape(more)}</div>', unsafe_allow_html=True)
+
+
+def recorded_file(ctx: Context, label: str, key: str, recorded: list[str], default: str, what: str,
+                  suffixes: tuple[str, ...]) -> Path | None:
+    """Pick a file the dashboard may read: ``default`` and the ``recorded`` run outputs are offered, another
+    path can be typed. Its real path, or None (said on the page) when nothing is chosen or the path is not one
+    the server may read (`Context.readable`)."""
+    options = list(dict.fromkeys([*([default] if default else []), *recorded]))
+    path = st.selectbox(label, options, key=key, accept_new_options=True, index=0 if options else None,
+                        placeholder="type a path" if not options else "choose a file")
+    if not path:
+        st.info(f"No {what} is recorded in this store yet: type the path of one.")
+        return None
+    real = ctx.readable(path, suffixes)
+    if real is None:
+        st.warning(f"{path}: not a {what} this dashboard may read (the output of a run recorded in the store, "
+                   "or a file under --scores-root / CURATE_SCORES_ROOT)")
+    return real

@@ -191,6 +191,20 @@ def test_tune_view_reads_only_what_the_store_records(store_path: Path, tmp_path:
     assert not at.table
 
 
+@pytest.mark.parametrize(("name", "key", "what"), [("judges", "judge_labels", "labels file"),
+                                                   ("tune", "scores_path", "scores parquet")])
+def test_file_pickers_share_one_empty_state(store_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, key: str,
+                                            what: str) -> None:
+    """With no run recorded, the judges and tune views offer the same picker: a select box that takes a typed
+    path, and one line saying what to type."""
+    monkeypatch.setenv("CURATE_DB", str(store_path))
+    monkeypatch.setenv("CURATE_SCORES", "")
+    at = view(name).run()
+    assert not at.exception
+    assert at.selectbox(key=key).value is None
+    assert [i.value for i in at.info] == [f"No {what} is recorded in this store yet: type the path of one."]
+
+
 def test_judges_view(store_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from curate.runs import record as record_run
 
