@@ -208,3 +208,86 @@ def test_a_failure_retried_in_a_later_labels_file_is_not_counted(tmp_path) -> No
     assert report["scopes"]["overall"]["pairs"][0]["n"] == 4
     only_first = agreement_report(load_ratings([tmp_path / "run1.parquet"]), AgreeOptions(n_boot=20))
     assert only_first["failed"] == {"A": 0, "B": 1}
+
+
+# ---- the vectorized bootstrap equals one library call per resample -----------------------------------
+
+
+def random_ratings(seed: int, n: int, judges: int, missing: float = 0.0) -> np.ndarray:
+    """Scores spread over a random sub-range of 0-5 (narrow ranges make constant resamples), a few of them
+    non-integer (rounded to categories), some missing."""
+    rng = np.random.default_rng(seed)
+    lo = int(rng.integers(0, 5))
+    hi = int(rng.integers(lo + 1, 6))
+    m = rng.integers(lo, hi + 1, (n, judges)).astype(float) + rng.choice([0.0, 0.0, 0.3, -0.4], (n, judges))
+    m[rng.random(m.shape) < missing] = nan
+    return m
+
+
+def assert_same_per_resample(vectorized: np.ndarray, reference: np.ndarray) -> None:
+    assert vectorized.shape == reference.shape
+    np.testing.assert_array_equal(np.isnan(vectorized), np.isnan(reference))
+    np.testing.assert_allclose(vectorized, reference, rtol=0, atol=1e-9, equal_nan=True)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_bootstrap_statistics_equal_the_library_per_resample(seed: int) -> None:
+    from curate.judges.agree import bootstrap_fleiss, bootstrap_kripp_alpha, bootstrap_weighted_kappa
+    from tests.agree_reference import loop_fleiss, loop_kripp_alpha, loop_weighted_kappa
+
+    rng = np.random.default_rng(100 + seed)
+    n = [3, 6, 25, 60][seed % 4]  # small n: many resamples repeat one document, so are constant (nan)
+    judges = 2 + seed % 4
+    m = random_ratings(seed, n, judges)
+    idx = rng.integers(0, n, (150, n))
+    kappa = bootstrap_weighted_kappa(m[:, 0], m[:, 1], idx)
+    assert_same_per_resample(kappa, loop_weighted_kappa(m[:, 0], m[:, 1], idx))
+    assert_same_per_resample(bootstrap_fleiss(m, idx), loop_fleiss(m, idx))
+    with_missing = random_ratings(seed, n, judges, missing=0.35)
+    alpha = bootstrap_kripp_alpha(with_missing, idx)
+    assert_same_per_resample(alpha, loop_kripp_alpha(with_missing, idx))
+    if n == 3:  # the degenerate resamples are there, and the others too
+        assert np.isnan(kappa).any() and np.isfinite(kappa).any()
+
+
+def test_bootstrap_statistics_degenerate_inputs() -> None:
+    from curate.judges.agree import bootstrap_fleiss, bootstrap_kripp_alpha, bootstrap_weighted_kappa
+
+    one = np.array([[2.0, 3.0]])
+    assert np.isnan(bootstrap_weighted_kappa(one[:, 0], one[:, 1], np.zeros((4, 1), int))).all()
+    assert np.isnan(bootstrap_fleiss(one, np.zeros((4, 1), int))).all()
+    assert bootstrap_kripp_alpha(one, np.zeros((0, 1), int)).shape == (0,)
+    # Constant everywhere: kappa, Fleiss and alpha are 0/0 in every resample.
+    same = np.full((5, 3), 4.0)
+    idx = np.random.default_rng(0).integers(0, 5, (10, 5))
+    assert np.isnan(bootstrap_weighted_kappa(same[:, 0], same[:, 1], idx)).all()
+    assert np.isnan(bootstrap_fleiss(same, idx)).all() and np.isnan(bootstrap_kripp_alpha(same, idx)).all()
+    # Two judges that never agree on a constant: kappa 0 (chance), not nan.
+    assert bootstrap_weighted_kappa(arr(1, 1, 1), arr(3, 3, 3), idx[:, :3] % 3) == pytest.approx([0.0] * 10)
+    # Alpha: a document scored once counts for nothing; a resample of such documents only is nan, and a
+    # resample whose only pairable document has one value (the lone 5 does not pair) is nan too.
+    m = np.array([[1, 1], [2, 3], [5, nan], [0, nan]], dtype=float)
+    alpha = bootstrap_kripp_alpha(m, np.array([[0, 1, 2, 3], [2, 3, 2, 3], [0, 0, 2, 2]]))
+    assert alpha[0] == pytest.approx(kripp_alpha(m)) and np.isnan(alpha[1]) and np.isnan(alpha[2])
+
+
+@pytest.mark.parametrize("judges", [2, 3, 4])
+def test_agreement_report_is_the_per_resample_report(judges: int) -> None:
+    from tests.agree_reference import per_resample_bootstrap
+
+    n = 90
+    rng = np.random.default_rng(judges)
+    truth = rng.integers(0, 6, n)
+    m = np.stack([np.clip(truth + rng.integers(-1, 2, n), 0, 5) for _ in range(judges)], axis=1).astype(float)
+    m[rng.random(m.shape) < 0.1] = nan
+    m[60:70] = 2.0  # one language where every judge agrees on one score: nan everywhere
+    langs = ["en"] * 30 + ["ko"] * 30 + ["ja"] * 10 + ["zh"] * 20
+    gold = np.where(rng.random(n) < 0.5, truth, nan).astype(float)
+    r = Ratings([str(i) for i in range(n)], langs, [f"j{k}" for k in range(judges)], m, gold=gold)
+    options = AgreeOptions(n_boot=120, seed=7)
+    new = agreement_report(r, options)
+    with per_resample_bootstrap():
+        old = agreement_report(r, options)
+    assert json.dumps(new, sort_keys=True) == json.dumps(old, sort_keys=True)
+    assert new["scopes"]["ja"]["fleiss_kappa"]["value"] is None
+    assert new["scopes"]["overall"]["krippendorff_alpha"]["ci"][0] is not None
