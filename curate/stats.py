@@ -49,11 +49,31 @@ def rowwise_pearson(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return np.where(denom > 0, (x * y).sum(axis=1) / denom, np.nan)
 
 
-def rowwise_spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Spearman per row of two (rows x n) arrays: Pearson of average ranks, as scipy defines it."""
-    from scipy.stats import rankdata
+def bootstrap_spearman(a: np.ndarray, b: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Spearman of every resample ``a[idx[r]]``, ``b[idx[r]]`` (a row of ``idx`` is one resample's indices):
+    Pearson of average ranks, as scipy defines it, without sorting each resample (see `resampled_ranks`)."""
+    return rowwise_pearson(resampled_ranks(a, idx), resampled_ranks(b, idx))
 
-    return rowwise_pearson(rankdata(x, axis=1), rankdata(y, axis=1))
+
+def resampled_ranks(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Average ranks within each resample ``a[idx[r]]`` (scipy's ``rankdata(a[idx], axis=1)``).
+
+    The sample's distinct values are sorted once; a resample's ranks are then counted: how many of its values
+    lie below each distinct value and how many equal it give that value's average rank (one bincount over all
+    resamples). Judges' scores take six values, so this is a gather and a cumulative sum, not a sort per row.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    idx = np.asarray(idx)
+    if idx.ndim != 2 or idx.size == 0 or np.isnan(a).any():
+        from scipy.stats import rankdata
+
+        return rankdata(a[idx], axis=-1)
+    values, codes = np.unique(a, return_inverse=True)
+    k, rows = len(values), idx.shape[0]
+    picked = codes[idx]
+    counts = np.bincount((picked + k * np.arange(rows)[:, None]).ravel(), minlength=rows * k).reshape(rows, k)
+    average = np.cumsum(counts, axis=1) - counts + (counts + 1) / 2.0
+    return np.take_along_axis(average, picked, axis=1)
 
 
 def finite_or_none(x: float | None) -> float | None:

@@ -22,7 +22,7 @@ from curate.judges.agree import (
     mse,
     weighted_kappa,
 )
-from curate.stats import pearson, rowwise_spearman, spearman
+from curate.stats import bootstrap_spearman, pearson, spearman
 
 nan = math.nan
 FAST = AgreeOptions(n_boot=200, seed=0)
@@ -79,12 +79,20 @@ def test_correlations_and_mse_by_hand() -> None:
     assert mse(arr(1, 2, 3), arr(2, 2, 4)) == pytest.approx(2 / 3)
 
 
-def test_bootstrap_spearman_matches_scipy() -> None:
+@pytest.mark.parametrize("distinct", [2, 6, None])  # None: continuous scores (gold labels), every value distinct
+def test_bootstrap_spearman_matches_scipy(distinct: int | None) -> None:
+    """Counted ranks per resample are scipy's average ranks, so each resample's rho is scipy's."""
+    from scipy.stats import rankdata
+
+    from curate.stats import resampled_ranks
+
     rng = np.random.default_rng(2)
-    x = rng.integers(0, 6, (20, 15)).astype(float)
-    y = rng.integers(0, 6, (20, 15)).astype(float)
-    ours = rowwise_spearman(x, y)
-    assert ours == pytest.approx([spearmanr(a, b).statistic for a, b in zip(x, y, strict=True)], nan_ok=True)
+    a = rng.integers(0, distinct, 15).astype(float) if distinct else rng.normal(size=15)
+    b = rng.integers(0, 6, 15).astype(float) + 0.5 * (rng.random(15) < 0.3)  # ties and half points
+    idx = rng.integers(0, 15, (200, 15))
+    assert np.array_equal(resampled_ranks(a, idx), rankdata(a[idx], axis=1))
+    ours = bootstrap_spearman(a, b, idx)
+    assert ours == pytest.approx([spearmanr(a[i], b[i]).statistic for i in idx], nan_ok=True, abs=1e-12)
 
 
 def test_degenerate_all_agree() -> None:

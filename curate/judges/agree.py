@@ -45,7 +45,7 @@ import numpy as np
 from curate.errors import CurateError
 from curate.files import read_table
 from curate.labels import read_labels_frame
-from curate.stats import pearson, rowwise_pearson, rowwise_spearman, spearman
+from curate.stats import bootstrap_spearman, pearson, rowwise_pearson, spearman
 
 N_CATEGORIES = 6  # scores 0..5
 OVERALL = "overall"
@@ -327,7 +327,7 @@ def _pair_stats(a: np.ndarray, b: np.ndarray, idx: np.ndarray, level: float) -> 
     kappa = weighted_kappa(a, b)
     rho = spearman(a, b)
     kappa_boot = bootstrap_weighted_kappa(a, b, idx) if math.isfinite(kappa) else []
-    rho_boot = rowwise_spearman(a[idx], b[idx]) if math.isfinite(rho) else []
+    rho_boot = bootstrap_spearman(a, b, idx) if math.isfinite(rho) else []
     exact = float(np.mean(categories(a) == categories(b))) if n else math.nan
     return {"weighted_kappa": _estimate(kappa, kappa_boot, n, level),
             "spearman": _estimate(rho, rho_boot, n, level),
@@ -401,7 +401,7 @@ def scope_report(r: Ratings, name: str, options: AgreeOptions) -> dict[str, Any]
                 "n": len(a),
                 "pearson": _estimate(p, rowwise_pearson(a[idx], g[idx]) if math.isfinite(p) else [], len(a),
                                      options.level).to_json(),
-                "spearman": _estimate(s, rowwise_spearman(a[idx], g[idx]) if math.isfinite(s) else [], len(a),
+                "spearman": _estimate(s, bootstrap_spearman(a, g, idx) if math.isfinite(s) else [], len(a),
                                       options.level).to_json(),
                 "mse": _estimate(mse(a, g), ((a[idx] - g[idx]) ** 2).mean(axis=1) if len(a) else [], len(a),
                                  options.level).to_json(),
