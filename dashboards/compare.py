@@ -26,6 +26,7 @@ FACET_TITLES = {
 }
 
 Frame = Callable[[], pl.DataFrame | None]  # the per-dataset frame behind the charts, fetched on a click
+DEFAULT_LANGUAGES = 8  # languages compared when the page opens: the ones with the most datasets
 CARD_FACETS = ("docs", "instruction", "domains", "license_mismatch")  # measured on the cards (the full frame)
 
 
@@ -83,11 +84,16 @@ def render(ctx: Context) -> None:
     sid = ctx.snapshot_id
     snaps = data.snapshots(ctx.db, ctx.stamp)
     n_datasets = int(snaps.filter(pl.col("id") == sid)["datasets"].sum())
-    available = data.languages(ctx.db, ctx.stamp, sid)
-    if not available:
+    counts_by_lang = data.language_counts(ctx.db, ctx.stamp, sid)
+    if not counts_by_lang:
         st.info(f"Snapshot {sid} listed no dataset (see its error rows in the Runs view).")
         return
-    langs = tuple(st.multiselect("languages", available, default=available, key="compare_langs") or available)
+    available = sorted(counts_by_lang)
+    default = sorted(list(counts_by_lang)[:DEFAULT_LANGUAGES])  # a whole-Hub snapshot lists hundreds
+    langs = tuple(st.multiselect("languages", available, default=default, key="compare_langs") or default)
+    if len(available) > len(default):
+        st.caption(f"Opens on the {len(default)} languages with the most datasets of the {len(available):,} this "
+                   "snapshot lists; add or remove languages above.")
     # First what DuckDB answers at once (counts, downloads), then the features (seconds on a large snapshot),
     # which start measuring now.
     data.start_quick_frame(ctx.db, ctx.stamp, sid)

@@ -75,6 +75,13 @@ def languages(db: str, stamp: tuple[int, int], snapshot_id: int) -> list[str]:
         return store.languages(snapshot_id)
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def language_counts(db: str, stamp: tuple[int, int], snapshot_id: int) -> dict[str, int]:
+    """{language: datasets listed}, most datasets first."""
+    with open_store(db) as store:
+        return store.language_counts(snapshot_id)
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
 def runs(db: str, stamp: tuple[int, int]) -> pl.DataFrame:
     with open_store(db) as store:

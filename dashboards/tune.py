@@ -27,6 +27,7 @@ from dashboards.scores import summary as scores_summary
 
 BINS = 40
 SAMPLES = 3
+CHART_LANGUAGES = 12  # charts drawn per language without a choice; a scores file may hold hundreds
 
 
 @st.cache_resource(max_entries=4, show_spinner="reading the scores")
@@ -127,11 +128,16 @@ def render(ctx: Context, recorded: list[str], corpora: dict[str, tuple[list[str]
                          if c.get(column) is not None], schema={"lang": pl.String, "cut": pl.Float64})
     if not per_language and not cuts.is_empty():  # one global cut: the same line in every language
         cuts = hist.select(pl.col("lang").unique().sort()).with_columns(pl.lit(cuts["cut"][0]).alias("cut"))
+    shown = _chart_languages(counts, langs)
+    if shown is not None:
+        st.caption(f"The charts show the {len(shown)} languages with the most documents of the {counts.height:,} "
+                   "scored; pick languages above to see others. The table lists them all.")
+        hist = hist.filter(pl.col("lang").is_in(shown))
     chart = distributions(hist.join(cuts, on="lang", how="left"), column)
     charts.show(chart, hist, f"distribution {column}", "tune_hist", title=f"Distribution of {column} per language (red: the cut)")
 
     table = counts.join(cuts.rename({"cut": f"cut ({column})"}), on="lang", how="left") if per_language else counts
-    kept = (alt.Chart(counts.with_columns((pl.col("docs") - pl.col("kept")).alias("dropped"))
+    kept = (alt.Chart(counts.filter(pl.col("lang").is_in(shown) if shown is not None else pl.lit(True)).with_columns((pl.col("docs") - pl.col("kept")).alias("dropped"))
                       .unpivot(index="lang", on=["kept", "dropped"], variable_name="decision", value_name="n")
                       .to_pandas()).mark_bar()
             .encode(x=alt.X("n:Q", stack="zero", title="documents"), y=alt.Y("lang:N", title=None),
@@ -157,6 +163,14 @@ def render(ctx: Context, recorded: list[str], corpora: dict[str, tuple[list[str]
         st.dataframe(summary(str(path), key), hide_index=True, width="stretch")
     for problem in scores.metadata.get("dashboard_problems") or []:
         st.caption(f"note: {problem}")
+
+
+def _chart_languages(counts: pl.DataFrame, chosen: list[str]) -> list[str] | None:
+    """The languages the charts draw when the scores hold more than `CHART_LANGUAGES` and none were chosen:
+    the ones with the most documents (None: draw them all)."""
+    if chosen or counts.height <= CHART_LANGUAGES:
+        return None
+    return counts.sort(["docs", "lang"], descending=[True, False]).head(CHART_LANGUAGES)["lang"].to_list()
 
 
 def _samples(result: dict[str, Any], inputs: list[str], settings: dict[str, Any]) -> None:

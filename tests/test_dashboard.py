@@ -177,6 +177,38 @@ def test_tune_view_counts_follow_the_slider(store_path: Path, tmp_path: Path, mo
     assert "--keep-top 0.55 --per-language --all-heads" in at.code[0].value
 
 
+def test_many_languages_open_on_the_largest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A whole-Hub snapshot lists hundreds of languages: the compare view opens on the 8 with the most datasets
+    and the tune view charts the 12 with the most documents (its table still lists every language)."""
+    from curate.runs import record as record_run
+    from dashboards.compare import DEFAULT_LANGUAGES
+    from dashboards.tune import CHART_LANGUAGES
+    from tests.store_rows import Hub
+
+    db = tmp_path / "many.duckdb"
+    langs = [f"l{i:02d}" for i in range(14)]
+    with Store(db) as store:
+        hub = Hub(store)
+        for i, lang in enumerate(langs):  # l13 lists the most datasets
+            for k in range(i + 1):
+                hub.add(f"o/{lang}-{k}", langs=[lang])
+    scores = tmp_path / "scores.parquet"
+    pl.DataFrame({"doc_id": [f"{lang}-{k}" for i, lang in enumerate(langs) for k in range(i + 2)],
+                  "lang": [lang for i, lang in enumerate(langs) for _ in range(i + 2)]}
+                 ).with_columns(pl.int_range(pl.len()).cast(pl.Float64).alias("score")).write_parquet(scores)
+    record_run(db, "annotate", ["corpus/"], scores, {}, n_docs=1, seconds=0.1)
+    monkeypatch.setenv("CURATE_DB", str(db))
+    monkeypatch.setenv("CURATE_SCORES", "")
+    at = view("compare").run()
+    assert not at.exception
+    assert at.multiselect(key="compare_langs").value == sorted(langs[-DEFAULT_LANGUAGES:])
+    assert any("8 languages with the most datasets of the 14" in c.value for c in at.caption)
+    at = view("tune").run()
+    assert not at.exception
+    assert any(f"show the {CHART_LANGUAGES} languages with the most documents of the 14" in c.value for c in at.caption)
+    assert sorted(at.table[0].value["lang"]) == langs
+
+
 def test_tune_view_reads_only_what_the_store_records(store_path: Path, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     stray = tmp_path / "elsewhere.parquet"
