@@ -298,3 +298,20 @@ def test_every_bar_lists_as_many_datasets_as_it_counts(store_path: Path) -> None
             assert data.drill(frame, facet, row["lang"], row["value"]).height == row["n"], (facet, row)
     points, _ = data.downloads_curve(frame)
     assert set(points["lang"]) == {"ko", "ja"} and points["rank"].min() == 1
+
+
+def test_metadata_features_never_wait_behind_a_card_read() -> None:
+    """A snapshot's card read can take a minute; the metadata features of another snapshot run on their own
+    worker meanwhile (one worker for both would make the compare view wait for the card read)."""
+    import threading
+
+    from dashboards import data
+
+    release = threading.Event()
+    blocked = data.jobs("cards").submit(("test", "slow"), release.wait, 30)
+    try:
+        quick = data.jobs("metadata").submit(("test", "quick"), lambda: "measured")
+        assert quick.result(timeout=10) == "measured" and not blocked.done()
+    finally:
+        release.set()
+    assert blocked.result(timeout=10) is True
