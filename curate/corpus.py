@@ -65,9 +65,28 @@ def expand_source(source: str | Path) -> list[Path] | str:
             raise CurateError(f"{path}: unsupported file type (expected one of {', '.join(SUFFIXES)})")
         return [path]
     text = str(source)
-    if text.startswith((".", "/", "~")) or text.endswith(SUFFIXES) or text.count("/") > 1:
+    if _local_path(text):
         raise CurateError(f"{source}: no such file or directory")
     return text  # a Hub dataset id
+
+
+def _local_path(text: str) -> bool:
+    """Whether a source that does not exist names a local path rather than a Hub dataset id: it looks like a
+    path (``./``, ``/``, ``~``, a trailing ``/``, a corpus suffix, more than one ``/``), its first part is a
+    local folder (``curate-demo/corpsu``: a typo in a path, not a dataset of the owner ``curate-demo``), or it is
+    no valid repo id. Asking the Hub about a mistyped path costs retries and an error about the Hub."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    if text.startswith((".", "/", "~")) or text.endswith((*SUFFIXES, "/")) or text.count("/") > 1:
+        return True
+    if "/" in text and Path(text.split("/", 1)[0]).is_dir():
+        return True
+    try:
+        validate_repo_id(text)
+    except HFValidationError:
+        return True
+    return False
 
 
 def source_name(source: str | Path) -> str:

@@ -67,6 +67,25 @@ def test_missing_path_is_a_clear_error(tmp_path: Path) -> None:
         list(iter_documents(tmp_path / "nope.jsonl"))
 
 
+@pytest.mark.parametrize("typed", ["corpus/", "demo/corpsu", "demo/sub/x", "bad id!", "./x", "x.jsonl"])
+def test_a_mistyped_path_is_not_asked_of_the_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, typed: str) -> None:
+    """A path that does not exist is a local path whenever it looks like one, starts in a local folder or is
+    no valid repo id: one line at once, not Hub retries and an error about the Hub."""
+    from curate.corpus import expand_source
+
+    (tmp_path / "demo").mkdir()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CurateError, match=r"^.*: no such file or directory$"):
+        expand_source(typed)
+
+
+def test_an_owner_slash_name_that_is_not_local_is_a_hub_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from curate.corpus import expand_source
+
+    monkeypatch.chdir(tmp_path)
+    assert expand_source("HAERAE-HUB/HRM8K") == "HAERAE-HUB/HRM8K" and expand_source("wikitext") == "wikitext"
+
+
 def test_batched() -> None:
     assert [len(b) for b in batched(range(5), 2)] == [2, 2, 1]  # type: ignore[arg-type]
 
