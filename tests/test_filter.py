@@ -341,6 +341,26 @@ def test_cli_summary_card_and_json(tmp_path: Path, corpus: Path, scores: Path, c
     assert missing.code == 1 and "no such file" in missing.err
 
 
+def test_the_card_records_a_command_that_runs_again(tmp_path: Path, corpus: Path, scores: Path, cli) -> None:
+    """The card and manifest record the command as typed (whatever started curate: the console script,
+    `python -m curate`, or `curate demo` calling filter); run again, it keeps the same documents."""
+    import shlex
+
+    out = tmp_path / "out"
+    res = cli("filter", "--input", corpus, "--scores", scores, "--keep-top", "0.3", "--per-language",
+              "--all-heads", "--lang", "ko", "--lang", "ja", "--out", out)
+    assert res.code == 0, res.err
+    command = json.loads((out / "manifest.json").read_text())["command"]
+    assert command == shlex.join(["curate", "filter", "--input", str(corpus), "--scores", str(scores), "--keep-top",
+                                  "0.3", "--per-language", "--lang", "ko", "--lang", "ja", "--all-heads",
+                                  "--out", str(out)])
+    assert f"- Command: `{command}`" in (out / "README.md").read_text(encoding="utf-8")
+    again = shlex.split(command)
+    again[again.index("--out") + 1] = str(tmp_path / "again")
+    assert cli(*again[1:]).code == 0
+    assert _kept(tmp_path / "again")["id"].to_list() == _kept(out)["id"].to_list()
+
+
 def test_scores_without_mean_column_and_heads_check(tmp_path: Path, corpus: Path, scores: Path) -> None:
     table = pq.read_table(scores).drop_columns(["score"])
     pq.write_table(table, tmp_path / "heads-only.parquet")

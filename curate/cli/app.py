@@ -63,3 +63,41 @@ def store_to_read(db: Path | None) -> Path:
     if db is None and path == Path(config.DEMO_DB):
         typer.echo(f"reading the demo's store {path} (no ./curate.duckdb; pass --db to choose)", err=True)
     return path
+
+
+def command_line(ctx: typer.Context) -> str:
+    """The running command as typed: ``curate``, the subcommand, and the arguments and options given on its
+    command line (not those from the environment or defaults), in the command's order of parameters.
+
+    Built from the parsed parameters (the command's ``typer.Context``) rather than ``sys.argv``, so it is the
+    same under the console script, ``python -m curate`` and a command that calls another one in-process
+    (``curate demo``).
+    """
+    import shlex
+
+    words = ["curate", *ctx.command_path.split()[1:]]
+    for param in ctx.command.params:
+        name = param.name or ""
+        value = ctx.params.get(name)
+        source = ctx.get_parameter_source(name)
+        if source is None or source.name != "COMMANDLINE" or value is None:
+            continue
+        many = isinstance(value, list | tuple)
+        if param.param_type_name == "argument":
+            words += [_word(v) for v in (value if many else [value])]
+            continue
+        if getattr(param, "is_flag", False) and isinstance(value, bool):
+            if value:
+                words.append(param.opts[0])
+            elif param.secondary_opts:
+                words.append(param.secondary_opts[0])
+            continue
+        for item in value if many else [value]:
+            words += [param.opts[0], _word(item)]
+    return shlex.join(words)
+
+
+def _word(value: object) -> str:
+    from enum import Enum
+
+    return str(value.value if isinstance(value, Enum) else value)

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import shlex
-import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from curate.cli.app import DbOption, app
+from curate.cli.app import DbOption, app, command_line
 
 
 class Engine(StrEnum):
@@ -26,6 +24,7 @@ class Format(StrEnum):
 
 @app.command("filter")
 def filter_cmd(
+    ctx: typer.Context,
     inputs: Annotated[list[str], typer.Option("--input", help="Corpus: .jsonl[.gz]/.parquet/.csv file, folder or Hub id; repeat for several.")],
     scores: Annotated[list[Path], typer.Option("--scores", help="Scores parquet from `curate annotate` (file or folder of shards); repeatable.")],
     keep_top: Annotated[float | None, typer.Option("--keep-top", help="Keep this top fraction by score, e.g. 0.3.")] = None,
@@ -76,7 +75,7 @@ def filter_cmd(
         shard_size_mb=shard_size_mb, overwrite=overwrite, text_field=text_field, id_field=id_field,
         lang_field=lang_field or None, split=split, lid_model=lid_model, engine=engine.value,
         ray_address=ray_address, db=db, on_message=warn,
-        command=shlex.join(["curate", *sys.argv[1:]]) if sys.argv and sys.argv[0].endswith("curate") else None)
+        command=command_line(ctx))
     m = result.manifest
     if fmt is Format.json:
         typer.echo(json.dumps(m, ensure_ascii=False, indent=2))
