@@ -203,6 +203,23 @@ def test_cli_agree_table_json_and_heatmap(cli, tmp_path: Path) -> None:
     assert bad.code == 1 and "no such file" in bad.err
 
 
+def test_cli_agree_one_judge_unknown_language_and_no_bootstrap(cli, tmp_path: Path) -> None:
+    """One judge still gets a table (its documents and mean score per scope); a --lang with no labelled
+    document is a usage error; without resamples no title promises intervals."""
+    path = labels_file(tmp_path / "one.parquet", [(f"d{i}", "ko" if i % 2 else "en", "solo", i % 6) for i in range(8)])
+    res = cli("judges", "agree", path, "--bootstrap", 10)
+    assert res.code == 0, res.err
+    rows = [line for line in res.out.splitlines() if "solo" in line]
+    assert [line.rstrip(" │").split()[-1] for line in rows] == ["2.00", "1.50", "2.50"]  # overall, en, ko
+    assert "one judge only" in res.out
+    bad = cli("judges", "agree", path, "--lang", "xx")
+    assert bad.code == 2 and "--lang xx: no labelled document in that language (the labels have: en, ko)" in bad.err
+    two = labels_file(tmp_path / "two.parquet", [(f"d{i}", "en", j, (i + k) % 6) for i in range(6)
+                                                 for k, j in enumerate("ab")])
+    plain = cli("judges", "agree", two, "--bootstrap", 0)
+    assert plain.code == 0 and "no bootstrap" in plain.out and "bootstrap CI" not in plain.out
+
+
 def test_a_failure_retried_in_a_later_labels_file_is_not_counted(tmp_path) -> None:
     import polars as pl
 

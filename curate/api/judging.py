@@ -164,6 +164,10 @@ def agreement(labels: str | Path | Sequence[str | Path], *, gold: str | Path | N
 
     paths = [labels] if isinstance(labels, (str, Path)) else list(labels)
     ratings = load_ratings(paths, gold)
+    unknown = [lang for lang in langs or [] if lang not in set(ratings.langs)]
+    if unknown:
+        raise UsageError(f"--lang {unknown[0]}: no labelled document in that language (the labels have: "
+                         f"{', '.join(sorted(set(ratings.langs)))})", "--lang")
     data = agreement_report(ratings, AgreeOptions(n_boot=bootstrap, seed=seed), langs=langs)
     folder = Path(out) if out is not None else None
     if folder is not None:

@@ -120,16 +120,24 @@ def _print_tables(report: dict) -> None:
 
     console = Console()
     level = int(report["bootstrap"]["level"] * 100)
-    multi = Table(title=f"Agreement between judges ({level}% bootstrap CI)")
+    intervals = f"{level}% bootstrap CI" if report["bootstrap"]["resamples"] else "no bootstrap: --bootstrap 0"
+    scored = Table(title="Judges")
+    for column in ("scope", "judge", "scored", "failed labels", "mean score"):
+        scored.add_column(column, justify="left" if column in ("scope", "judge") else "right")
+    multi = Table(title=f"Agreement between judges ({intervals})")
     for column in ("scope", "docs", "failed labels", "Fleiss' kappa", "Krippendorff's alpha", "mean Spearman"):
         multi.add_column(column, justify="left" if column == "scope" else "right")
     pairs = Table(title="Pairs of judges")
     for column in ("scope", "judges", "n", "weighted kappa", "Spearman", "exact"):
         pairs.add_column(column, justify="left" if column in ("scope", "judges") else "right")
-    gold = Table(title="Judges against gold labels")
+    gold = Table(title=f"Judges against gold labels ({intervals})")
     for column in ("scope", "judge", "n", "Pearson", "Spearman", "MSE"):
         gold.add_column(column, justify="left" if column in ("scope", "judge") else "right")
     for scope, s in report["scopes"].items():
+        for judge in report["judges"]:
+            mean = s["mean_score"][judge]
+            scored.add_row(scope, judge, str(s["n_scored"][judge]), str(s["n_failed"][judge]),
+                           "n/a" if mean is None else f"{mean:.2f}")
         ms = s.get("mean_spearman")
         multi.add_row(scope, str(s["n_docs"]), str(sum(s["n_failed"].values())), _fmt(s.get("fleiss_kappa")), _fmt(s.get("krippendorff_alpha")),
                       "n/a" if ms is None else f"{ms:.3f}")
@@ -139,6 +147,7 @@ def _print_tables(report: dict) -> None:
                           _fmt(p["spearman"]), "n/a" if exact is None else f"{exact:.2f}")
         for judge, g in (s.get("gold") or {}).items():
             gold.add_row(scope, judge, str(g["n"]), _fmt(g["pearson"]), _fmt(g["spearman"]), _fmt(g["mse"]))
+    console.print(scored)
     if len(report["judges"]) >= 2:
         console.print(multi)
         console.print(pairs)
