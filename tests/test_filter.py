@@ -336,6 +336,8 @@ def test_cli_summary_card_and_json(tmp_path: Path, corpus: Path, scores: Path, c
     manifest = json.loads(res.out)
     assert manifest["rule"]["min_score"] == 1 and manifest["counts"]["kept"] == _kept(tmp_path / "o2").height
     assert cli("filter", "--input", corpus, "--scores", scores, "--out", tmp_path / "o3").code == 2
+    percent = cli("filter", "--input", corpus, "--scores", scores, "--keep-top", "30", "--out", tmp_path / "o3")
+    assert percent.code == 2 and "got 30 (for the top 30%, give 0.3)" in percent.err  # a usage error, as typed
     missing = cli("filter", "--input", tmp_path / "nope.jsonl", "--scores", scores, "--keep-top", "0.3",
                   "--out", tmp_path / "o4")
     assert missing.code == 1 and "no such file" in missing.err

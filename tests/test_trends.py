@@ -118,3 +118,12 @@ def test_a_crawl_s_trend_is_drawn_from_crawls(history: tuple[Path, list[str]], c
     doc = json.loads(result.out)
     assert [s["source"] for s in doc["snapshots"]] == ["crawl"]
     assert list(doc["languages"]) == ["ko"] and doc["languages"]["ko"][0]["n_datasets"] == 3
+
+
+@pytest.mark.parametrize("extra", [["--trends", "--all-languages"], ["--trends", "--min-datasets", "3"],
+                                   ["--trends", "--ownership-overrides", "o.csv"], ["--min-datasets", "3"]])
+def test_options_that_do_not_apply_are_said_not_ignored(tmp_path: Path, cli: Any, extra: list[str]) -> None:
+    """An option the chosen mode does not use is a usage error naming it (exit 2), not silently dropped."""
+    result = cli("report", "--db", tmp_path / "none.duckdb", *extra)
+    flag = next(a for a in extra[1:] if a.startswith("--")) if extra[0] == "--trends" else "--min-datasets"
+    assert result.code == 2 and flag in result.err

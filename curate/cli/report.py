@@ -60,8 +60,14 @@ def report(
         if compare is not None:
             raise typer.BadParameter("--trends already compares every snapshot; leave --compare out",
                                      param_hint="--compare")
+        for given, flag in ((all_languages, "--all-languages"), (ownership_overrides is not None, "--ownership-overrides"),
+                            (min_datasets != DEFAULT_MIN_DATASETS, "--min-datasets")):
+            if given:  # said, not silently ignored
+                raise typer.BadParameter(f"--trends does not take {flag}; leave it out", param_hint=flag)
         _print_trends(api.trends(db=store_to_read(db), langs=lang, snapshot=snapshot, out=out), fmt, out)
         return
+    if min_datasets != DEFAULT_MIN_DATASETS and not all_languages:
+        raise typer.BadParameter("--min-datasets goes with --all-languages", param_hint="--min-datasets")
     result = api.report(db=store_to_read(db), langs=lang, snapshot=snapshot, out=out,
                         ownership_overrides=ownership_overrides, compare=compare, all_languages=all_languages,
                         min_datasets=min_datasets)

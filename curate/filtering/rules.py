@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from curate.errors import CurateError
+from curate.errors import CurateError, UsageError
 
 GLOBAL = "*"  # the threshold group when thresholds are not per language
 
@@ -37,9 +37,11 @@ class Rule:
 
     def validate(self) -> None:
         if self.keep_top is None and self.min_score is None:
-            raise CurateError("nothing to filter on: give --keep-top, --min-score or both")
+            raise UsageError("nothing to filter on: give --keep-top, --min-score or both", "--keep-top")
         if self.keep_top is not None and not 0.0 < self.keep_top <= 1.0:
-            raise CurateError(f"--keep-top must be a fraction in (0, 1], got {self.keep_top}")
+            raise UsageError(f"--keep-top must be a fraction in (0, 1], got {self.keep_top:g}"
+                             + (f" (for the top {self.keep_top:g}%, give {self.keep_top / 100:g})"
+                                if 1 < self.keep_top <= 100 else ""), "--keep-top")
 
     def columns(self, head_columns: list[str]) -> list[str]:
         """The score columns the rule reads: every head with ``all_heads``, else the one column."""
