@@ -5,7 +5,11 @@ directory of those (read recursively, in sorted order so runs are reproducible),
 through `datasets` in streaming mode (remote code is never run).
 
 Bad records never stop a run: an invalid JSON line, a missing text field, an empty text or an unreadable
-file is reported once through ``on_error`` as one line naming the file and line, and reading goes on.
+file is reported once through ``on_error`` as one line naming the file and line, and reading goes on. A
+wrong field name is another matter: when a source's records do not have the text field at all (or a chosen
+id field), every record would be "bad" and the run would produce nothing. `ReadSpec.check_fields` looks at
+the first records of each source before a command starts its work and stops it with one line naming the
+option, the value given and the fields the records have (`curate.errors.UsageError`).
 
 Multi-field items (a benchmark's question, choices and answer) are read by giving several text fields:
 ``text_field="question,choices"``. The text is the fields' values joined with a newline, in the order
@@ -24,13 +28,15 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from curate.errors import CurateError
-from curate.files import path_text
+from curate.errors import CurateError, UsageError
+from curate.files import clean_text, path_text
 
 log = logging.getLogger(__name__)
 
 SUFFIXES = (".jsonl.gz", ".jsonl", ".json", ".parquet", ".csv")
 ErrorHandler = Callable[[str], None]
+DEFAULT_ID_FIELD = "id"  # may be missing: records without it are named NAME:LINE (see `iter_documents`)
+SURVEY_RECORDS = 1000  # records of a JSON Lines or Hub source `ReadSpec.check_fields` reads at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +155,13 @@ class _RecordReader:
         return Document(doc_id, text, str(lang) if lang else None, stem, line)
 
 
-def _read_jsonl(path: Path, reader: _RecordReader, stem: str) -> Iterator[Document]:
+def split_fields(text_field: str) -> list[str]:
+    """The fields of a ``text_field`` option: ``"question,choices"`` -> ``["question", "choices"]``."""
+    return [f.strip() for f in text_field.split(",") if f.strip()]
+
+
+def _jsonl_records(path: Path, on_error: ErrorHandler) -> Iterator[tuple[int, Any]]:
+    """``(line, record)`` for each JSON line of ``path``; invalid lines and read errors go to ``on_error``."""
     opener = gzip.open if path.name.endswith(".gz") else open
     name = path_text(path)  # for messages: `path` itself may not be valid UTF-8
     try:
@@ -161,13 +173,19 @@ def _read_jsonl(path: Path, reader: _RecordReader, stem: str) -> Iterator[Docume
                 try:
                     record = json.loads(line)
                 except json.JSONDecodeError as exc:
-                    reader.on_error(f"{name}:{lineno}: invalid JSON ({exc.msg})")
+                    on_error(f"{name}:{lineno}: invalid JSON ({exc.msg})")
                     continue
-                doc = reader.document(record, f"{name}:{lineno}", stem, lineno)
-                if doc is not None:
-                    yield doc
+                yield lineno, record
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        reader.on_error(f"{name}: cannot read the rest of the file ({path_text(str(exc))})")
+        on_error(f"{name}: cannot read the rest of the file ({path_text(str(exc))})")
+
+
+def _read_jsonl(path: Path, reader: _RecordReader, stem: str) -> Iterator[Document]:
+    name = path_text(path)
+    for lineno, record in _jsonl_records(path, reader.on_error):
+        doc = reader.document(record, f"{name}:{lineno}", stem, lineno)
+        if doc is not None:
+            yield doc
 
 
 def _read_table_batches(batches: Iterable[Any], path: Path, reader: _RecordReader, first: int,
@@ -210,14 +228,19 @@ def _read_csv(path: Path, reader: _RecordReader, stem: str) -> Iterator[Document
         reader.on_error(f"{path_text(path)}: unreadable CSV ({type(exc).__name__}: {path_text(str(exc))})")
 
 
-def _read_hub(repo_id: str, reader: _RecordReader, split: str, config_name: str | None) -> Iterator[Document]:
+def _hub_records(repo_id: str, split: str, config_name: str | None) -> Iterator[tuple[int, Any]]:
+    """``(row, record)`` for each row of a Hub dataset's split, streamed (no remote code runs)."""
     import datasets
 
     try:
         ds = datasets.load_dataset(repo_id, config_name, split=split, streaming=True)
     except Exception as exc:
         raise CurateError(f"{repo_id}: cannot open Hub dataset ({type(exc).__name__}: {exc})") from exc
-    for row, record in enumerate(ds, 1):
+    yield from enumerate(ds, 1)
+
+
+def _read_hub(repo_id: str, reader: _RecordReader, split: str, config_name: str | None) -> Iterator[Document]:
+    for row, record in _hub_records(repo_id, split, config_name):
         doc = reader.document(record, f"{repo_id}:{row}", repo_id, row)
         if doc is not None:
             yield doc
@@ -227,7 +250,7 @@ def iter_documents(
     source: str | Path,
     *,
     text_field: str = "text",
-    id_field: str = "id",
+    id_field: str = DEFAULT_ID_FIELD,
     lang_field: str | None = None,
     split: str = "train",
     config_name: str | None = None,
@@ -244,9 +267,7 @@ def iter_documents(
     is not valid UTF-8 is written with backslash escapes (``bad\\xff:3``, see `curate.files.path_text`), so
     ids are always valid text for parquet, JSON and the store.
     """
-    reader = _RecordReader(
-        [f.strip() for f in text_field.split(",") if f.strip()], id_field, lang_field, on_error or _warn, skip_empty
-    )
+    reader = _RecordReader(split_fields(text_field), id_field, lang_field, on_error or _warn, skip_empty)
     expanded = expand_source(source)
     if isinstance(expanded, str):
         yield from _read_hub(expanded, reader, split, config_name)
@@ -272,6 +293,98 @@ def batched(docs: Iterable[Document], size: int) -> Iterator[list[Document]]:
 
 
 @dataclass(frozen=True)
+class FieldOptions:
+    """The command-line options that gave a read's fields, so `ReadSpec.check_fields` names what the user typed.
+
+    ``id`` None: the id field is not checked (a benchmark's id field that defaults to the corpus's). ``text_for``
+    names the option whose default ``text`` gave: a benchmark's text field is the corpus's ``--text-field``
+    unless ``--benchmark-text-field`` is given, and the message then says so, naming both.
+    """
+
+    text: str = "--text-field"
+    id: str | None = "--id-field"
+    text_for: str | None = None
+
+
+@dataclass(frozen=True)
+class _Fields:
+    """What the first records of a source hold: their fields (first seen first), how many records that
+    was, and whether they were all the source has."""
+
+    names: list[str]
+    records: int
+    complete: bool
+
+
+def _survey_records(records: Iterable[tuple[int, Any]], enough: Callable[[set[str]], bool]) -> _Fields | None:
+    names: dict[str, None] = {}
+    n = 0
+    complete = True
+    for i, (_, record) in enumerate(records):
+        if i >= SURVEY_RECORDS:
+            complete = False
+            break
+        if isinstance(record, dict):
+            n += 1
+            names.update(dict.fromkeys(map(str, record)))
+            if enough(set(names)):
+                break
+    return _Fields(list(names), n, complete) if n else None
+
+
+def _survey_table(path: Path) -> _Fields | None:
+    """A parquet or CSV file's columns (every record has them all); None when it has no rows or cannot be
+    read (the read reports that)."""
+    try:
+        if path.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            pf = pq.ParquetFile(path)
+            return _Fields(list(pf.schema_arrow.names), pf.metadata.num_rows, True) if pf.metadata.num_rows else None
+        import pyarrow.csv as pcsv
+
+        reader = pcsv.open_csv(path)
+        try:
+            rows = reader.read_next_batch().num_rows
+        except StopIteration:
+            return None
+        return _Fields(list(reader.schema.names), rows, True) if rows else None
+    except Exception:  # pyarrow raises several types for corrupt files
+        return None
+
+
+def _survey(source: str | Path, split: str, config_name: str | None,
+            enough: Callable[[set[str]], bool]) -> Iterator[tuple[str, _Fields]]:
+    """For each file of ``source`` (or the Hub dataset it names) with records: its name and `_Fields`. JSON
+    Lines and Hub records are read until ``enough`` of the fields seen says so, at most `SURVEY_RECORDS`."""
+    expanded = expand_source(source)
+    if isinstance(expanded, str):
+        found = _survey_records(_hub_records(expanded, split, config_name), enough)
+        if found is not None:
+            yield expanded, found
+        return
+    for path in expanded:
+        if path.name.endswith((".jsonl", ".jsonl.gz", ".json")):
+            found = _survey_records(_jsonl_records(path, lambda _message: None), enough)
+        else:
+            found = _survey_table(path)
+        if found is not None:
+            yield path_text(path), found
+
+
+def _missing_field(where: str, found: _Fields, fields: list[str], option: str, text_for: str | None) -> UsageError:
+    """The one-line error for a field no record of ``where`` has."""
+    which = f"the field {fields[0]!r}" if len(fields) == 1 else \
+        "any of the fields " + ", ".join(repr(f) for f in fields)
+    records = "no record has" if found.complete else f"none of the first {found.records} records has"
+    names = [clean_text(n) for n in found.names]
+    shown = ", ".join(names[:30]) + (f", ... ({len(names)} in all)" if len(names) > 30 else "")
+    given = f"{option} (the default of {text_for}; records have: {shown})" if text_for else \
+        f"{option} (records have: {shown})"
+    return UsageError(f"{where}: {records} {which} given by {given}", text_for or option)
+
+
+@dataclass(frozen=True)
 class ReadSpec:
     """How a command reads the documents of its corpus: the one spec annotate, filter and contamination share.
 
@@ -282,7 +395,7 @@ class ReadSpec:
     """
 
     text_field: str = "text"
-    id_field: str = "id"
+    id_field: str = DEFAULT_ID_FIELD
     lang_field: str | None = "lang"
     split: str = "train"
     config_name: str | None = None
@@ -298,6 +411,30 @@ class ReadSpec:
         return iter_documents(source, text_field=self.text_field, id_field=self.id_field,
                               lang_field=self.lang_field, split=self.split, config_name=self.config_name,
                               on_error=on_error, id_root=self.id_root(str(source)))
+
+    def check_fields(self, inputs: Iterable[str | Path], options: FieldOptions = FieldOptions()) -> None:
+        """Stop a run whose text field (or chosen id field) is not in a source's records, before it writes
+        anything: `UsageError` naming the option (``options``), the value and the fields the records have.
+
+        Each file of ``inputs`` (or Hub dataset) is judged by its first records: a parquet or CSV file by its
+        columns, JSON Lines and Hub records until one has the fields (usually the first), at most
+        `SURVEY_RECORDS`, so a run reads a few records twice, never the corpus. A source without records (or
+        unreadable: the read reports it) is not judged. The default id field, ``id``, may be missing
+        (records are then named NAME:LINE); any other id field must be there. Individual records without a
+        field among records with it stay what they are: reported and skipped by the read.
+        """
+        texts = split_fields(self.text_field)
+        check_id = options.id is not None and self.id_field != DEFAULT_ID_FIELD
+
+        def enough(names: set[str]) -> bool:
+            return any(f in names for f in texts) and (not check_id or self.id_field in names)
+
+        for source in inputs:
+            for where, found in _survey(source, self.split, self.config_name, enough):
+                if not any(f in found.names for f in texts):
+                    raise _missing_field(where, found, texts, options.text, options.text_for)
+                if check_id and self.id_field not in found.names:
+                    raise _missing_field(where, found, [self.id_field], str(options.id), None)
 
     def sources(self, inputs: Iterable[str | Path]) -> tuple[list[str], ReadSpec]:
         """Each input expanded into its files (folders recursively, sorted; a Hub id stays one source), and

@@ -324,6 +324,7 @@ def test_a_wrong_benchmark_text_field_fails_before_the_corpus_is_read(tmp_path: 
     monkeypatch.setattr(check, "run_resumable", never)
     result = cli("contamination", "--benchmark", bench, "--corpus", corpus, "--benchmark-text-field", "text",
                  "--db", tmp_path / "s.duckdb")
-    assert result.code == 1
-    lines = [ln for ln in result.err.splitlines() if ln.startswith("error:")]
+    assert result.code == 2  # a usage error: the field is not in the records (tests/test_field_errors.py)
+    lines = result.err.strip().splitlines()
     assert len(lines) == 1 and "--benchmark-text-field" in lines[0] and "'text'" in lines[0]
+    assert "records have: id, question" in lines[0]

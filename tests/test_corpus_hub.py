@@ -150,3 +150,14 @@ def test_resolve_route_speaks_http_as_the_hub_does(hub: HubServer) -> None:
                            data={"paths": ["data", "data/test-00000.jsonl", "nope"], "expand": "true"}).json()
         assert [e["path"] for e in info] == ["data", "data/test-00000.jsonl"]
         assert info[1]["size"] == len(whole) and info[1]["lastCommit"]["id"] == "ab" * 20
+
+
+def test_a_field_the_hub_records_lack_is_one_usage_error(hub: HubServer) -> None:
+    from curate.corpus import ReadSpec
+    from curate.errors import UsageError
+
+    ReadSpec(text_field="body", id_field="doc", split="test").check_fields(["acme/bench"])
+    with pytest.raises(UsageError, match=r"^acme/bench: no record has the field 'text' given by --text-field "
+                                         r"\(records have: doc, body, n\)$") as caught:
+        ReadSpec(split="test").check_fields(["acme/bench"])
+    assert caught.value.param == "--text-field"

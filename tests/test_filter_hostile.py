@@ -131,12 +131,12 @@ def test_a_killed_runs_staging_is_cleaned_only_once_its_lock_is_gone(tmp_path: P
     _assert_consistent(out)
 
 
-def test_a_failed_run_leaves_no_folder_it_made(tmp_path: Path, scores: Path, cli) -> None:
+def test_a_failed_run_leaves_no_folder_it_made(tmp_path: Path, corpus: Path, scores: Path, cli) -> None:
     res = cli("filter", "--input", tmp_path / "nope.jsonl", "--scores", scores, "--keep-top", "0.3",
               "--out", tmp_path / "o")
     assert res.code == 1 and not (tmp_path / "o").exists()
     (tmp_path / "file").write_text("x")
-    res = cli("filter", "--input", tmp_path / "nope.jsonl", "--scores", scores, "--keep-top", "0.3",
+    res = cli("filter", "--input", corpus, "--scores", scores, "--keep-top", "0.3",
               "--out", tmp_path / "file")
     assert res.code == 1 and _errors(res.err) == [f"error: --out {tmp_path / 'file'} is a file, not a folder"]
 

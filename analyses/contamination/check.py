@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 
 from analyses.contamination.index import BenchmarkIndex, Settings
 from analyses.contamination.scan import Scanner
-from curate.corpus import Document, ReadSpec, source_name
+from curate.corpus import Document, FieldOptions, ReadSpec, source_name
 from curate.engines import DocumentReader, Engine, Task
 from curate.errors import CurateError
 from curate.files import fingerprint, path_text
@@ -33,14 +33,16 @@ class Source:
     id_field: str = "id"
     split: str = "train"
     config_name: str | None = None
+    options: FieldOptions = field(default_factory=FieldOptions)  # the options that gave the fields, for errors
 
     @classmethod
-    def parse(cls, spec: str, **fields: str | None) -> Source:
+    def parse(cls, spec: str, *, options: FieldOptions | None = None, **fields: str | None) -> Source:
         """``NAME=LOCATION`` or just ``LOCATION`` (named after the file, folder or Hub id)."""
         name, sep, location = spec.partition("=")
         if not sep or not name or Path(spec).exists():
             name, location = source_name(spec), spec
-        return cls(location, name, **{k: v for k, v in fields.items() if v is not None})
+        return cls(location, name, **{k: v for k, v in fields.items() if v is not None},
+                   options=options or FieldOptions())
 
     @property
     def read(self) -> ReadSpec:
@@ -137,12 +139,18 @@ class _CorpusReader:
 
 
 def _part_stats(table: pa.Table) -> dict[str, int]:
-    """Documents and their UTF-8 bytes in a table of `analyses.contamination.scan.HITS_SCHEMA` rows."""
+    """Documents and their UTF-8 bytes in a table of `analyses.contamination.scan.HITS_SCHEMA` rows, or of the
+    reader's messages only (an engine passes a batch without documents on unscanned, in the reader's schema)."""
+    if "n_bytes" not in table.column_names:
+        return {"docs": 0, "bytes": 0}
     return {"docs": table.column("message").null_count, "bytes": int(pc.sum(table.column("n_bytes")).as_py() or 0)}
 
 
-def _with_hits(table: pa.Table) -> pa.Table:
-    """What a saved part keeps: documents with hits (the counts of the others are in the part's stats)."""
+def _with_hits(table: pa.Table) -> pa.Table | None:
+    """What a saved part keeps: documents with hits (the counts of the others are in the part's stats); None
+    for a table of reader messages only."""
+    if "hits" not in table.column_names:
+        return None
     return table.filter(pc.fill_null(pc.greater(pc.list_value_length(table.column("hits")), 0), False))
 
 
@@ -196,6 +204,9 @@ def run_check(benchmarks: list[Source], corpora: list[Source], settings: Setting
         if on_error is not None:
             on_error(message)
 
+    # Every input's fields are checked before any is read: a wrong field fails in one line, in seconds.
+    for src in [*benchmarks, *corpora]:
+        src.read.check_fields([src.location], src.options)
     rows: list[tuple[str, str, str]] = []
     for bench in benchmarks:
         first_errors: list[str] = []
@@ -206,10 +217,10 @@ def run_check(benchmarks: list[Source], corpora: list[Source], settings: Setting
 
         before = len(rows)
         rows.extend((bench.name, d.id, d.text) for d in bench.documents(bench_error))
-        if len(rows) == before:  # a wrong --benchmark-text-field, say: fail now, not after scanning the corpus
+        if len(rows) == before:  # empty texts only, say: fail now, not after scanning the corpus
             reason = f" (first: {first_errors[0]})" if first_errors else ""
             raise CurateError(f"benchmark {bench.name}: no item with a text in field(s) {bench.text_field!r}"
-                              f"{reason}; check --benchmark-text-field")
+                              f"{reason}")
     index = BenchmarkIndex.build(rows, settings)
     tally = _Tally(index, result)
     # Each file of a folder corpus is a source of its own (engines spread and resume sources), named as a
@@ -244,7 +255,9 @@ def run_check(benchmarks: list[Source], corpora: list[Source], settings: Setting
                     advance(docs)  # before the piece counts as done: an interrupt here redoes it
             result.n_docs += docs
             result.n_bytes += n_bytes
-            hit_rows = _with_hits(table) if table.num_rows else table
+            hit_rows = _with_hits(table) if table.num_rows else None
+            if hit_rows is None:
+                continue
             for doc_id, hits in zip(hit_rows.column("doc_id").to_pylist(), hit_rows.column("hits").to_pylist(),
                                     strict=True):
                 for hit in hits:

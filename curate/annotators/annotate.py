@@ -265,9 +265,10 @@ def annotate_corpus(input: str | Path | Sequence[str | Path], annotator: str | P
     out = Path(out)
     work = Path(work_dir) if work_dir else out.with_name(out.name + ".work")
     guard_outputs(out, work, list(inputs), annotator)
-    # A missing input fails here, before a work folder is made.
+    # A missing input, or a field its records lack, fails here, before a work folder is made.
     sources, spec = ReadSpec(text_field=text_field, id_field=id_field, lang_field=lang_field,
                              split=split).sources(inputs)
+    spec.check_fields(sources)
     loaded = not isinstance(annotator, (str, Path))
     spec_name = str(annotator.config.get("label_source", {})) if loaded else str(annotator)
     settings = {"text_field": text_field, "id_field": id_field, "lang_field": lang_field, "split": split,

@@ -64,6 +64,7 @@ def check_contamination(benchmarks: Sequence[str | Path | Source], corpora: Sequ
     from analyses.contamination import Settings, persist, run_check
     from analyses.contamination import Source as SourceType
     from analyses.contamination.mentions import find_mentions
+    from curate.corpus import FieldOptions
     from curate.engines import make_engine
     from curate.progress import Messages
     from curate.store import Store, StoreLocked
@@ -72,9 +73,14 @@ def check_contamination(benchmarks: Sequence[str | Path | Source], corpora: Sequ
         settings = Settings(word_n=ngram, char_n=char_ngram, min_tokens=min_tokens, threshold=threshold)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+    # A benchmark's fields default to the corpus's; a field its records lack is reported under the option
+    # the user typed (an inherited id field may be missing: items are then named NAME:LINE).
+    options = FieldOptions(text="--benchmark-text-field" if benchmark_text_field else "--text-field",
+                           id="--benchmark-id-field" if benchmark_id_field else None,
+                           text_for=None if benchmark_text_field else "--benchmark-text-field")
     benches = [b if isinstance(b, SourceType) else
                SourceType.parse(str(b), text_field=benchmark_text_field or text_field,
-                                id_field=benchmark_id_field or id_field, split=benchmark_split)
+                                id_field=benchmark_id_field or id_field, split=benchmark_split, options=options)
                for b in benchmarks]
     sources = [c if isinstance(c, SourceType) else
                SourceType.parse(str(c), text_field=text_field, id_field=id_field, split=split) for c in corpora]

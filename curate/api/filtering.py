@@ -45,7 +45,7 @@ def filter_corpus(inputs: str | Path | Sequence[str | Path], scores: str | Path 
     from curate.corpus import ReadSpec, source_name
     from curate.engines import make_engine
     from curate.files import path_text, refuse_output_over_input
-    from curate.filtering.pipeline import FilterOptions, run_filter
+    from curate.filtering.pipeline import FilterOptions, plan_sources, run_filter
     from curate.filtering.rules import Rule
     from curate.runs import record
     from curate.store import Store
@@ -81,13 +81,15 @@ def filter_corpus(inputs: str | Path | Sequence[str | Path], scores: str | Path 
         lid_model=Path(lid_model) if lid_model is not None else None, shard_size_mb=shard_size_mb,
         overwrite=overwrite, command=command,
     )
+    options, planned = plan_sources(options)  # a field the records lack fails here, before Ray starts
     if engine == "ray":
         from curate.engines.ray import ray_session
 
         with ray_session(ray_address):  # one Ray for both passes
-            result = run_filter(options, make_engine("ray", address=ray_address), on_message=on_message)
+            result = run_filter(options, make_engine("ray", address=ray_address), on_message=on_message,
+                                sources=planned)
     else:
-        result = run_filter(options, make_engine(engine), on_message=on_message)
+        result = run_filter(options, make_engine(engine), on_message=on_message, sources=planned)
     manifest = result.manifest
     # Valid text for the store: a path argument may not be (a file name that is not UTF-8).
     run_id = record(db, "filter", [path_text(i) for i in [*sources, *map(str, score_files)]], out,

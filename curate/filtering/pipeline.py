@@ -213,21 +213,36 @@ def output_lock(out: Path) -> Iterator[None]:
                 out.rmdir()  # only when empty
 
 
+def plan_sources(options: FilterOptions) -> tuple[FilterOptions, list[str]]:
+    """The sources a run reads (each file of a folder input, named relative to it when records have no id,
+    as a whole-folder read names them) and the options reading them; a missing input or a field the records
+    lack stops the run here (`curate.corpus.ReadSpec.check_fields`), before any output or engine starts."""
+    sources, read = options.read.sources(options.inputs)
+    read.check_fields(sources)
+    return replace(options, read=read), sources
+
+
 def run_filter(options: FilterOptions, engine: Engine | None = None,
-               on_message: Callable[[str], None] | None = None) -> FilterResult:
+               on_message: Callable[[str], None] | None = None, *,
+               sources: list[str] | None = None) -> FilterResult:
     """Filter and export; raises `CurateError` for failures of the whole run, reports bad inputs and goes on.
 
-    The output folder is locked for the whole run (`output_lock`): a second run into it fails at once.
+    ``sources``: what `plan_sources` returned for ``options`` (a caller that starts an engine plans first);
+    planned here otherwise. The output folder is locked for the whole run (`output_lock`): a second run into
+    it fails at once.
     """
     rule = options.rule
     rule.validate()
     if int(options.shard_size_mb * 1024 * 1024) < 16 * 1024:
         raise CurateError(f"--shard-size-mb {options.shard_size_mb} is too small (minimum 0.016, i.e. 16 KiB)")
+    if sources is None:
+        options, sources = plan_sources(options)
     with output_lock(options.out):
-        return _run_filter(options, engine or LocalEngine(), on_message)
+        return _run_filter(options, sources, engine or LocalEngine(), on_message)
 
 
-def _run_filter(options: FilterOptions, engine: Engine, on_message: Callable[[str], None] | None) -> FilterResult:
+def _run_filter(options: FilterOptions, sources: list[str], engine: Engine,
+                on_message: Callable[[str], None] | None) -> FilterResult:
     rule = options.rule
     existing = _existing_output(options.out)
     if existing and not options.overwrite:
@@ -239,9 +254,6 @@ def _run_filter(options: FilterOptions, engine: Engine, on_message: Callable[[st
     missing = [c for c in columns if c not in scores.frame.columns]
     if missing:
         raise CurateError(f"scores have no column {missing[0]!r} (columns: {', '.join(scores.frame.columns)})")
-    # Files of a folder input are named relative to it when records have no id, as a whole-folder read does.
-    sources, read = options.read.sources(options.inputs)
-    options = replace(options, read=read)
     if options.contaminated_ids:
         contaminated = read_contaminated_ids(options.contaminated_ids)
     elif options.contaminated is not None:

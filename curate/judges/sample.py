@@ -117,8 +117,10 @@ def sample_corpus(
 ) -> list[Document]:
     """Read a corpus as ``read`` says (the `ReadSpec` annotate, filter and contamination read with, so a
     document has the same id in the labels as in the scores), identify languages where missing, and draw the
-    stratified sample."""
-    docs = (read or ReadSpec()).documents(source, on_error=on_error)
+    stratified sample. A field the records lack stops it first (`ReadSpec.check_fields`)."""
+    read = read or ReadSpec()
+    read.check_fields([source])
+    docs = read.documents(source, on_error=on_error)
     if tracker is not None:
         docs = _counted(docs, tracker)
     return stratified_sample(with_languages(docs), n, seed=seed, langs=langs)
