@@ -412,7 +412,8 @@ class ReadSpec:
                               lang_field=self.lang_field, split=self.split, config_name=self.config_name,
                               on_error=on_error, id_root=self.id_root(str(source)))
 
-    def check_fields(self, inputs: Iterable[str | Path], options: FieldOptions = FieldOptions()) -> None:
+    def check_fields(self, inputs: Iterable[str | Path], options: FieldOptions = FieldOptions(),
+                     on_warning: Callable[[str], None] | None = None) -> None:
         """Stop a run whose text field (or chosen id field) is not in a source's records, before it writes
         anything: `UsageError` naming the option (``options``), the value and the fields the records have.
 
@@ -422,6 +423,10 @@ class ReadSpec:
         unreadable: the read reports it) is not judged. The default id field, ``id``, may be missing
         (records are then named NAME:LINE); any other id field must be there. Individual records without a
         field among records with it stay what they are: reported and skipped by the read.
+
+        The run stops only when no source has the fields (the option is mistyped). A file without them among
+        files with them (a stray metadata file in a corpus folder) is one bad source: ``on_warning`` says so
+        once (default: the ``curate`` log), its records are skipped by the read, and the run goes on.
         """
         texts = split_fields(self.text_field)
         check_id = options.id is not None and self.id_field != DEFAULT_ID_FIELD
@@ -429,12 +434,20 @@ class ReadSpec:
         def enough(names: set[str]) -> bool:
             return any(f in names for f in texts) and (not check_id or self.id_field in names)
 
+        lacking: list[UsageError] = []
+        fine = 0
         for source in inputs:
             for where, found in _survey(source, self.split, self.config_name, enough):
                 if not any(f in found.names for f in texts):
-                    raise _missing_field(where, found, texts, options.text, options.text_for)
-                if check_id and self.id_field not in found.names:
-                    raise _missing_field(where, found, [self.id_field], str(options.id), None)
+                    lacking.append(_missing_field(where, found, texts, options.text, options.text_for))
+                elif check_id and self.id_field not in found.names:
+                    lacking.append(_missing_field(where, found, [self.id_field], str(options.id), None))
+                else:
+                    fine += 1
+        if lacking and not fine:
+            raise lacking[0]
+        for problem in lacking:
+            (on_warning or _warn)(f"{problem}; its records are skipped")
 
     def sources(self, inputs: Iterable[str | Path]) -> tuple[list[str], ReadSpec]:
         """Each input expanded into its files (folders recursively, sorted; a Hub id stays one source), and

@@ -153,3 +153,20 @@ def test_what_stays_a_per_record_matter(tmp_path: Path) -> None:
                     * SURVEY_RECORDS + json.dumps({"text": "late"}) + "\n", encoding="utf-8")
     assert _check(ReadSpec(), many) == (f"{many}: none of the first {SURVEY_RECORDS} records has the field "
                                         "'text' given by --text-field (records have: title)")
+
+
+def test_a_stray_file_among_good_ones_is_skipped_with_a_warning(tmp_path: Path, cli) -> None:
+    """A corpus folder that also holds a file without the text field (a stats or metadata file) is one bad
+    source, not a mistyped option: one warning, its records skipped, the run goes on."""
+    corpus = make_corpus(tmp_path / "corpus", per_lang=5, with_lang=True)
+    scores = make_scores(tmp_path / "scores.parquet", corpus)
+    stray = corpus / "stats.jsonl"
+    stray.write_text(json.dumps({"files": 2, "docs": 20}) + "\n", encoding="utf-8")
+    warnings: list[str] = []
+    sources, spec = ReadSpec().sources([corpus])
+    spec.check_fields(sources, on_warning=warnings.append)
+    assert warnings == [f"{stray}: no record has the field 'text' given by --text-field (records have: files, "
+                        "docs); its records are skipped"]
+    result = cli("filter", "--input", corpus, "--scores", scores, "--keep-top", "0.5", "--out", tmp_path / "out")
+    assert result.code == 0, result.err
+    assert "stats.jsonl: no record has the field 'text'" in result.err

@@ -206,7 +206,7 @@ def run_check(benchmarks: list[Source], corpora: list[Source], settings: Setting
 
     # Every input's fields are checked before any is read: a wrong field fails in one line, in seconds.
     for src in [*benchmarks, *corpora]:
-        src.read.check_fields([src.location], src.options)
+        src.read.check_fields([src.location], src.options, on_warning=error)
     rows: list[tuple[str, str, str]] = []
     for bench in benchmarks:
         first_errors: list[str] = []

@@ -268,7 +268,7 @@ def annotate_corpus(input: str | Path | Sequence[str | Path], annotator: str | P
     # A missing input, or a field its records lack, fails here, before a work folder is made.
     sources, spec = ReadSpec(text_field=text_field, id_field=id_field, lang_field=lang_field,
                              split=split).sources(inputs)
-    spec.check_fields(sources)
+    spec.check_fields(sources, on_warning=on_message)
     loaded = not isinstance(annotator, (str, Path))
     spec_name = str(annotator.config.get("label_source", {})) if loaded else str(annotator)
     settings = {"text_field": text_field, "id_field": id_field, "lang_field": lang_field, "split": split,

@@ -119,7 +119,7 @@ def sample_corpus(
     document has the same id in the labels as in the scores), identify languages where missing, and draw the
     stratified sample. A field the records lack stops it first (`ReadSpec.check_fields`)."""
     read = read or ReadSpec()
-    read.check_fields([source])
+    read.check_fields([source], on_warning=on_error)
     docs = read.documents(source, on_error=on_error)
     if tracker is not None:
         docs = _counted(docs, tracker)
