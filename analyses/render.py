@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from curate import markdown
-from curate.files import write_text_atomic
+from curate.files import check_output_dir, claim_output_dir, write_text_atomic
 from curate.store import StoreSource
 
 if TYPE_CHECKING:
@@ -147,12 +147,34 @@ def sections_html(title: str, tables: list[Section], figures: list[str] | None =
     return "\n".join(parts)
 
 
+def is_report_folder(out: Path) -> bool:
+    """A report, league or trends folder written by a curate that left no marker yet: its report.json (or
+    trends.json) has the fields docs/report.schema.json (docs/trends.schema.json) requires."""
+    for name, check in (("report.json", _is_report), ("trends.json", _is_trends)):
+        try:
+            data = json.loads((out / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and check(data):
+            return True
+    return False
+
+
+def _is_report(data: dict[str, Any]) -> bool:
+    snap = data.get("snapshot")
+    return isinstance(snap, dict) and {"id", "taken_at", "endpoint"} <= snap.keys() and "languages" in data
+
+
+def _is_trends(data: dict[str, Any]) -> bool:
+    return isinstance(data.get("snapshots"), list) and "languages" in data
+
+
 def write_league(result: League, out: Path) -> Path:
     """report.json (the docs/report.md object with its ``league`` part), report.md, report.html and the league
     figure (PNG, SVG) of an `analyses.league.League`, in ``out``."""
     from analyses import figures
 
-    out.mkdir(parents=True, exist_ok=True)
+    claim_output_dir(out, "report", written_by_curate=is_report_folder)  # refuses a folder curate did not write
     pngs = [p.name for p in figures.write_league(result.report, result.highlight, out) if p.suffix == ".png"]
     details = {"highlight": result.highlight}
     write_text_atomic(out / "report.json", json.dumps(result.report, ensure_ascii=False, indent=2))
@@ -181,8 +203,9 @@ def write_report(source: StoreSource, out: Path, *, langs: list[str] | None = No
     """report.json (the docs/report.md object), details.json, report.md, report.html and the figures, in ``out``."""
     from analyses import diff, figures, study
 
+    check_output_dir(out, written_by_curate=is_report_folder)  # before the measurements
     result = study.compute(source, snapshot=snapshot, langs=langs, overrides_file=overrides_file)
-    out.mkdir(parents=True, exist_ok=True)
+    claim_output_dir(out, "report", written_by_curate=is_report_folder)  # refuses a folder curate did not write
     pngs = [p.name for p in figures.write_figures(result.report, result.details, out) if p.suffix == ".png"]
     details = dict(result.details)
     if compare is not None:

@@ -18,7 +18,7 @@ from typing import Any
 from analyses import study
 from analyses.reference import FAMILIES
 from curate.errors import CurateError
-from curate.files import write_text_atomic
+from curate.files import claim_output_dir, write_text_atomic
 from curate.store import SnapshotInfo, StoreSource, queries
 
 DOCS = ("arxiv_share", "all_sections_share", "filled_sections_share")
@@ -117,7 +117,7 @@ def write(trends: Trends, out: Path) -> Path:
     """trends.json, trends.md, trends.html and the trend figure (PNG, SVG) in ``out``."""
     from analyses import figures, render
 
-    out.mkdir(parents=True, exist_ok=True)
+    claim_output_dir(out, "report", written_by_curate=render.is_report_folder)  # refuses a folder curate did not write
     pngs = [p.name for p in figures.write_trend_figure(trends.to_dict(), out) if p.suffix == ".png"]
     write_text_atomic(out / "trends.json", json.dumps(trends.to_dict(), ensure_ascii=False, indent=2))
     write_text_atomic(out / "trends.md", render.sections_markdown(title(trends), sections(trends), pngs))

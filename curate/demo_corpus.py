@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from curate import config
+from curate.files import claim_output_dir
 
 LANGS = ("en", "ko", "ja", "zh")
 PLANTED_PER_LANG = 2
@@ -58,6 +59,12 @@ class DemoInputs:
     benchmark: Path
     n_docs: int
     planted: dict[str, str] = field(default_factory=dict)  # benchmark item id -> document id
+
+
+def claim_demo_folder(out: Path) -> Path:
+    """The demo's ``--out`` folder, created and marked as curate's; a folder curate did not write is refused
+    before the demo starts (`curate.files.check_output_dir`): the demo writes a store, inputs and outputs there."""
+    return claim_output_dir(out, "demo")
 
 
 def write_demo_inputs(out: Path, n_per_lang: int = 500, seed: int = 0) -> DemoInputs:

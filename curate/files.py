@@ -1,5 +1,8 @@
 """Writing files so that a killed run never leaves half a file: write beside the target, then rename.
 
+The rule for what curate may replace lives here too (`check_output_dir`, `claim_output_dir`,
+`check_output_file`): every command calls it before any work, so a user's file is never overwritten.
+
 Also the small helpers every writer shares: the user's umask (outputs get the modes any other tool would
 give them, not the 0600 / 0700 of `tempfile`), and file names that are not valid UTF-8 turned into text that
 can be written to JSON, parquet and the store.
@@ -9,11 +12,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 import re
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -247,3 +251,104 @@ def refuse_output_over_input(out: str | Path, inputs: list[str | Path], flag: st
             raise CurateError(f"{flag} {out} would overwrite the input {item}: write it somewhere else")
         if target in source.parents:
             raise CurateError(f"{flag} {out} holds the input {item}: write it somewhere else")
+
+
+# -- what curate may replace --------------------------------------------------------------------------------
+#
+# One rule for every output (docs/security.md, "Your files are never lost"): curate replaces only what it wrote.
+# A folder output carries a marker file; a parquet output carries ``curate.*`` keys in its schema metadata; a
+# text, JSON or image file has no room for a marker, so an existing one is replaced only with ``--overwrite``.
+
+OUTPUT_MARKER = ".curate-output"  # in every folder curate writes: {"format": "curate-output", "commands": [...]}
+MARKER_FORMAT = "curate-output"
+OWN_PREFIX = ".curate"  # curate's own entries in an output folder (marker, locks, staging, saved progress)
+PARQUET_MARK = "curate.output"  # the schema metadata key every parquet output carries: the command that wrote it
+
+
+def _marker_commands(folder: Path) -> list[str] | None:
+    """The commands the folder's marker names, or None when it has no curate marker."""
+    try:
+        data = json.loads((folder / OUTPUT_MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != MARKER_FORMAT:
+        return None
+    commands = data.get("commands")
+    return [str(c) for c in commands] if isinstance(commands, list) else []
+
+
+def check_output_dir(out: str | Path, flag: str = "--out", *,
+                     written_by_curate: Callable[[Path], bool] | None = None) -> None:
+    """Refuse, before any work, a folder output that curate did not write: one line naming it and what to do.
+
+    A folder may be written when it does not exist, holds nothing (curate's own ``.curate*`` entries aside:
+    the marker, a lock, a killed run's staging), carries curate's marker (`claim_output_dir`), or, for
+    folders written before the marker existed, passes ``written_by_curate`` (a command's own format check).
+    """
+    out = Path(out)
+    if not out.exists():
+        if out.is_symlink():
+            raise CurateError(f"{flag} {path_text(out)} is a broken link: choose another {flag}")
+        return
+    if not out.is_dir():
+        raise CurateError(f"{flag} {path_text(out)} is a file, not a folder: choose another {flag}")
+    if _marker_commands(out) is not None or (written_by_curate is not None and written_by_curate(out)):
+        return
+    foreign = sorted(p.name for p in out.iterdir() if not p.name.startswith(OWN_PREFIX))
+    if foreign:
+        more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+        raise CurateError(f"{flag} {path_text(out)} holds files ({clean_text(foreign[0])}{more}) and is not "
+                          f"marked as written by curate; nothing was written: choose a new or empty folder")
+
+
+def claim_output_dir(out: str | Path, command: str, flag: str = "--out", *,
+                     written_by_curate: Callable[[Path], bool] | None = None) -> Path:
+    """`check_output_dir`, then create the folder and leave curate's marker in it (naming ``command``), so
+    a later run may write there again. Writers call it just before their first file."""
+    out = Path(out)
+    check_output_dir(out, flag, written_by_curate=written_by_curate)
+    out.mkdir(parents=True, exist_ok=True)
+    commands = _marker_commands(out) or []
+    if command not in commands:
+        write_text_atomic(out / OUTPUT_MARKER, json.dumps(
+            {"format": MARKER_FORMAT, "commands": sorted({*commands, command}),
+             "note": "written by curate: it may replace the files it wrote in this folder"}, indent=2) + "\n")
+    return out
+
+
+def parquet_mark(command: str) -> dict[str, str]:
+    """The schema metadata that says a parquet output is curate's (``curate.output``: the command)."""
+    return {PARQUET_MARK: command}
+
+
+def is_curate_parquet(path: Path) -> bool:
+    """A parquet file whose schema metadata has a ``curate.`` key (every parquet output curate writes has one)."""
+    import pyarrow.parquet as pq
+
+    try:
+        metadata = pq.read_schema(path).metadata or {}
+    except Exception:
+        return False
+    return any(key.startswith(b"curate.") for key in metadata)
+
+
+def check_output_file(path: str | Path, flag: str = "--out", *, overwrite: bool | None = None,
+                      written_by_curate: Callable[[Path], bool] | None = None) -> None:
+    """Refuse, before any work, an existing file curate may not replace: one line naming it and what to do.
+
+    A parquet output is replaced when its metadata says curate wrote it (`is_curate_parquet`) or it passes
+    ``written_by_curate``; any other existing file only with ``overwrite`` (the command's ``--overwrite``;
+    None: the command has none).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise CurateError(f"{flag} {path_text(path)} is a folder, not a file: choose another {flag}")
+    if not os.path.lexists(path) or overwrite:
+        return
+    if path.is_file() and (is_curate_parquet(path) or (written_by_curate is not None and written_by_curate(path))):
+        return
+    if overwrite is None:
+        raise CurateError(f"{flag} {path_text(path)} exists and curate did not write it; nothing was written: "
+                          f"choose another {flag}")
+    raise CurateError(f"{flag} {path_text(path)} already exists; nothing was written: pass --overwrite to "
+                      f"replace it, or choose another {flag}")

@@ -15,7 +15,8 @@ parts of each source, asks the engine only for the rest (a `curate.engines.Task`
 already saved) and appends parts after them; a part that is missing or unreadable ends what is trusted of
 its source, so the rest is redone. A changed input changes the manifest: the folder is then refused (or,
 for owners that say so, emptied), never mixed in. ``--restart`` empties it first. A folder that holds
-parquet or part files but no manifest was not written by curate and is refused, not cleaned up.
+parquet or part files but no manifest, or a manifest.json that is not curate's, was not written by curate and is
+refused, not cleaned up (``--restart`` included).
 `WorkDir.remove` (on publish) deletes only the files listed above, then the folder if that left it empty.
 """
 
@@ -50,6 +51,13 @@ OWN_FILES = ("part-*.parquet", "done-*.json", ".part-*.tmp", ".done-*.tmp", f".{
 
 def part_name(key: str, k: int) -> str:
     return f"part-{key}-{k:06d}.parquet"
+
+
+def _curate_manifest(manifest: Any) -> bool:
+    """A manifest.json curate wrote: this layout's, or an annotate work folder's from before it (its run's
+    input, annotator and input fingerprint), which ``--restart`` may discard."""
+    return isinstance(manifest, dict) and (manifest.get("format") == FORMAT
+                                           or {"input", "annotator", "input_files"} <= manifest.keys())
 
 
 class WorkDir:
@@ -108,13 +116,19 @@ class WorkDir:
 
     def _open(self) -> None:
         path = self.folder / MANIFEST
-        if self.restart:
-            self._clear()
+        previous = None
         if path.is_file():
             try:
                 previous = json.loads(path.read_text(encoding="utf-8"))
             except (json.JSONDecodeError, UnicodeDecodeError):
                 previous = None
+            if not _curate_manifest(previous) and not self.owned:  # a user's manifest.json: --restart must not delete it
+                raise CurateError(f"{self.folder}: holds a {MANIFEST} that no curate run wrote; nothing was "
+                                  "touched: pass another --work-dir")
+        if self.restart:
+            self._clear()
+            previous = None
+        if previous is not None:
             if previous == self.manifest:
                 return
             if self.on_mismatch != "restart":

@@ -201,7 +201,8 @@ def test_resume_refuses_a_different_run(trained: dict, tmp_path: Path) -> None:
     out = tmp_path / "s.parquet"
     work = tmp_path / "s.parquet.work"
     work.mkdir()
-    (work / "manifest.json").write_text(json.dumps({"input": "something else"}))
+    # an older curate's manifest (before the shared work folder layout) of another input
+    (work / "manifest.json").write_text(json.dumps({"input": "something else", "annotator": "a", "input_files": []}))
     with pytest.raises(CurateError, match="different run"):
         annotate_corpus(corpus, trained["annotator"], out, device="cpu")
     summary = annotate_corpus(corpus, trained["annotator"], out, device="cpu", restart=True)

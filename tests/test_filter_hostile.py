@@ -138,7 +138,7 @@ def test_a_failed_run_leaves_no_folder_it_made(tmp_path: Path, corpus: Path, sco
     (tmp_path / "file").write_text("x")
     res = cli("filter", "--input", corpus, "--scores", scores, "--keep-top", "0.3",
               "--out", tmp_path / "file")
-    assert res.code == 1 and _errors(res.err) == [f"error: --out {tmp_path / 'file'} is a file, not a folder"]
+    assert res.code == 1 and _errors(res.err) == [f"error: --out {tmp_path / 'file'} is a file, not a folder: choose another --out"]
 
 
 def _text(i: int) -> str:
@@ -235,7 +235,7 @@ def test_outputs_follow_the_umask(tmp_path: Path, corpus: Path, scores: Path, cl
     assert res.code == 0, res.err
     modes = {p.relative_to(out).as_posix(): p.stat().st_mode & 0o777 for p in [out, *out.rglob("*")]}
     assert modes == {".": dir_mode, "data": dir_mode, "data/train-00000-of-00001.parquet": file_mode,
-                     "manifest.json": file_mode, "README.md": file_mode}
+                     "manifest.json": file_mode, "README.md": file_mode, ".curate-output": file_mode}
     bench = tmp_path / "bench.jsonl"
     bench.write_text(json.dumps({"id": "q", "text": "nothing in the corpus looks like this item at all"}) + "\n")
     ids = tmp_path / "ids" / "contaminated.txt"

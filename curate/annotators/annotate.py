@@ -44,7 +44,14 @@ import pyarrow.compute as pc
 from curate.corpus import ReadSpec, expand_source
 from curate.engines import DocumentReader, Engine
 from curate.errors import CurateError
-from curate.files import atomic_path, clean_text, fingerprint, refuse_output_over_input
+from curate.files import (
+    atomic_path,
+    check_output_file,
+    clean_text,
+    fingerprint,
+    parquet_mark,
+    refuse_output_over_input,
+)
 from curate.progress import Messages, track
 from curate.workdir import WorkDir, load_part, run_resumable
 
@@ -225,12 +232,14 @@ def estimate_total(input: str | Path) -> int | None:
 
 def guard_outputs(out: Path, work: Path, inputs: list[str | Path], annotator: Any) -> None:
     """Refuse, before any work, an ``--out`` or ``--work-dir`` that is (or is inside, or holds) an input
-    corpus or the annotator: the run would overwrite the corpus, or clean up shard-named files in it."""
+    corpus or the annotator: the run would overwrite the corpus, or clean up shard-named files in it; and an
+    ``--out`` file curate did not write (a scores parquet of an earlier run is replaced: that is the resume)."""
     sources: list[str | Path] = [*inputs]
     if isinstance(annotator, (str, Path)) and not str(annotator).startswith("hub:"):
         sources.append(annotator)
     refuse_output_over_input(out, sources, "--out")
     refuse_output_over_input(work, sources, "--work-dir")
+    check_output_file(out, "--out")
 
 
 def run_manifest(input: str | Path, annotator: str, settings: dict[str, Any]) -> dict[str, Any]:
@@ -275,7 +284,7 @@ def annotate_corpus(input: str | Path | Sequence[str | Path], annotator: str | P
                 "backbone": backbone}
     runs = [run_manifest(i, spec_name, {}) for i in inputs]
     manifest = {**runs[0], **settings} if len(runs) == 1 else {"inputs": runs, **settings}
-    provenance = {"curate.annotator": "{}", "curate.annotator_spec": clean_text(spec_name),
+    provenance = {**parquet_mark("annotate"), "curate.annotator": "{}", "curate.annotator_spec": clean_text(spec_name),
                   "curate.input": clean_text(runs[0]["input"]) if len(runs) == 1
                   else clean_text(json.dumps([r["input"] for r in runs]))}
     window = int(chunk_docs or shard_size)

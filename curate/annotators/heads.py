@@ -32,6 +32,7 @@ import numpy as np
 
 from curate import stats
 from curate.errors import CurateError
+from curate.files import check_output_dir
 from curate.stats import finite_or_none
 
 FORMAT = "curate-annotator"
@@ -237,13 +238,10 @@ def is_annotator_folder(folder: Path) -> bool:
 
 
 def check_annotator_target(out: Path) -> None:
-    """Refuse, before any work, an ``--out`` that is a file or a non-empty folder curate did not write."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise CurateError(f"{out}: is a file, not an annotator folder; refusing to overwrite it")
-    if out.is_dir() and any(out.iterdir()) and not is_annotator_folder(out):
-        raise CurateError(f"{out}: holds files that are not a curate annotator (config.json + heads.safetensors "
-                          "written by train-annotator); refusing to write into it: pick a new or empty folder")
+    """Refuse, before any work, an ``--out`` that is a file or a non-empty folder curate did not write
+    (`curate.files.check_output_dir`; an annotator folder is recognised by its own pair of files, which is
+    why train-annotator leaves no other marker in it)."""
+    check_output_dir(out, "--out", written_by_curate=is_annotator_folder)
 
 
 def save_annotator(out: Path, config: dict[str, Any], heads: dict[str, Any]) -> None:

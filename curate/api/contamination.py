@@ -49,7 +49,7 @@ def check_contamination(benchmarks: Sequence[str | Path | Source], corpora: Sequ
                         benchmark_split: str = "test", ngram: int = 13, char_ngram: int = 15,
                         min_tokens: int = 8, threshold: float = 0.5, workers: int = 0, engine: str = "local",
                         ray_address: str | None = None, save_doc_ids: str | Path | None = None,
-                        hub_mentions: bool = False, snapshot: str | int = "latest",
+                        overwrite: bool = False, hub_mentions: bool = False, snapshot: str | int = "latest",
                         work_dir: str | Path | None = None, restart: bool = False, store_wait: float = 60.0,
                         db: str | Path | None = None, on_error: Callable[[str], None] | None = None,
                         advance: Callable[[int], None] | None = None) -> ContaminationRun:
@@ -58,17 +58,21 @@ def check_contamination(benchmarks: Sequence[str | Path | Source], corpora: Sequ
 
     Benchmarks and corpora are files, folders or Hub dataset ids (a benchmark optionally ``NAME=SOURCE``), or
     `analyses.contamination.Source` objects. The scan is resumable in ``work_dir`` (default ``.curate-work``
-    beside the store); the ids of contaminated documents go to ``save_doc_ids`` before the store is touched,
-    and a store locked for longer than ``store_wait`` seconds keeps the finished scan for a rerun.
+    beside the store); the ids of contaminated documents go to ``save_doc_ids`` before the store is touched
+    (an existing file is replaced only with ``overwrite``: a list of ids has no room for a mark saying curate
+    wrote it, so it is refused before any work otherwise), and a store locked for longer than ``store_wait`` seconds keeps the finished scan for a rerun.
     """
     from analyses.contamination import Settings, persist, run_check
     from analyses.contamination import Source as SourceType
     from analyses.contamination.mentions import find_mentions
     from curate.corpus import FieldOptions
     from curate.engines import make_engine
+    from curate.files import check_output_file
     from curate.progress import Messages
     from curate.store import Store, StoreLocked
 
+    if save_doc_ids is not None:
+        check_output_file(save_doc_ids, "--save-doc-ids", overwrite=overwrite)  # before reading anything
     try:
         settings = Settings(word_n=ngram, char_n=char_ngram, min_tokens=min_tokens, threshold=threshold)
     except ValueError as exc:
@@ -104,7 +108,8 @@ def check_contamination(benchmarks: Sequence[str | Path | Source], corpora: Sequ
             found = find_mentions(store.con, [b.name for b in benches], snapshot) if hub_mentions else None
             run_id = persist.save(store.con, result, found)
     except StoreLocked as exc:
-        written = f"; the ids are written to {ids_file}" if ids_file is not None else ""
+        written = (f"; the ids are written to {ids_file} (pass --overwrite with the rerun to write them again)"
+                   if ids_file is not None else "")
         raise CurateError(f"{exc}; the finished scan is kept in {result.progress}: rerun the same command to "
                           f"store it without scanning again{written}") from None
     result.discard_progress()  # only now: the results are stored

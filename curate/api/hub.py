@@ -108,10 +108,13 @@ def report(*, db: str | Path | None = None, langs: Sequence[str] | None = None, 
     import json
 
     from analyses import diff, league, render, study
+    from curate.files import check_output_dir
     from curate.store import Store
 
     if all_languages and compare is not None:
         raise UsageError("--compare diffs per language; leave out --all-languages", "--compare")
+    if out is not None:  # before any work: a folder curate did not write is refused, untouched
+        check_output_dir(out, written_by_curate=render.is_report_folder)
     chosen = list(langs) if langs else None
     overrides = Path(ownership_overrides) if ownership_overrides is not None else None
     with Store(config.db_path(db, reading=True), read_only=True) as store:
@@ -139,9 +142,13 @@ def trends(*, db: str | Path | None = None, langs: Sequence[str] | None = None, 
     report, for ``langs`` (default: those with most datasets). With ``out``, also write trends.json/.md/.html
     and the figure. Reads only.
     """
+    from analyses import render
     from analyses import trends as trend_analysis
+    from curate.files import check_output_dir
     from curate.store import Store
 
+    if out is not None:  # before any work: a folder curate did not write is refused, untouched
+        check_output_dir(out, written_by_curate=render.is_report_folder)
     with Store(config.db_path(db, reading=True), read_only=True) as store:
         result = trend_analysis.compute(store, snapshot=snapshot, langs=list(langs) if langs else None)
     if out is not None:

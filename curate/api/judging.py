@@ -82,17 +82,18 @@ def judge(input: str | Path, *, out: str | Path = "labels.parquet", model: str |
     judges are asked.
     """
     from curate.corpus import ReadSpec
-    from curate.files import refuse_output_over_input
+    from curate.files import check_output_file, refuse_output_over_input
     from curate.judges.cache import FILENAME, open_cache
     from curate.judges.client import ClientOptions, display_url
     from curate.judges.rubrics import PromptLanguage, load_rubric
-    from curate.judges.run import RunOptions, run_judges, write_labels
+    from curate.judges.run import RunOptions, is_labels_file, run_judges, write_labels
     from curate.judges.sample import sample_corpus
     from curate.progress import track
     from curate.runs import record
 
     out = Path(out)
     refuse_output_over_input(out, [input], "--out")  # before any work: never write over the corpus
+    check_output_file(out, "--out", written_by_curate=is_labels_file)  # nor over a file curate did not write
     specs = judge_specs(model=model, api_base=api_base, judges=judges, key_envs=key_envs)
     loaded = load_rubric(rubric)
     errors: list[str] = []
@@ -159,9 +160,17 @@ def agreement(labels: str | Path | Sequence[str | Path], *, gold: str | Path | N
     CIs; with ``out``, also write agreement.json and the judge x language heatmap (PNG, SVG)."""
     import json
 
-    from curate.files import write_text_atomic
-    from curate.judges.agree import AgreeOptions, agreement_report, load_ratings, plot_heatmap
+    from curate.files import check_output_dir, claim_output_dir, write_text_atomic
+    from curate.judges.agree import (
+        AgreeOptions,
+        agreement_report,
+        is_agreement_folder,
+        load_ratings,
+        plot_heatmap,
+    )
 
+    if out is not None:  # before any work: a folder curate did not write is refused, untouched
+        check_output_dir(out, written_by_curate=is_agreement_folder)
     paths = [labels] if isinstance(labels, (str, Path)) else list(labels)
     ratings = load_ratings(paths, gold)
     unknown = [lang for lang in langs or [] if lang not in set(ratings.langs)]
@@ -171,6 +180,7 @@ def agreement(labels: str | Path | Sequence[str | Path], *, gold: str | Path | N
     data = agreement_report(ratings, AgreeOptions(n_boot=bootstrap, seed=seed), langs=langs)
     folder = Path(out) if out is not None else None
     if folder is not None:
+        claim_output_dir(folder, "judges agree", written_by_curate=is_agreement_folder)
         write_text_atomic(folder / "agreement.json", json.dumps(data, ensure_ascii=False, indent=2) + "\n")
         for suffix in ("png", "svg"):
             plot_heatmap(data, folder / f"heatmap.{suffix}")

@@ -49,6 +49,11 @@ DbOption = Annotated[
     Path | None,
     typer.Option("--db", envvar="CURATE_DB", help="DuckDB store file [default: ./curate.duckdb].", show_default=False),
 ]
+OverwriteOption = Annotated[
+    bool,
+    typer.Option("--overwrite", help="Replace an output that already exists (without it, such a run stops before any "
+                                     "work). A folder curate did not write is never replaced."),
+]
 EndpointOption = Annotated[
     str | None,
     typer.Option("--endpoint", help="Hub endpoint; overrides HF_ENDPOINT [default: https://huggingface.co]."),

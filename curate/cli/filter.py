@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from curate.cli.app import DbOption, app, command_line
+from curate.cli.app import DbOption, OverwriteOption, app, command_line
 
 
 class Engine(StrEnum):
@@ -38,7 +38,7 @@ def filter_cmd(
     contaminated_ids: Annotated[Path | None, typer.Option("--contaminated-ids", help="Doc ids, one per line (curate contamination --save-doc-ids), or its JSON report.")] = None,
     out: Annotated[Path, typer.Option("--out", help="Output folder: data/*.parquet, README.md, manifest.json.")] = Path("filtered"),
     shard_size_mb: Annotated[float, typer.Option("--shard-size-mb", help="Upper bound on each parquet shard's size.")] = 256.0,
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a filtered dataset already in --out.")] = False,
+    overwrite: OverwriteOption = False,
     text_field: Annotated[str, typer.Option("--text-field", help="Text field(s) of corpus records, comma-separated.")] = "text",
     id_field: Annotated[str, typer.Option("--id-field", help="Id field of corpus records (must match the scores' doc_id).")] = "id",
     lang_field: Annotated[str, typer.Option("--lang-field", help="Language field of corpus records, used when the scores have no lang.")] = "lang",

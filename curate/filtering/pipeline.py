@@ -20,6 +20,7 @@ with none of these is ``und``. Duplicate corpus ids keep their first occurrence.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import shutil
@@ -35,7 +36,7 @@ import pyarrow as pa
 from curate.engines import Engine, Task
 from curate.engines.local import LocalEngine
 from curate.errors import CurateError
-from curate.files import LockHeld, exclusive_lock, make_temp_dir
+from curate.files import LockHeld, check_output_dir, claim_output_dir, exclusive_lock, make_temp_dir
 from curate.filtering import card
 from curate.filtering.contaminated import read_contaminated_ids
 from curate.filtering.langs import UNKNOWN, base_language_expr
@@ -89,6 +90,16 @@ __all__ = ["Engine", "FilterOptions", "FilterResult", "LocalEngine", "run_filter
 
 def _examples(ids: pl.Series, n: int = 3) -> str:
     return ", ".join(repr(x) for x in ids.head(n).to_list())
+
+
+def is_filtered_dataset(out: Path) -> bool:
+    """A folder holding a filtered dataset written by a curate that left no marker yet: its manifest.json
+    has the fields every curate filter manifest has."""
+    try:
+        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and {"curate_version", "shards", "counts", "rule"} <= manifest.keys()
 
 
 def _existing_output(out: Path) -> list[Path]:
@@ -216,9 +227,11 @@ def output_lock(out: Path) -> Iterator[None]:
 def plan_sources(options: FilterOptions) -> tuple[FilterOptions, list[str]]:
     """The sources a run reads (each file of a folder input, named relative to it when records have no id,
     as a whole-folder read names them) and the options reading them; a missing input or a field the records
-    lack stops the run here (`curate.corpus.ReadSpec.check_fields`), before any output or engine starts."""
+    lack stops the run here (`curate.corpus.ReadSpec.check_fields`), before any output or engine starts; so
+    does an --out folder curate did not write (`curate.files.check_output_dir`)."""
     sources, read = options.read.sources(options.inputs)
     read.check_fields(sources)
+    check_output_dir(options.out, written_by_curate=is_filtered_dataset)
     return replace(options, read=read), sources
 
 
@@ -228,8 +241,8 @@ def run_filter(options: FilterOptions, engine: Engine | None = None,
     """Filter and export; raises `CurateError` for failures of the whole run, reports bad inputs and goes on.
 
     ``sources``: what `plan_sources` returned for ``options`` (a caller that starts an engine plans first);
-    planned here otherwise. The output folder is locked for the whole run (`output_lock`): a second run into
-    it fails at once.
+    planned here otherwise (which refuses an --out folder curate did not write). The output folder is locked
+    for the whole run (`output_lock`): a second run into it fails at once.
     """
     rule = options.rule
     rule.validate()
@@ -367,6 +380,7 @@ def _check_languages(languages: dict[str, dict[str, Any]], options: FilterOption
 def _publish(staging: Path, out: Path, overwrite: bool) -> None:
     """Move the finished files into ``out``: each by an atomic rename, old shards the new series does not
     replace are removed afterwards (only with overwrite), and the manifest and card come last."""
+    claim_output_dir(out, "filter", written_by_curate=is_filtered_dataset)  # checked again: nothing came meanwhile
     data = out / "data"
     data.mkdir(parents=True, exist_ok=True)
     new = sorted((staging / "data").glob("*.parquet"))

@@ -434,6 +434,18 @@ def agreement_report(r: Ratings, options: AgreeOptions | None = None, langs: Seq
     }
 
 
+def is_agreement_folder(out: Path) -> bool:
+    """A `curate judges agree --out` folder written by a curate that left no marker yet: its agreement.json
+    has the fields `agreement_report` writes."""
+    import json
+
+    try:
+        data = json.loads((Path(out) / "agreement.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and {"judges", "n_docs", "bootstrap", "scopes"} <= data.keys()
+
+
 # ---- the heatmap -------------------------------------------------------------------------------------
 
 

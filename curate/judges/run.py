@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curate.corpus import Document
-from curate.files import atomic_path
+from curate.files import atomic_path, parquet_mark
 from curate.judges.cache import AnswerCache, CachedAnswer, cache_key
 from curate.judges.client import DEFAULT_KEY_ENV, Answer, ClientOptions, JudgeClient, JudgeSpec
 from curate.judges.rubrics import PromptLanguage, Rubric
@@ -198,8 +198,17 @@ def labels_table(rows: list[dict[str, Any]]) -> pa.Table:
 
 
 def write_labels(rows: list[dict[str, Any]], out: str | Path) -> Path:
-    """Write the labels parquet atomically (temp file in the same directory, then rename)."""
+    """Write the labels parquet atomically (temp file in the same directory, then rename), marked as curate's
+    (`curate.files.parquet_mark`) so a rerun may replace it."""
     out = Path(out)
     with atomic_path(out) as tmp:
-        pq.write_table(labels_table(rows), tmp, compression="zstd")
+        pq.write_table(labels_table(rows).replace_schema_metadata(parquet_mark("judge")), tmp, compression="zstd")
     return out
+
+
+def is_labels_file(path: Path) -> bool:
+    """A labels parquet written by a curate that did not mark its parquet yet: exactly the labels columns."""
+    try:
+        return pq.read_schema(path).names == LABEL_SCHEMA.names
+    except Exception:
+        return False
