@@ -352,3 +352,35 @@ def check_output_file(path: str | Path, flag: str = "--out", *, overwrite: bool 
                           f"choose another {flag}")
     raise CurateError(f"{flag} {path_text(path)} already exists; nothing was written: pass --overwrite to "
                       f"replace it, or choose another {flag}")
+
+
+# ---- files with no room for a mark ----------------------------------------------------------------------
+# A list of ids (one per line) cannot say that curate wrote it. Such a file is recorded, with its contents'
+# sha256, in a ledger in a folder curate owns (the store's work folder); while the file is as curate left it,
+# a rerun may replace it without --overwrite. A file changed since, or written by someone else, is not.
+
+
+def record_written(ledger: Path, path: Path) -> None:
+    """Note in ``ledger`` (a JSON file curate owns) that curate wrote ``path`` as it now is."""
+    entries = _ledger(ledger)
+    entries[str(Path(path).resolve())] = sha256_file(Path(path))
+    ledger.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(ledger, json.dumps(entries, indent=1, sort_keys=True) + "\n")
+
+
+def written_as_recorded(ledger: Path) -> Callable[[Path], bool]:
+    """For `check_output_file`: whether a file is one ``ledger`` records, unchanged since curate wrote it."""
+
+    def check(path: Path) -> bool:
+        recorded = _ledger(ledger).get(str(Path(path).resolve()))
+        return recorded is not None and recorded == sha256_file(Path(path))
+
+    return check
+
+
+def _ledger(ledger: Path) -> dict[str, str]:
+    try:
+        found = json.loads(ledger.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # none yet, or damaged: nothing is vouched for
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}

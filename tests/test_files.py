@@ -27,3 +27,18 @@ def test_sha256_file(tmp_path: Path) -> None:
     data = bytes(range(256)) * 10_000
     path.write_bytes(data)
     assert sha256_file(path) == hashlib.sha256(data).hexdigest()
+
+
+def test_the_ledger_vouches_only_for_a_file_as_curate_left_it(tmp_path: Path) -> None:
+    from curate.files import record_written, written_as_recorded
+
+    ledger, ids = tmp_path / "work" / "written-files.json", tmp_path / "ids.txt"
+    vouched = written_as_recorded(ledger)
+    ids.write_text("a\n", encoding="utf-8")
+    assert not vouched(ids)  # never recorded
+    record_written(ledger, ids)
+    assert vouched(ids)
+    ids.write_text("a\nb\n", encoding="utf-8")
+    assert not vouched(ids)  # changed since
+    ledger.write_text("{broken", encoding="utf-8")
+    assert not vouched(ids)  # a damaged ledger vouches for nothing

@@ -191,6 +191,10 @@ def test_save_doc_ids_refuses_an_existing_file_unless_overwrite(tmp_path: Path, 
     res = cli(*args, "--overwrite")
     assert res.code == 0, res.err
     assert ids.read_text(encoding="utf-8") == "d1\n"
+    assert cli(*args).code == 0  # now curate's, as it left it: a rerun replaces it without --overwrite
+    edited = _user_file(ids, b"d1\nmine\n")  # changed by hand since: the user's now
+    res = cli(*args)
+    assert res.code == 1 and "pass --overwrite" in res.err and _untouched(ids, edited)
 
 
 # ---- annotate ---------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("curate")
 MAX_ERROR_LINES = 20
+WRITTEN_LEDGER = "written-files.json"  # in the work folder: ids files curate wrote, with their sha256
 
 
 @dataclass
@@ -59,20 +60,25 @@ def check_contamination(benchmarks: Sequence[str | Path | Source], corpora: Sequ
     Benchmarks and corpora are files, folders or Hub dataset ids (a benchmark optionally ``NAME=SOURCE``), or
     `analyses.contamination.Source` objects. The scan is resumable in ``work_dir`` (default ``.curate-work``
     beside the store); the ids of contaminated documents go to ``save_doc_ids`` before the store is touched
-    (an existing file is replaced only with ``overwrite``: a list of ids has no room for a mark saying curate
-    wrote it, so it is refused before any work otherwise), and a store locked for longer than ``store_wait`` seconds keeps the finished scan for a rerun.
+    (an existing file is replaced when a check of this store wrote it and it is unchanged since, or with
+    ``overwrite``; otherwise it is refused before any work), and a store locked for longer than ``store_wait``
+    seconds keeps the finished scan for a rerun.
     """
     from analyses.contamination import Settings, persist, run_check
     from analyses.contamination import Source as SourceType
     from analyses.contamination.mentions import find_mentions
     from curate.corpus import FieldOptions
     from curate.engines import make_engine
-    from curate.files import check_output_file
+    from curate.files import check_output_file, record_written, written_as_recorded
     from curate.progress import Messages
     from curate.store import Store, StoreLocked
 
-    if save_doc_ids is not None:
-        check_output_file(save_doc_ids, "--save-doc-ids", overwrite=overwrite)  # before reading anything
+    store_path = config.db_path(db)
+    root = Path(work_dir) if work_dir else store_path.parent / ".curate-work"
+    ledger = root / WRITTEN_LEDGER  # ids files this store's checks wrote: a rerun may replace them
+    if save_doc_ids is not None:  # before reading anything
+        check_output_file(save_doc_ids, "--save-doc-ids", overwrite=overwrite,
+                          written_by_curate=written_as_recorded(ledger))
     try:
         settings = Settings(word_n=ngram, char_n=char_ngram, min_tokens=min_tokens, threshold=threshold)
     except ValueError as exc:
@@ -89,12 +95,11 @@ def check_contamination(benchmarks: Sequence[str | Path | Source], corpora: Sequ
     sources = [c if isinstance(c, SourceType) else
                SourceType.parse(str(c), text_field=text_field, id_field=id_field, split=split) for c in corpora]
     report = on_error or Messages(lambda message: log.warning("skipped: %s", message), limit=MAX_ERROR_LINES)
-    store_path = config.db_path(db)
     n_workers = workers or os.cpu_count() or 1
     result = run_check(benches, sources, settings, workers=n_workers,
                        engine=make_engine(engine, workers=n_workers, address=ray_address),
                        on_error=report, advance=advance,
-                       work_root=Path(work_dir) if work_dir else store_path.parent / ".curate-work",
+                       work_root=root,
                        restart=restart, keep_progress=True)
     if not any(result.benchmarks.values()):
         result.discard_progress()
@@ -103,13 +108,13 @@ def check_contamination(benchmarks: Sequence[str | Path | Source], corpora: Sequ
     ids_file = Path(save_doc_ids) if save_doc_ids is not None else None
     if ids_file is not None:
         persist.write_doc_ids(ids_file, result.contaminated_doc_ids)
+        record_written(ledger, ids_file)
     try:
         with Store(store_path, wait=store_wait) as store:
             found = find_mentions(store.con, [b.name for b in benches], snapshot) if hub_mentions else None
             run_id = persist.save(store.con, result, found)
     except StoreLocked as exc:
-        written = (f"; the ids are written to {ids_file} (pass --overwrite with the rerun to write them again)"
-                   if ids_file is not None else "")
+        written = f"; the ids are written to {ids_file}" if ids_file is not None else ""
         raise CurateError(f"{exc}; the finished scan is kept in {result.progress}: rerun the same command to "
                           f"store it without scanning again{written}") from None
     result.discard_progress()  # only now: the results are stored
