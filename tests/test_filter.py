@@ -363,6 +363,30 @@ def test_the_card_records_a_command_that_runs_again(tmp_path: Path, corpus: Path
     assert _kept(tmp_path / "again")["id"].to_list() == _kept(out)["id"].to_list()
 
 
+def test_a_dry_run_counts_what_the_export_keeps_and_writes_nothing(tmp_path: Path, corpus: Path, scores: Path,
+                                                                    cli, db_path: Path) -> None:
+    """--dry-run: the same decision and counts as the real run, per language; no --out folder, no export,
+    no run in the store."""
+    from curate.store import Store
+
+    args = ["filter", "--input", corpus, "--scores", scores, "--keep-top", "0.3", "--per-language", "--all-heads",
+            "--db", db_path]
+    dry = cli(*args, "--out", tmp_path / "dry", "--dry-run", "--format", "json")
+    assert dry.code == 0, dry.err
+    planned = json.loads(dry.out)
+    assert planned["dry_run"] is True and planned["shards"] == []
+    assert not (tmp_path / "dry").exists() and not db_path.exists()
+    real = cli(*args, "--out", tmp_path / "real", "--format", "json")
+    assert real.code == 0, real.err
+    done = json.loads(real.out)
+    assert planned["counts"] == done["counts"] and planned["languages"] == done["languages"]
+    assert planned["thresholds"] == done["thresholds"] and _kept(tmp_path / "real").height == planned["counts"]["kept"]
+    table = cli(*args, "--out", tmp_path / "real", "--dry-run")  # into an existing export: still reads only
+    assert table.code == 0 and table.out.startswith(f"would keep {done['counts']['kept']:,} of ")
+    with Store(db_path, read_only=True) as store:
+        assert store.runs()["kind"].to_list() == ["filter"]
+
+
 def test_scores_without_mean_column_and_heads_check(tmp_path: Path, corpus: Path, scores: Path) -> None:
     table = pq.read_table(scores).drop_columns(["score"])
     pq.write_table(table, tmp_path / "heads-only.parquet")

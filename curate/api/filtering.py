@@ -14,7 +14,7 @@ from curate.errors import CurateError, UsageError
 @dataclass
 class FilterRun:
     """A finished export: the output folder, its manifest (counts per language, thresholds, shards, the rule,
-    decontamination; docs/filter.md) and the recorded run id."""
+    decontamination; docs/filter.md) and the recorded run id (None for a dry run, which writes nothing)."""
 
     out: Path
     manifest: dict[str, Any]
@@ -33,14 +33,17 @@ def filter_corpus(inputs: str | Path | Sequence[str | Path], scores: str | Path 
                   overwrite: bool = False, text_field: str = "text", id_field: str = "id",
                   lang_field: str | None = "lang", split: str = "train", lid_model: str | Path | None = None,
                   engine: str = "local", ray_address: str | None = None, db: str | Path | None = None,
-                  command: str | None = None, on_message: Callable[[str], None] | None = None) -> FilterRun:
+                  command: str | None = None, dry_run: bool = False,
+                  on_message: Callable[[str], None] | None = None) -> FilterRun:
     """Keep the top documents by score (``keep_top`` share, per language with ``per_language``; or on every
     head, as JQL does, with ``all_heads``), above ``min_score``, optionally without contaminated documents,
     and export them to ``out`` as bounded parquet shards with a dataset card and manifest; record the run.
 
     ``decontaminate`` drops the ids in ``contaminated_ids`` (a file, or the JSON report), or else those of the
     newest stored contamination run that checked these inputs (``contamination_run`` picks another).
-    ``command`` is the command line the card records as provenance.
+    ``command`` is the command line the card records as provenance. ``dry_run`` decides and counts (the same
+    passes, the same manifest, ``"dry_run": true`` and no shards) and writes nothing: no ``out`` folder, no
+    export, no recorded run.
     """
     from curate.corpus import ReadSpec, source_name
     from curate.engines import make_engine
@@ -79,7 +82,7 @@ def filter_corpus(inputs: str | Path | Sequence[str | Path], scores: str | Path 
         contaminated=stored, contaminated_source=stored_source,
         read=ReadSpec(text_field=text_field, id_field=id_field, lang_field=lang_field or None, split=split),
         lid_model=Path(lid_model) if lid_model is not None else None, shard_size_mb=shard_size_mb,
-        overwrite=overwrite, command=command,
+        overwrite=overwrite, command=command, dry_run=dry_run,
     )
     options, planned = plan_sources(options)  # a field the records lack fails here, before Ray starts
     if engine == "ray":
@@ -91,6 +94,8 @@ def filter_corpus(inputs: str | Path | Sequence[str | Path], scores: str | Path 
     else:
         result = run_filter(options, make_engine(engine), on_message=on_message, sources=planned)
     manifest = result.manifest
+    if dry_run:  # nothing was written, so there is no run to record
+        return FilterRun(out, manifest, None)
     # Valid text for the store: a path argument may not be (a file name that is not UTF-8).
     run_id = record(db, "filter", [path_text(i) for i in [*sources, *map(str, score_files)]], out,
                     {"rule": manifest.get("rule"), "engine": engine}, n_docs=manifest["counts"].get("kept"))

@@ -48,6 +48,7 @@ def filter_cmd(
     ray_address: Annotated[str | None, typer.Option("--ray-address", envvar="RAY_ADDRESS", help="Ray cluster to join, e.g. ray://head:10001 or auto (default: a local Ray).")] = None,
     fmt: Annotated[Format, typer.Option("--format", help="table: a summary; json: the manifest.")] = Format.table,
     contamination_run: Annotated[int | None, typer.Option("--contamination-run", help="With --decontaminate: this stored contamination run instead of the newest one.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Decide and count what would be kept per language; write nothing (no --out folder, no export, no recorded run).")] = False,
     db: DbOption = None,
 ) -> None:
     """Keep the top documents by annotator score (per language, or on every head as JQL does), optionally
@@ -56,6 +57,8 @@ def filter_cmd(
     Examples:
 
       curate filter --input corpus/ --scores scores.parquet --keep-top 0.3 --per-language --out edu/
+
+      curate filter --input corpus/ --scores scores.parquet --keep-top 0.2 --per-language --dry-run
 
       curate filter --input corpus.jsonl --scores scores.parquet --keep-top 0.3 --per-language --all-heads --lang ko --lang ja
 
@@ -74,7 +77,7 @@ def filter_cmd(
         contaminated_ids=contaminated_ids, contamination_run=contamination_run, out=out,
         shard_size_mb=shard_size_mb, overwrite=overwrite, text_field=text_field, id_field=id_field,
         lang_field=lang_field or None, split=split, lid_model=lid_model, engine=engine.value,
-        ray_address=ray_address, db=db, on_message=warn,
+        ray_address=ray_address, db=db, on_message=warn, dry_run=dry_run,
         command=command_line(ctx))
     m = result.manifest
     if fmt is Format.json:
@@ -82,8 +85,11 @@ def filter_cmd(
         return
     c = m["counts"]
     share = c["kept"] / c["unique"] if c["unique"] else 0.0
-    typer.echo(f"kept {c['kept']:,} of {c['unique']:,} documents ({share:.1%}) in {len(m['shards'])} shard(s) "
-               f"under {out / 'data'}; card: {out / 'README.md'}")
+    if dry_run:
+        typer.echo(f"would keep {c['kept']:,} of {c['unique']:,} documents ({share:.1%}); dry run: nothing written")
+    else:
+        typer.echo(f"kept {c['kept']:,} of {c['unique']:,} documents ({share:.1%}) in {len(m['shards'])} shard(s) "
+                   f"under {out / 'data'}; card: {out / 'README.md'}")
     for code, row in m["languages"].items():
         cut = m["thresholds"].get(code) or m["thresholds"].get("*") or {}
         cuts = ", ".join(f"{k}>={v:.4g}" for k, v in cut.items() if v is not None)

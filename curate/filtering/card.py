@@ -40,7 +40,7 @@ def _version() -> str:
 def manifest(*, options: FilterOptions, engine: str, sources: list[str], scores: Scores, rule: Rule,
              columns: list[str], thresholds: dict[str, dict[str, float | None]], counts: dict[str, int],
              languages: dict[str, dict[str, Any]], contaminated: pl.Series | None, detected: int,
-             shards: list[Shard], staging: Path, messages: Messages) -> dict[str, Any]:
+             shards: list[Shard], messages: Messages) -> dict[str, Any]:
     """The manifest, every string in it valid UTF-8: input paths and the messages naming files may hold
     names that are not (`curate.files.clean_text`), and the card and the JSON must still be writable."""
     from curate.langid import default_model_path

@@ -24,6 +24,7 @@ import json
 import logging
 import re
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
@@ -73,6 +74,7 @@ class FilterOptions:
     overwrite: bool = False
     batch_size: int = 2048
     command: str | None = None  # the command line, for the card's provenance
+    dry_run: bool = False  # decide and count, write nothing (no --out folder, no export, no saved first pass)
 
 
 @dataclass
@@ -231,7 +233,8 @@ def plan_sources(options: FilterOptions) -> tuple[FilterOptions, list[str]]:
     does an --out folder curate did not write (`curate.files.check_output_dir`)."""
     sources, read = options.read.sources(options.inputs)
     read.check_fields(sources)
-    check_output_dir(options.out, written_by_curate=is_filtered_dataset)
+    if not options.dry_run:
+        check_output_dir(options.out, written_by_curate=is_filtered_dataset)
     return replace(options, read=read), sources
 
 
@@ -250,6 +253,8 @@ def run_filter(options: FilterOptions, engine: Engine | None = None,
         raise CurateError(f"--shard-size-mb {options.shard_size_mb} is too small (minimum 0.016, i.e. 16 KiB)")
     if sources is None:
         options, sources = plan_sources(options)
+    if options.dry_run:  # nothing is written, so no folder to lock
+        return _run_filter(options, sources, engine or LocalEngine(), on_message)
     with output_lock(options.out):
         return _run_filter(options, sources, engine or LocalEngine(), on_message)
 
@@ -257,7 +262,7 @@ def run_filter(options: FilterOptions, engine: Engine | None = None,
 def _run_filter(options: FilterOptions, sources: list[str], engine: Engine,
                 on_message: Callable[[str], None] | None) -> FilterResult:
     rule = options.rule
-    existing = _existing_output(options.out)
+    existing = [] if options.dry_run else _existing_output(options.out)
     if existing and not options.overwrite:
         raise CurateError(f"{options.out} already holds a filtered dataset ({existing[0].name}); "
                           "pass --overwrite to replace it or choose another --out")
@@ -275,6 +280,11 @@ def _run_filter(options: FilterOptions, sources: list[str], engine: Engine,
         contaminated = None
     detect = bool(scores.frame.get_column("lang").null_count())
 
+    if options.dry_run:  # the first pass in a private folder, gone with the run
+        with tempfile.TemporaryDirectory(prefix="curate-filter-dry-run-") as tmp, \
+                scan_workdir(Path(tmp) / CACHE_DIR) as workdir:
+            return _decide_and_export(options, engine, messages, scores, columns, sources, contaminated, detect,
+                                      workdir)
     with scan_workdir(options.out / CACHE_DIR) as workdir:
         return _decide_and_export(options, engine, messages, scores, columns, sources, contaminated, detect, workdir)
 
@@ -292,6 +302,12 @@ def _decide_and_export(options: FilterOptions, engine: Engine, messages: Message
     counts = _counts(j, docs, scores, contaminated, messages)
     languages = language_table(j)
     _check_languages(languages, options, messages)
+    detected = int(j.get_column("detected_lang").is_not_null().sum())
+    if options.dry_run:
+        manifest = card.manifest(options=options, engine=engine.name, sources=sources, scores=scores, rule=rule,
+                                 columns=columns, thresholds=thresholds, counts=counts, languages=languages,
+                                 contaminated=contaminated, detected=detected, shards=[], messages=messages)
+        return FilterResult(options.out, {**manifest, "dry_run": True})
 
     if counts["kept"] == 0:
         messages("no document passed the filter; the export holds one empty shard")
@@ -311,8 +327,7 @@ def _decide_and_export(options: FilterOptions, engine: Engine, messages: Message
             raise CurateError(f"exported {written} documents but {kept.height} were kept; nothing written")
         manifest = card.manifest(options=options, engine=engine.name, sources=sources, scores=scores, rule=rule,
                                  columns=columns, thresholds=thresholds, counts=counts, languages=languages,
-                                 contaminated=contaminated, detected=int(j.get_column("detected_lang").is_not_null().sum()),
-                                 shards=shards, staging=staging, messages=messages)
+                                 contaminated=contaminated, detected=detected, shards=shards, messages=messages)
         card.write_files(staging, manifest)
         _publish(staging, options.out, options.overwrite)
         workdir.remove()  # published: the saved first pass is not needed any more
