@@ -35,7 +35,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curate.engines import Engine, Reader, Task, WorkerFactory, split_sources
+from curate.engines import Engine, Reader, Task, WorkerFactory, arrays, split_sources
 from curate.errors import CurateError
 from curate.files import LockHeld, atomic_path, exclusive_lock, write_text_atomic
 
@@ -249,7 +249,7 @@ def _split_at_docs(table: pa.Table, n: int) -> tuple[pa.Table, pa.Table]:
     """``table`` cut after its ``n``-th document row (message rows stay with the documents they follow)."""
     import numpy as np
 
-    is_doc = table.column("message").is_null().to_numpy(zero_copy_only=False)
+    is_doc = arrays.to_numpy(table.column("message").is_null())
     reached = np.flatnonzero(np.cumsum(is_doc) >= n)
     cut = int(reached[0]) + 1 if n > 0 and len(reached) else 0
     return table.slice(0, cut), table.slice(cut)

@@ -328,3 +328,37 @@ def test_a_wrong_benchmark_text_field_fails_before_the_corpus_is_read(tmp_path: 
     lines = result.err.strip().splitlines()
     assert len(lines) == 1 and "--benchmark-text-field" in lines[0] and "'text'" in lines[0]
     assert "records have: id, question" in lines[0]
+
+
+_NO_PANDAS = """
+import json, sys
+from pathlib import Path
+from analyses.contamination import Source, run_check
+tmp = Path(sys.argv[1])
+result = run_check([Source.parse(str(tmp / "bench.jsonl"))], [Source.parse(str(tmp / "corpus.jsonl"))],
+                   workers=1, batch_chars=200, work_root=tmp / "work", save_every_s=0)
+print(json.dumps({"pandas": "pandas" in sys.modules, "result": result.to_json(), "errors": result.errors}))
+"""
+
+
+def test_a_scan_never_loads_pandas(tmp_path: Path) -> None:
+    """pyarrow imports pandas (about 50 MB and 0.15 s per process) when it converts Python values; the tables a
+    scan sends between the driver and its workers are built without that (`curate.engines.arrays`)."""
+    import subprocess
+    import sys
+
+    bench = _write(tmp_path / "bench.jsonl", [{"id": "en", "text": EN}, {"id": "zh", "text": ZH}])
+    corpus = _write(tmp_path / "corpus.jsonl",
+                    [{"id": f"d{i}", "text": (EN if i % 5 == 0 else ZH[:20]) + f" filler {i}"} for i in range(30)])
+    with corpus.open("a", encoding="utf-8") as f:
+        f.write('{"id": "broken", "text": \n')  # a message row travels with the documents
+        f.write(json.dumps({"id": "bad\udcff", "text": ZH}) + "\n")  # an id that is not valid UTF-8
+    # One worker: this process reads, runs the worker and saves parts, all that a scan does on the local engine.
+    out = subprocess.run([sys.executable, "-c", _NO_PANDAS, str(tmp_path)], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[1])
+    report = json.loads(out.stdout)
+    assert report["result"] == run_check([Source.parse(str(bench))], [Source.parse(str(corpus))],
+                                         batch_chars=200).to_json()
+    assert report["result"]["benchmarks"]["bench"]["items"][1]["doc_ids"] == ["bad\\xff"]
+    assert len(report["errors"]) == 1
+    assert report["pandas"] is False

@@ -114,3 +114,15 @@ def test_a_filter_scan_folder_of_an_older_curate_is_emptied_not_refused(tmp_path
         assert not list(old.glob("*.parquet"))
         wd.remove()
     assert not old.exists()
+
+
+def test_a_table_spanning_sources_is_split_in_corpus_order() -> None:
+    from curate.engines import split_sources
+
+    table = pa.table({"source": pa.array([2, 2, 5, 5, 5, 7], pa.int32()), "doc_id": list("abcdef"),
+                      "message": pa.nulls(6, pa.string())})
+    assert [(i, t.column("doc_id").to_pylist()) for i, t in split_sources(table)] == \
+        [(2, ["a", "b"]), (5, ["c", "d", "e"]), (7, ["f"])]
+    one = table.slice(2, 3)
+    assert [(i, t.num_rows) for i, t in split_sources(one)] == [(5, 3)]
+    assert list(split_sources(table.slice(0, 0))) == []

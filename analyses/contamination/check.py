@@ -151,7 +151,9 @@ def _with_hits(table: pa.Table) -> pa.Table | None:
     for a table of reader messages only."""
     if "hits" not in table.column_names:
         return None
-    return table.filter(pc.fill_null(pc.greater(pc.list_value_length(table.column("hits")), 0), False))
+    # A list length cast to bool is true for a non-empty list and null for a message row, which filter drops
+    # (no Python scalar: it would load pandas, `curate.engines.arrays`).
+    return table.filter(pc.cast(pc.list_value_length(table.column("hits")), pa.bool_()))
 
 
 class _Tally:

@@ -23,6 +23,7 @@ import pyarrow.compute
 from analyses.contamination.hashing import SpanHasher, tokenize
 from analyses.contamination.index import PREFILTER_BITS, BenchmarkIndex
 from analyses.contamination.normalize import normalize_series
+from curate.engines import arrays
 
 SHIFT = np.uint64(64 - PREFILTER_BITS)
 
@@ -64,11 +65,17 @@ def _longest_run(pairs: list[tuple[int, int]]) -> tuple[int, int]:
     return best_start, best_len
 
 
-def scan_texts(index: BenchmarkIndex, texts: list[str]) -> list[Hit]:
-    """Every (document, item) pair of a batch that shares at least one n-gram."""
-    if not index.tables or not texts:
+def scan_texts(index: BenchmarkIndex, texts: list[str] | pl.Series) -> list[Hit]:
+    """Every (document, item) pair of a batch that shares at least one n-gram.
+
+    ``texts`` may be a polars String series: a worker hands its Arrow column over as one, without a Python
+    string per document.
+    """
+    if not index.tables or not len(texts):
         return []
-    normalized = normalize_series(pl.Series(texts, dtype=pl.String))
+    series = texts if isinstance(texts, pl.Series) else pl.Series(texts, dtype=pl.String)
+    normalized = normalize_series(series)
+    del series
     token_hashes, lengths = tokenize(normalized)
     del normalized
     hasher = SpanHasher(token_hashes, lengths)
@@ -120,20 +127,24 @@ class _ScanWorker:
         self.index = index
 
     def __call__(self, docs: pa.Table) -> pa.Table:
-        texts = docs.column("text").to_pylist()
+        # The Arrow column goes to polars as it is: a Python string per document would be built only to be
+        # encoded again.
+        texts = pl.Series("t", docs.column("text"), dtype=pl.String)
         hits = sorted(scan_texts(self.index, texts), key=lambda h: (h.doc, h.item))
         # Built column-wise (one list per document, most of them empty): a list per row would cost more.
-        counts = np.bincount(np.array([h.doc for h in hits], dtype=np.int64), minlength=len(texts))
+        counts = np.bincount(np.array([h.doc for h in hits], dtype=np.int64), minlength=docs.num_rows)
         offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
         values = pa.StructArray.from_arrays(
-            [pa.array([h.item for h in hits], pa.int64()), pa.array([h.matched for h in hits], pa.int64()),
-             pa.array([h.longest_chars for h in hits], pa.int64()), pa.array([h.exact for h in hits], pa.bool_())],
+            [arrays.from_values([h.item for h in hits], pa.int64()),
+             arrays.from_values([h.matched for h in hits], pa.int64()),
+             arrays.from_values([h.longest_chars for h in hits], pa.int64()),
+             arrays.from_values([h.exact for h in hits], pa.bool_())],
             fields=list(HITS_SCHEMA.field("hits").type.value_type))
         return pa.table({
             "source": docs.column("source"),
             "doc_id": docs.column("doc_id"),
             "n_bytes": pa.compute.binary_length(docs.column("text")).cast(pa.int64()),
-            "hits": pa.ListArray.from_arrays(pa.array(offsets), values),
+            "hits": pa.ListArray.from_arrays(arrays.from_values(offsets, pa.int32()), values),
             "message": pa.nulls(docs.num_rows, pa.string()),
         }, schema=HITS_SCHEMA)
 

@@ -29,10 +29,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.corpus import ReadSpec, batched
+from curate.engines import arrays
 from curate.files import clean_text
 
 
@@ -85,16 +87,14 @@ def announce(worker: Worker, batch: pa.Table) -> None:
 
 def split_sources(table: pa.Table) -> Iterator[tuple[int, pa.Table]]:
     """``(source, rows)`` for each source a table holds, in order (a re-batched table may span sources)."""
-    import numpy as np
-
     if not table.num_rows:
         return
-    source = table.column("source").to_numpy(zero_copy_only=False)
+    source = arrays.to_numpy(table.column("source"))
     if source[0] == source[-1] and (source == source[0]).all():
         yield int(source[0]), table
         return
     for i in np.unique(source).tolist():  # corpus order within the table: unique() sorts, as order is
-        yield int(i), table.filter(pa.array(source == i))
+        yield int(i), table.filter(arrays.from_values(source == i, pa.bool_()))
 
 
 DOCS_SCHEMA = pa.schema([("source", pa.int32()), ("doc_id", pa.string()), ("lang", pa.string()),
@@ -154,22 +154,22 @@ class DocumentReader:
     def _table(self, index: int, docs: list, messages: list[str]) -> pa.Table:
         hold = self.hold_chars
         texts = [d.text if hold is None else d.text[:hold] for d in docs]
-        text = pa.array([clean_text(t) for t in texts], pa.string())
         n, m = len(docs), len(messages)
         schema = DOCS_SCHEMA
         data = pa.table({
-            "source": pa.array([index] * n, pa.int32()),
-            "doc_id": pa.array([clean_text(d.id) for d in docs], pa.string()),
-            "lang": pa.array([clean_text(d.lang) if d.lang else d.lang for d in docs], pa.string()),
-            "text": text,
-            "n_chars": pa.array([len(d.text) for d in docs], pa.int64()),
+            "source": arrays.from_values(np.full(n, index, np.int32), pa.int32()),
+            "doc_id": arrays.utf8([d.id for d in docs]),
+            "lang": arrays.utf8([d.lang for d in docs]),
+            "text": arrays.utf8(texts),
+            "n_chars": arrays.from_values([len(d.text) for d in docs], pa.int64()),
             "message": pa.nulls(n, pa.string()),
         }, schema=schema)
         if not m:
             return data
-        notes = pa.table({"source": pa.array([index] * m, pa.int32()), "doc_id": pa.nulls(m, pa.string()),
+        notes = pa.table({"source": arrays.from_values(np.full(m, index, np.int32), pa.int32()),
+                          "doc_id": pa.nulls(m, pa.string()),
                           "lang": pa.nulls(m, pa.string()), "text": pa.nulls(m, schema.field("text").type),
-                          "n_chars": pa.nulls(m, pa.int64()), "message": pa.array(messages, pa.string())},
+                          "n_chars": pa.nulls(m, pa.int64()), "message": arrays.utf8(messages)},
                          schema=schema)
         return pa.concat_tables([notes, data])
 
