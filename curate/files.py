@@ -257,7 +257,8 @@ def refuse_output_over_input(out: str | Path, inputs: list[str | Path], flag: st
 #
 # One rule for every output (docs/security.md, "Your files are never lost"): curate replaces only what it wrote.
 # A folder output carries a marker file; a parquet output carries ``curate.*`` keys in its schema metadata; a
-# text, JSON or image file has no room for a marker, so an existing one is replaced only with ``--overwrite``.
+# text file has no room for a marker, so an existing one is replaced only when curate's ledger vouches for it
+# (`written_as_recorded`) or with ``--overwrite``.
 
 OUTPUT_MARKER = ".curate-output"  # in every folder curate writes: {"format": "curate-output", "commands": [...]}
 MARKER_FORMAT = "curate-output"
