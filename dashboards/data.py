@@ -117,16 +117,17 @@ def _frame(db: str, snapshot_id: int, cards: bool) -> pl.DataFrame:
         return study.dataset_frame(store, snapshot_id, langs, cards=cards)
 
 
-def start_quick_frame(db: str, stamp: tuple[int, int], snapshot_id: int) -> None:
-    """Start measuring the metadata features in the background, so they are computed while the page draws
-    what DuckDB answers at once (`quick_frame` then waits only for what is left)."""
-    jobs("metadata").submit(("quick", db, stamp, snapshot_id), _frame, db, snapshot_id, False)
+def start_quick_frame(db: str, stamp: tuple[int, int], snapshot_id: int) -> Future[pl.DataFrame]:
+    """Start measuring the metadata features in the background (or find the job already started), so they
+    are computed while the page draws what DuckDB answers at once (`quick_frame` then waits only for what is
+    left)."""
+    return jobs("metadata").submit(("quick", db, stamp, snapshot_id), _frame, db, snapshot_id, False)
 
 
 @st.cache_resource(max_entries=4, show_spinner="reading the snapshot's metadata")
 def quick_frame(db: str, stamp: tuple[int, int], snapshot_id: int) -> pl.DataFrame:
     """Per (language, dataset): every metadata feature; the card features are not measured (False, 0)."""
-    return jobs("metadata").submit(("quick", db, stamp, snapshot_id), _frame, db, snapshot_id, False).result()
+    return start_quick_frame(db, stamp, snapshot_id).result()
 
 
 def full_frame(db: str, stamp: tuple[int, int], snapshot_id: int, n_datasets: int) -> pl.DataFrame | None:

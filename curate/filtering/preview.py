@@ -19,6 +19,7 @@ from typing import Any
 
 import polars as pl
 
+from curate.corpus import ReadSpec
 from curate.filtering.pipeline import decide, language_table
 from curate.filtering.rules import GLOBAL, Rule
 from curate.filtering.scores import Scores
@@ -85,8 +86,9 @@ def preview(scores: Scores, rule: Rule, langs: list[str] | None = None) -> Previ
     return Preview(rule, columns, thresholds, language_table(j), frame)
 
 
-# `curate filter`'s reading options and their defaults: the command names only those a run read differently.
-READING_DEFAULTS = {"text_field": "text", "id_field": "id", "lang_field": "lang", "split": "train"}
+# `curate filter`'s reading options and their defaults (the reader's own, `ReadSpec`): the command names only
+# those a run read differently.
+READING_DEFAULTS = {name: getattr(ReadSpec(), name) for name in ("text_field", "id_field", "lang_field", "split")}
 
 
 def filter_command(inputs: list[str], scores: list[str | Path], rule: Rule, langs: list[str] | None = None,
